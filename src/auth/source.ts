@@ -1,0 +1,35 @@
+/**
+ * How the proxy obtains the credential for an upstream, without knowing how
+ * it is made (Envoy injected_credentials/common/credential.h). One source per
+ * upstream, chosen at startup by `createCredentialSource`.
+ */
+
+export interface CredentialStatus {
+  readonly type: string
+  /** valid | expired | fetching | failing | none */
+  readonly state: string
+  /** Epoch ms the current token stops being used, if any. Never the token. */
+  readonly expiresAt?: number
+  readonly lastRefreshAt?: number
+  /** A sanitised reason (HTTP status, RFC 6749 `error` code, "timed out"). */
+  readonly lastError?: string
+  readonly fetches?: { readonly ok: number, readonly failed: number }
+}
+
+export interface CredentialSource {
+  /**
+   * The `Authorization` value to inject. A plain string (or undefined for
+   * "send none") when it is at hand, which is the hot path; a promise only
+   * when a token must first be fetched. All concurrent callers of one fetch
+   * share its outcome. A failure rejects with a TG_TOKEN_FETCH_FAILED error
+   * whose message never holds a secret.
+   */
+  authorization (): string | undefined | Promise<string | undefined>
+  /**
+   * An upstream answered 401 to a request that carried `value`: drop that
+   * credential, unless a newer one has replaced it meanwhile.
+   */
+  invalidate (value: string): void
+  status (): CredentialStatus
+  close (): void
+}

@@ -1,0 +1,25 @@
+/** Every default the config falls back to, named once (oauth2-proxy upstreams.go). */
+
+/** A sidecar listens on loopback: only the app in the same host or pod can reach it. */
+export const DEFAULT_HOST = '127.0.0.1'
+export const DEFAULT_PORT = 8080
+/** How long SIGTERM waits for in-flight requests before closing them. */
+export const DEFAULT_SHUTDOWN_GRACE_MS = 10_000
+export const DEFAULT_BODY_LIMIT = 10 * 1024 * 1024
+/** A client slower than this to send its request headers is cut off (slowloris). */
+export const DEFAULT_HEADERS_TIMEOUT_MS = 10_000
+export const DEFAULT_LOG_LEVEL = 'info'
+export const DEFAULT_KEY_PREFIX = 'tollgate:'
+/** Upstream response timeout: headers must arrive, and the body must not stall, within it. */
+export const DEFAULT_UPSTREAM_TIMEOUT_MS = 30_000
+export const DEFAULT_TOKEN_TIMEOUT_MS = 10_000
+export const DEFAULT_REFRESH_BEFORE_MS = 60_000
+export const DEFAULT_SIGNING_ALG = 'RS384'
+export const DEFAULT_MAX_QUEUE = 1000
+export const DEFAULT_MAX_WAIT_MS = 30_000
+export const DEFAULT_RETRY_ON_429 = 2
+export const DEFAULT_RETRY_ON_401 = 1
+/** Idempotent methods only (RFC 9110 §9.2.2): replaying them is safe. */
+export const DEFAULT_RETRY_METHODS = ['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE']
+/** Paths the sidecar answers itself; no upstream prefix may take them. */
+export const RESERVED_PATHS = ['/healthz', '/readyz', '/metrics', '/status']

@@ -1,0 +1,41 @@
+/**
+ * Read a config file (YAML or JSON), interpolate, validate. Returns the
+ * resolved Config or every issue; never throws for a bad file.
+ */
+import { readFileSync } from 'node:fs'
+import { dirname, resolve } from 'node:path'
+import { parse as parseYaml } from 'yaml'
+import { interpolate } from './interpolate.js'
+import type { ConfigIssue } from './issues.js'
+import type { Config } from './types.js'
+import { validateConfig } from './validate.js'
+
+export type LoadResult = { config: Config, issues?: undefined } | { config?: undefined, issues: ConfigIssue[] }
+
+export function loadConfigFile (file: string, env: NodeJS.ProcessEnv = process.env): LoadResult {
+  let text: string
+  try {
+    text = readFileSync(file, 'utf8')
+  } catch (err) {
+    return { issues: [{ path: '', message: `cannot read config file ${file} (${(err as NodeJS.ErrnoException).code ?? 'error'})` }] }
+  }
+  let raw: unknown
+  try {
+    // YAML 1.2 is a superset of JSON: one parser reads both.
+    raw = parseYaml(text, { prettyErrors: true })
+  } catch (err) {
+    return { issues: [{ path: '', message: `${file} is not valid YAML or JSON: ${(err as Error).message.split('\n')[0] ?? ''}` }] }
+  }
+  return resolveConfig(raw, { env, baseDir: dirname(resolve(file)) })
+}
+
+export function resolveConfig (raw: unknown, options: { env?: NodeJS.ProcessEnv, baseDir?: string } = {}): LoadResult {
+  const issues: ConfigIssue[] = []
+  const context = { env: options.env ?? process.env, baseDir: options.baseDir ?? process.cwd(), issues, substituted: new Set<string>() }
+  const interpolated = interpolate(raw ?? {}, context)
+  const validated = validateConfig(interpolated)
+  if (issues.length === 0) return validated
+  // Report the unresolved references, plus what else is wrong elsewhere.
+  const reported = new Set(issues.map((issue) => issue.path))
+  return { issues: [...issues, ...(validated.issues ?? []).filter((issue) => !reported.has(issue.path))] }
+}

@@ -1,0 +1,121 @@
+/**
+ * The resolved configuration: fully defaulted, durations in milliseconds,
+ * sizes in bytes. Built once by `config/validate.ts`; everything downstream
+ * only reads it (habit H1: resolve once, serve many).
+ */
+
+export type ClientAuthMethod = 'client_secret_post' | 'client_secret_basic' | 'private_key_jwt'
+export type BodyEncoding = 'form' | 'json'
+export type SigningAlg = 'RS256' | 'RS384' | 'RS512' | 'PS256' | 'ES256' | 'ES384'
+
+export interface NoAuth {
+  readonly type: 'none'
+}
+
+export interface StaticBearerAuth {
+  readonly type: 'static_bearer'
+  readonly token: string
+}
+
+export interface OAuth2ClientCredentialsAuth {
+  readonly type: 'oauth2_client_credentials'
+  readonly tokenUrl: string
+  readonly clientId: string
+  /** Absent with private_key_jwt. */
+  readonly clientSecret?: string
+  readonly clientAuth: ClientAuthMethod
+  readonly bodyEncoding: BodyEncoding
+  readonly scope?: string
+  readonly audience?: string
+  /** Extra token-request fields, sent as given. */
+  readonly params: Readonly<Record<string, string>>
+  /** private_key_jwt: PEM, PKCS#8 or PKCS#1. */
+  readonly privateKey?: string
+  readonly keyId?: string
+  readonly signingAlg: SigningAlg
+  /** private_key_jwt: the assertion's `aud`; defaults to tokenUrl. */
+  readonly assertionAudience: string
+  /** Clamp on the lifetime the token server claims. */
+  readonly maxTokenTtlMs?: number
+  /** Token request timeout. */
+  readonly timeoutMs: number
+  /** Refresh this long before expiry (the cache caps it at half the lifetime). */
+  readonly refreshBeforeMs: number
+}
+
+export type AuthConfig = NoAuth | StaticBearerAuth | OAuth2ClientCredentialsAuth
+
+export interface RateLimitConfig {
+  /** At most this many request starts ... */
+  readonly requests: number
+  /** ... in any interval of this length (sliding). */
+  readonly windowMs: number
+  /** Concurrent upstream requests; Infinity when not configured. */
+  readonly maxConcurrent: number
+  /** Waiting requests beyond this get 503. */
+  readonly maxQueue: number
+  /** A request queued longer than this gets 503. */
+  readonly maxWaitMs: number
+}
+
+export interface RetryConfig {
+  readonly on429: number
+  readonly on401: number
+  readonly methods: ReadonlySet<string>
+}
+
+export interface TlsConfig {
+  readonly ca?: string
+  readonly cert?: string
+  readonly key?: string
+  readonly minVersion?: 'TLSv1.2' | 'TLSv1.3'
+}
+
+export interface UpstreamConfig {
+  readonly name: string
+  /** Normalised: leading slash, no trailing slash ("/" only for the root). */
+  readonly prefix: string
+  /** Absolute http(s) URL; its path is the base every request is resolved under. */
+  readonly target: string
+  readonly timeoutMs: number
+  readonly bodyLimit: number
+  /** Header names lower-cased; these overwrite the app's. */
+  readonly headers: Readonly<Record<string, string>>
+  readonly auth: AuthConfig
+  /** Absent: no throttling for this upstream. */
+  readonly rateLimit?: RateLimitConfig
+  readonly retry: RetryConfig
+  readonly proxy?: string
+  readonly tls?: TlsConfig
+}
+
+export interface ServerConfig {
+  readonly host: string
+  readonly port: number
+  readonly shutdownGraceMs: number
+  readonly bodyLimit: number
+  readonly headersTimeoutMs: number
+  readonly allow: readonly string[]
+  readonly inboundToken?: string
+  readonly adminPort?: number
+}
+
+export interface StoreConfig {
+  readonly type: 'memory' | 'redis'
+  readonly url?: string
+  readonly keyPrefix: string
+  readonly encryptionKey?: string
+  readonly onUnavailable: 'local' | 'fail'
+}
+
+export interface Config {
+  readonly server: ServerConfig
+  readonly log: { readonly level: string }
+  readonly store: StoreConfig
+  readonly upstreams: readonly UpstreamConfig[]
+  /**
+   * Every secret value the config holds (client secrets, private keys,
+   * static tokens, inbound token, store key), for the logger's censor.
+   */
+  readonly secrets: readonly string[]
+}

@@ -1,0 +1,346 @@
+/**
+ * Raw config (parsed, interpolated) → resolved Config, or every problem found.
+ * Collects all issues rather than stopping at the first, so `tollgate check`
+ * can print them all (oauth2-proxy pkg/validation).
+ */
+import { createPrivateKey, type KeyObject } from 'node:crypto'
+import { BlockList, isIP } from 'node:net'
+import type { z } from 'zod'
+import * as defaults from './defaults.js'
+import type { ConfigIssue } from './issues.js'
+import { applyPreset } from './preset-merge.js'
+import { configSchema, type RawAuth, type RawConfig, type RawUpstream } from './schema.js'
+import type { AuthConfig, Config, RateLimitConfig, ServerConfig, SigningAlg, StoreConfig, TlsConfig, UpstreamConfig } from './types.js'
+
+export type ValidationResult = { config: Config, issues?: undefined } | { config?: undefined, issues: ConfigIssue[] }
+
+// Hop-by-hop (RFC 9110 §7.6.1) and framing headers: tollgate owns them.
+const MANAGED_HEADERS = new Set(['host', 'connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'content-length', 'x-request-id'])
+const SENSITIVE_HEADER = /authorization|token|secret|key|cookie|password/i
+
+export function validateConfig (input: unknown): ValidationResult {
+  const issues: ConfigIssue[] = []
+  const withPresets = applyPresets(input, issues)
+  const parsed = configSchema.safeParse(withPresets)
+  if (!parsed.success) {
+    issues.push(...parsed.error.issues.flatMap(toConfigIssues))
+    return { issues: dedupe(issues) }
+  }
+  const config = resolve(parsed.data, issues)
+  return issues.length > 0 ? { issues: dedupe(issues) } : { config }
+}
+
+function applyPresets (input: unknown, issues: ConfigIssue[]): unknown {
+  if (!isPlainObject(input) || !isPlainObject(input.upstreams)) return input
+  const upstreams: Record<string, unknown> = {}
+  for (const [name, upstream] of Object.entries(input.upstreams)) {
+    upstreams[name] = isPlainObject(upstream) ? applyPreset(upstream, `upstreams.${name}`, issues) : upstream
+  }
+  return { ...input, upstreams }
+}
+
+function resolve (raw: RawConfig, issues: ConfigIssue[]): Config {
+  const secrets = new Set<string>()
+  const server = resolveServer(raw.server ?? {}, issues, secrets)
+  const store = resolveStore(raw.store ?? {}, issues, secrets)
+  const upstreams: UpstreamConfig[] = []
+  const prefixOwners = new Map<string, string>()
+  if (Object.keys(raw.upstreams).length === 0) issues.push({ path: 'upstreams', message: 'at least one upstream is required' })
+  for (const [name, upstream] of Object.entries(raw.upstreams)) {
+    const resolved = resolveUpstream(name, upstream, server, issues, secrets)
+    if (resolved === undefined) continue
+    const owner = prefixOwners.get(resolved.prefix)
+    if (owner !== undefined) {
+      issues.push({ path: `upstreams.${name}.prefix`, message: `${resolved.prefix} is already the prefix of upstreams.${owner}` })
+      continue
+    }
+    prefixOwners.set(resolved.prefix, name)
+    upstreams.push(resolved)
+  }
+  return deepFreeze({
+    server,
+    log: { level: raw.log?.level ?? defaults.DEFAULT_LOG_LEVEL },
+    store,
+    upstreams,
+    // Longest first: a secret that contains another is redacted whole.
+    secrets: [...secrets].filter((value) => value.length >= 4).sort((a, b) => b.length - a.length)
+  })
+}
+
+function resolveServer (raw: NonNullable<RawConfig['server']>, issues: ConfigIssue[], secrets: Set<string>): ServerConfig {
+  const host = raw.host ?? defaults.DEFAULT_HOST
+  const allow = raw.allow ?? []
+  allow.forEach((entry, index) => {
+    if (parseCidr(entry) === undefined) issues.push({ path: `server.allow[${index}]`, message: 'must be an IP address or CIDR range, e.g. 10.0.0.0/8' })
+  })
+  if (!isLoopback(host) && allow.length === 0 && raw.inboundToken === undefined) {
+    issues.push({ path: 'server.host', message: `${host} is not a loopback address: set server.allow or server.inboundToken, or tollgate would be an open, token-injecting proxy` })
+  }
+  if (raw.inboundToken !== undefined) secrets.add(raw.inboundToken)
+  if (raw.adminPort !== undefined && raw.adminPort !== 0 && raw.adminPort === raw.port) {
+    issues.push({ path: 'server.adminPort', message: 'must differ from server.port' })
+  }
+  return {
+    host,
+    port: raw.port ?? defaults.DEFAULT_PORT,
+    shutdownGraceMs: raw.shutdownGrace ?? defaults.DEFAULT_SHUTDOWN_GRACE_MS,
+    bodyLimit: raw.bodyLimit ?? defaults.DEFAULT_BODY_LIMIT,
+    headersTimeoutMs: raw.headersTimeout ?? defaults.DEFAULT_HEADERS_TIMEOUT_MS,
+    allow,
+    ...optional('inboundToken', raw.inboundToken),
+    ...optional('adminPort', raw.adminPort)
+  }
+}
+
+function resolveStore (raw: NonNullable<RawConfig['store']>, issues: ConfigIssue[], secrets: Set<string>): StoreConfig {
+  const type = raw.type ?? 'memory'
+  if (type === 'redis' && raw.url === undefined) issues.push({ path: 'store.url', message: 'required when store.type is redis' })
+  if (raw.url !== undefined) {
+    const password = safeUrl(raw.url)?.password
+    if (password) secrets.add(decodeURIComponent(password))
+  }
+  if (raw.encryptionKey !== undefined) secrets.add(raw.encryptionKey)
+  return {
+    type,
+    keyPrefix: raw.keyPrefix ?? defaults.DEFAULT_KEY_PREFIX,
+    onUnavailable: raw.onUnavailable ?? 'local',
+    ...optional('url', raw.url),
+    ...optional('encryptionKey', raw.encryptionKey)
+  }
+}
+
+function resolveUpstream (name: string, raw: RawUpstream, server: ServerConfig, issues: ConfigIssue[], secrets: Set<string>): UpstreamConfig | undefined {
+  const path = `upstreams.${name}`
+  const before = issues.length
+  const prefix = resolvePrefix(raw.prefix ?? `/${name}`, `${path}.prefix`, issues)
+  if (raw.target === undefined) issues.push({ path: `${path}.target`, message: 'required' })
+  const timeoutMs = raw.timeout ?? defaults.DEFAULT_UPSTREAM_TIMEOUT_MS
+
+  const headers: Record<string, string> = {}
+  for (const [header, value] of Object.entries(raw.headers ?? {})) {
+    const lower = header.toLowerCase()
+    if (MANAGED_HEADERS.has(lower)) issues.push({ path: `${path}.headers.${header}`, message: 'tollgate manages this header; it cannot be configured' })
+    if (/[\r\n\0]/.test(value)) issues.push({ path: `${path}.headers.${header}`, message: 'must not contain CR, LF or NUL' })
+    if (SENSITIVE_HEADER.test(lower)) secrets.add(value)
+    headers[lower] = value
+  }
+
+  const auth = resolveAuth(raw.auth ?? { type: 'none' }, `${path}.auth`, timeoutMs, issues, secrets)
+  if (headers.authorization !== undefined && auth?.type !== 'none') {
+    issues.push({ path: `${path}.headers.Authorization`, message: 'conflicts with auth: the credential source sets Authorization' })
+  }
+  const tls = resolveTls(raw.tls, `${path}.tls`, issues, secrets)
+  if (issues.length > before || auth === undefined || raw.target === undefined) return undefined
+
+  return {
+    name,
+    prefix,
+    target: raw.target.replace(/\/+$/, ''),
+    timeoutMs,
+    bodyLimit: raw.bodyLimit ?? server.bodyLimit,
+    headers,
+    auth,
+    retry: {
+      on429: raw.retry?.on429 ?? defaults.DEFAULT_RETRY_ON_429,
+      on401: raw.retry?.on401 ?? defaults.DEFAULT_RETRY_ON_401,
+      methods: new Set((raw.retry?.methods ?? defaults.DEFAULT_RETRY_METHODS).map((method) => method.toUpperCase()))
+    },
+    ...optional('rateLimit', resolveRateLimit(raw.rateLimit)),
+    ...optional('proxy', raw.proxy),
+    ...optional('tls', tls)
+  }
+}
+
+function resolvePrefix (prefix: string, path: string, issues: ConfigIssue[]): string {
+  const trimmed = prefix.length > 1 ? prefix.replace(/\/+$/, '') : prefix
+  const segments = trimmed.split('/').slice(1)
+  const valid = trimmed.startsWith('/') && (trimmed === '/' || segments.every((segment) => /^[A-Za-z0-9._~!$&'()+,;=@-]+$/.test(segment) && segment !== '.' && segment !== '..'))
+  if (!valid) {
+    issues.push({ path, message: 'must be a path of plain segments, e.g. /halaxy' })
+  } else if (defaults.RESERVED_PATHS.some((reserved) => trimmed === reserved || trimmed.startsWith(`${reserved}/`))) {
+    issues.push({ path, message: `${trimmed} is reserved for tollgate's own endpoints (${defaults.RESERVED_PATHS.join(', ')})` })
+  }
+  return trimmed
+}
+
+function resolveAuth (raw: RawAuth, path: string, upstreamTimeoutMs: number, issues: ConfigIssue[], secrets: Set<string>): AuthConfig | undefined {
+  const only = (keys: Array<keyof RawAuth>, type: string): void => {
+    for (const key of keys) if (raw[key] !== undefined) issues.push({ path: `${path}.${key}`, message: `only used with type ${type}` })
+  }
+  const oauthKeys: Array<keyof RawAuth> = ['tokenUrl', 'clientId', 'clientSecret', 'clientAuth', 'bodyEncoding', 'scope', 'audience', 'params', 'privateKey', 'keyId', 'signingAlg', 'assertionAudience', 'maxTokenTtl', 'timeout', 'refreshBefore']
+  switch (raw.type) {
+    case 'none':
+      only(['token'], 'static_bearer')
+      only(oauthKeys, 'oauth2_client_credentials')
+      return { type: 'none' }
+    case 'static_bearer':
+      only(oauthKeys, 'oauth2_client_credentials')
+      if (raw.token === undefined || raw.token === '') {
+        issues.push({ path: `${path}.token`, message: 'required' })
+        return undefined
+      }
+      secrets.add(raw.token)
+      return { type: 'static_bearer', token: raw.token }
+    case 'oauth2_client_credentials':
+      only(['token'], 'static_bearer')
+      return resolveOAuth2(raw, path, upstreamTimeoutMs, issues, secrets)
+  }
+}
+
+function resolveOAuth2 (raw: RawAuth, path: string, upstreamTimeoutMs: number, issues: ConfigIssue[], secrets: Set<string>): AuthConfig | undefined {
+  const clientAuth = raw.clientAuth ?? 'client_secret_post'
+  const signingAlg: SigningAlg = raw.signingAlg ?? defaults.DEFAULT_SIGNING_ALG
+  if (raw.tokenUrl === undefined) issues.push({ path: `${path}.tokenUrl`, message: 'required' })
+  if (raw.clientId === undefined) issues.push({ path: `${path}.clientId`, message: 'required' })
+  if (clientAuth === 'private_key_jwt') {
+    if (raw.clientSecret !== undefined) issues.push({ path: `${path}.clientSecret`, message: 'not used with clientAuth private_key_jwt; set privateKey' })
+    if (raw.privateKey === undefined) issues.push({ path: `${path}.privateKey`, message: 'required with clientAuth private_key_jwt' })
+    else checkPrivateKey(raw.privateKey, signingAlg, path, issues)
+  } else {
+    if (raw.clientSecret === undefined) issues.push({ path: `${path}.clientSecret`, message: 'required' })
+    for (const key of ['privateKey', 'keyId', 'signingAlg', 'assertionAudience'] as const) {
+      if (raw[key] !== undefined) issues.push({ path: `${path}.${key}`, message: 'only used with clientAuth private_key_jwt' })
+    }
+  }
+  if (raw.tokenUrl === undefined || raw.clientId === undefined) return undefined
+  if (raw.clientSecret !== undefined) secrets.add(raw.clientSecret)
+  if (raw.privateKey !== undefined) secrets.add(raw.privateKey)
+  return {
+    type: 'oauth2_client_credentials',
+    tokenUrl: raw.tokenUrl,
+    clientId: raw.clientId,
+    clientAuth,
+    bodyEncoding: raw.bodyEncoding ?? 'form',
+    params: raw.params ?? {},
+    signingAlg,
+    assertionAudience: raw.assertionAudience ?? raw.tokenUrl,
+    // The token call is part of serving a request: it may not outlast the request's own timeout.
+    timeoutMs: Math.min(raw.timeout ?? defaults.DEFAULT_TOKEN_TIMEOUT_MS, upstreamTimeoutMs),
+    refreshBeforeMs: raw.refreshBefore ?? defaults.DEFAULT_REFRESH_BEFORE_MS,
+    ...optional('clientSecret', raw.clientSecret),
+    ...optional('scope', raw.scope === '' ? undefined : raw.scope),
+    ...optional('audience', raw.audience),
+    ...optional('privateKey', raw.privateKey),
+    ...optional('keyId', raw.keyId),
+    ...optional('maxTokenTtlMs', raw.maxTokenTtl)
+  }
+}
+
+function checkPrivateKey (pem: string, alg: SigningAlg, path: string, issues: ConfigIssue[]): void {
+  let key: KeyObject
+  try {
+    key = createPrivateKey(pem)
+  } catch {
+    issues.push({ path: `${path}.privateKey`, message: 'not a PEM private key (PKCS#8 or PKCS#1)' })
+    return
+  }
+  const wanted = alg.startsWith('ES') ? 'ec' : 'rsa'
+  if (key.asymmetricKeyType !== wanted) {
+    issues.push({ path: `${path}.signingAlg`, message: `${alg} needs an ${wanted.toUpperCase()} key, but privateKey is ${key.asymmetricKeyType ?? 'another kind'}` })
+  }
+}
+
+function resolveRateLimit (raw: RawUpstream['rateLimit']): RateLimitConfig | undefined {
+  if (raw === undefined) return undefined
+  return {
+    requests: raw.requests,
+    windowMs: raw.window,
+    maxConcurrent: raw.maxConcurrent ?? Infinity,
+    maxQueue: raw.maxQueue ?? defaults.DEFAULT_MAX_QUEUE,
+    maxWaitMs: raw.maxWait ?? defaults.DEFAULT_MAX_WAIT_MS
+  }
+}
+
+function resolveTls (raw: RawUpstream['tls'], path: string, issues: ConfigIssue[], secrets: Set<string>): TlsConfig | undefined {
+  if (raw === undefined) return undefined
+  if ((raw.cert === undefined) !== (raw.key === undefined)) issues.push({ path: `${path}.${raw.cert === undefined ? 'cert' : 'key'}`, message: 'cert and key go together (mTLS)' })
+  if (raw.key !== undefined) secrets.add(raw.key)
+  return { ...optional('ca', raw.ca), ...optional('cert', raw.cert), ...optional('key', raw.key), ...optional('minVersion', raw.minVersion) }
+}
+
+/** Zod's issue → ours: a dotted path and a message that never quotes the value (it may be a secret). */
+function toConfigIssues (issue: z.core.$ZodIssue): ConfigIssue[] {
+  const path = formatPath(issue.path)
+  switch (issue.code) {
+    case 'unrecognized_keys':
+      return issue.keys.map((key) => ({ path: joinPath(path, key), message: 'unknown key' }))
+    case 'invalid_type':
+      return [{ path, message: issue.message.endsWith('received undefined') ? 'required' : `must be ${article(issue.expected)}` }]
+    case 'invalid_value':
+      return [{ path, message: `must be one of ${issue.values.map(String).join(' | ')}` }]
+    case 'too_small':
+      return [{ path, message: issue.origin === 'string' ? 'must not be empty' : `must be at least ${String(issue.minimum)}` }]
+    case 'too_big':
+      return [{ path, message: `must be at most ${String(issue.maximum)}` }]
+    case 'invalid_union':
+      return [{ path, message: 'has the wrong type' }]
+    default:
+      return [{ path, message: issue.message }]
+  }
+}
+
+function formatPath (segments: readonly PropertyKey[]): string {
+  return segments.reduce<string>((path, segment) => typeof segment === 'number' ? `${path}[${segment}]` : joinPath(path, String(segment)), '')
+}
+
+function joinPath (path: string, key: string): string {
+  return path === '' ? key : `${path}.${key}`
+}
+
+function article (expected: string): string {
+  return expected === 'object' || expected === 'array' || expected === 'integer' ? `an ${expected}` : `a ${expected}`
+}
+
+function dedupe (issues: ConfigIssue[]): ConfigIssue[] {
+  const seen = new Set<string>()
+  return issues.filter((issue) => {
+    const key = `${issue.path}\0${issue.message}`
+    if (seen.has(key)) return false
+    seen.add(key)
+    return true
+  })
+}
+
+export function parseCidr (entry: string): { address: string, prefix: number, family: 'ipv4' | 'ipv6' } | undefined {
+  const [address = '', bits] = entry.split('/')
+  const version = isIP(address)
+  if (version === 0) return undefined
+  const max = version === 4 ? 32 : 128
+  const prefix = bits === undefined ? max : Number(bits)
+  if (!Number.isInteger(prefix) || prefix < 0 || prefix > max) return undefined
+  return { address, prefix, family: version === 4 ? 'ipv4' : 'ipv6' }
+}
+
+export function buildBlockList (entries: readonly string[]): BlockList {
+  const list = new BlockList()
+  for (const entry of entries) {
+    const cidr = parseCidr(entry)
+    if (cidr !== undefined) list.addSubnet(cidr.address, cidr.prefix, cidr.family)
+  }
+  return list
+}
+
+function isLoopback (host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host)
+}
+
+function safeUrl (value: string): URL | undefined {
+  try { return new URL(value) } catch { return undefined }
+}
+
+function isPlainObject (value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value)
+}
+
+/** `{ key: value }` when value is defined, else `{}`: keeps exactOptionalPropertyTypes honest. */
+function optional<K extends string, V> (key: K, value: V | undefined): { [P in K]?: V } {
+  return (value === undefined ? {} : { [key]: value }) as { [P in K]?: V }
+}
+
+function deepFreeze<T> (value: T): T {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value) && !(value instanceof Set)) {
+    Object.freeze(value)
+    for (const child of Object.values(value)) deepFreeze(child)
+  }
+  return value
+}

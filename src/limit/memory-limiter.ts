@@ -1,0 +1,306 @@
+/**
+ * The in-process limiter: an exact sliding window, a FIFO queue bounded by
+ * `maxQueue` and `maxWait`, `maxConcurrent` slots held until released, and a
+ * pause set from 429s.
+ *
+ * Why the queue and the slots are ours and not Bottleneck's (2.19.5, the
+ * version installed; see also research/peers-and-pitfalls.md §6 and §10):
+ * - No synchronous path. Every LocalDatastore step (`__submit__`,
+ *   `__register__`, `__free__`) first awaits `yieldLoop()`, a `setTimeout(0)`,
+ *   and the job itself runs from another `setTimeout`. An uncontended
+ *   `schedule()` measured 4.8 ms per job here; our hot path must return a
+ *   plain Release with no promise.
+ * - No way to take a job out of the queue. The only removal is `stop()`,
+ *   which drops every job. An aborted or timed-out waiter would keep its
+ *   place in `queued()` (and so count against `highWater`, giving spurious
+ *   QueueFull), then take a concurrency slot and a reservoir unit when it
+ *   reaches the head. `expiration` bounds running time, not queueing time,
+ *   and leaks the slot (lib/Job.js `doExpire`, `jobStatus(id === "RUNNING")`).
+ * - No sliding window and no "pause until T": reservoir refresh is a fixed
+ *   window; giving each unit back `window` after its start needs a timer per
+ *   start plus `incrementReservoir()`, itself deferred by `yieldLoop()`, and
+ *   such a give-back would refill the reservoir we zeroed to pause.
+ * - `Date.now()` is hard-wired, so its timing could not be tested with an
+ *   injected clock.
+ * What is left for Bottleneck after that is nothing, so this file does not
+ * import it. The whole design sits behind `Limiter`, as the task asks.
+ *
+ * Timers: one per limiter, for the earliest of (next unit free, pause end,
+ * oldest waiter's maxWait deadline), unref'd. Every waiter has the same
+ * maxWait and the queue is FIFO, so deadlines are in queue order and the
+ * head's is the next one.
+ */
+import type { RateLimitConfig } from '../config/types.js'
+import { ShuttingDown } from '../errors.js'
+import type { Limiter, LimiterStatus, Release } from './limiter.js'
+import { remainingFrom } from './ratelimit-headers.js'
+import { queueFull, queueTimeout } from './rejection.js'
+import { type Clock, SlidingWindow } from './sliding-window.js'
+
+/** The part of a pino logger the limiter uses. */
+export interface LimiterLog {
+  info (obj: object, msg: string): void
+  warn (obj: object, msg: string): void
+}
+
+export interface LimiterDeps {
+  /** Epoch ms; Date.now by default. */
+  readonly now?: Clock
+  readonly log?: LimiterLog
+}
+
+/** A queued acquire. It is its own list node, so leaving the queue from anywhere is O(1). */
+class Waiter {
+  prev: Waiter | undefined
+  next: Waiter | undefined
+  onAbort: (() => void) | undefined
+  readonly enqueuedAt: number
+  readonly deadline: number
+  readonly resolve: (release: Release) => void
+  readonly reject: (reason: unknown) => void
+  readonly signal: AbortSignal | undefined
+
+  constructor (enqueuedAt: number, deadline: number, resolve: (release: Release) => void, reject: (reason: unknown) => void, signal: AbortSignal | undefined) {
+    this.enqueuedAt = enqueuedAt
+    this.deadline = deadline
+    this.resolve = resolve
+    this.reject = reject
+    this.signal = signal
+  }
+}
+
+/**
+ * `pauseUntil` is called by the proxy for each 429 it sees, so every call
+ * counts in `observed429`; `pauses` counts the calls that moved the end of the
+ * pause later (ten concurrent 429s with one retry-after: 10 and 1).
+ */
+export function createMemoryLimiter (config: RateLimitConfig, deps: LimiterDeps = {}): Limiter {
+  return new MemoryLimiter(config, deps)
+}
+
+class MemoryLimiter implements Limiter {
+  readonly #window: SlidingWindow
+  readonly #maxConcurrent: number
+  readonly #maxQueue: number
+  readonly #maxWaitMs: number
+  readonly #now: Clock
+  readonly #log: LimiterLog | undefined
+  readonly #onTimer = (): void => {
+    this.#timer = undefined
+    this.#drain()
+  }
+
+  #running = 0
+  #queued = 0
+  #head: Waiter | undefined
+  #tail: Waiter | undefined
+  /** 0 when not paused, so the hot path reads no clock for it. */
+  #pausedUntil = 0
+  #timer: NodeJS.Timeout | undefined
+  #timerAt = 0
+  #closed = false
+  /** Set by the first QueueFull of a backlog: warn once per backlog, not once per rejection. */
+  #fullWarned = false
+  #started = 0
+  #waited = 0
+  #rejected = 0
+  #pauses = 0
+  #observed429 = 0
+
+  constructor (config: RateLimitConfig, deps: LimiterDeps) {
+    const { maxConcurrent, maxQueue, maxWaitMs } = config
+    if (!(maxConcurrent === Infinity || (Number.isSafeInteger(maxConcurrent) && maxConcurrent >= 1))) {
+      throw new TypeError(`'maxConcurrent' must be a positive integer or Infinity, got ${maxConcurrent}`)
+    }
+    if (!Number.isSafeInteger(maxQueue) || maxQueue < 0) {
+      throw new TypeError(`'maxQueue' must be a non-negative integer, got ${maxQueue}`)
+    }
+    if (!Number.isFinite(maxWaitMs) || maxWaitMs < 0) {
+      throw new TypeError(`'maxWaitMs' must be a non-negative number, got ${maxWaitMs}`)
+    }
+    this.#now = deps.now ?? Date.now
+    this.#log = deps.log
+    this.#window = new SlidingWindow(config.requests, config.windowMs, this.#now)
+    this.#maxConcurrent = maxConcurrent
+    this.#maxQueue = maxQueue
+    this.#maxWaitMs = maxWaitMs
+  }
+
+  acquire (signal?: AbortSignal): Release | Promise<Release> {
+    if (signal?.aborted === true) return Promise.reject(signal.reason)
+    // Nobody ahead and a slot free: start now, synchronously. A non-empty
+    // queue means no slot is free, and arrivals must not overtake it.
+    if (this.#head === undefined && this.#running < this.#maxConcurrent && !this.#paused() && !this.#closed &&
+        this.#window.tryTake() === 0) {
+      return this.#start()
+    }
+    return this.#enqueue(signal)
+  }
+
+  pauseUntil (untilMs: number): void {
+    this.#observed429++
+    const now = this.#now()
+    // `!(a > b)` also turns NaN away.
+    if (!(untilMs > now) || untilMs <= this.#pausedUntil) return
+    this.#pausedUntil = untilMs
+    this.#pauses++
+    this.#log?.info({ pauseMs: untilMs - now, pausedUntil: untilMs }, 'upstream paused')
+    // No re-arm: a timer set for an earlier unit wakes, sees the pause, and re-arms for its end.
+  }
+
+  observe (headers: Readonly<Record<string, string | string[] | undefined>>): void {
+    const upstreamRemaining = remainingFrom(headers)
+    if (upstreamRemaining === undefined) return
+    // Only ever lowers the budget; no wake-up needed, as less budget never lets a waiter start sooner.
+    const excess = this.#window.remaining() - upstreamRemaining
+    if (excess > 0) this.#window.addPhantomStarts(excess)
+  }
+
+  status (): LimiterStatus {
+    const status = {
+      requests: this.#window.requests,
+      windowMs: this.#window.windowMs,
+      remaining: this.#window.remaining(),
+      queued: this.#queued,
+      running: this.#running,
+      counters: {
+        started: this.#started,
+        waited: this.#waited,
+        rejected: this.#rejected,
+        pauses: this.#pauses,
+        observed429: this.#observed429
+      }
+    }
+    return this.#paused() ? { ...status, pausedUntil: this.#pausedUntil } : status
+  }
+
+  close (): void {
+    this.#closed = true
+    this.#disarm()
+    while (this.#head !== undefined) {
+      const waiter = this.#head
+      this.#unlink(waiter)
+      this.#rejected++
+      waiter.reject(new ShuttingDown())
+    }
+  }
+
+  #paused (): boolean {
+    if (this.#pausedUntil === 0) return false
+    if (this.#pausedUntil > this.#now()) return true
+    this.#pausedUntil = 0
+    return false
+  }
+
+  /** Take a concurrency slot; the window unit was taken by the caller. */
+  #start (): Release {
+    this.#running++
+    this.#started++
+    let held = true
+    return () => {
+      if (!held) return
+      held = false
+      this.#running--
+      // Only a release that un-saturates maxConcurrent can let a waiter start.
+      if (this.#running === this.#maxConcurrent - 1 && this.#head !== undefined) this.#drain()
+    }
+  }
+
+  #enqueue (signal: AbortSignal | undefined): Promise<Release> {
+    if (this.#closed) {
+      this.#rejected++
+      return Promise.reject(new ShuttingDown())
+    }
+    const now = this.#now()
+    if (this.#queued >= this.#maxQueue) {
+      this.#rejected++
+      if (!this.#fullWarned) {
+        this.#fullWarned = true
+        this.#log?.warn({ maxQueue: this.#maxQueue }, 'limiter queue full')
+      }
+      return Promise.reject(queueFull(this.#queued, this.#nextStartAt() - now))
+    }
+    return new Promise<Release>((resolve, reject) => {
+      const waiter = new Waiter(now, now + this.#maxWaitMs, resolve, reject, signal)
+      if (signal !== undefined) {
+        waiter.onAbort = () => {
+          this.#unlink(waiter)
+          reject(signal.reason)
+          this.#arm(this.#now())
+        }
+        signal.addEventListener('abort', waiter.onAbort, { once: true })
+      }
+      this.#link(waiter)
+      this.#arm(now)
+    })
+  }
+
+  /** Start every waiter that can start now, in order; then time out the ones past maxWait. */
+  #drain (): void {
+    while (this.#head !== undefined && this.#running < this.#maxConcurrent && !this.#paused() &&
+           this.#window.tryTake() === 0) {
+      const waiter = this.#head
+      this.#unlink(waiter)
+      this.#waited++
+      waiter.resolve(this.#start())
+    }
+    const now = this.#now()
+    while (this.#head !== undefined && this.#head.deadline <= now) {
+      const waiter = this.#head
+      this.#unlink(waiter)
+      this.#rejected++
+      waiter.reject(queueTimeout(now - waiter.enqueuedAt, this.#nextStartAt() - now))
+    }
+    this.#arm(now)
+  }
+
+  /** When the next start could happen, counting the window and the pause (not maxConcurrent: unknowable). */
+  #nextStartAt (): number {
+    return Math.max(this.#window.nextFreeAt(), this.#pausedUntil)
+  }
+
+  /** Keep the one timer set for the earliest moment the head of the queue can change. */
+  #arm (now: number): void {
+    const head = this.#head
+    if (head === undefined) {
+      this.#disarm()
+      return
+    }
+    // Blocked on maxConcurrent, only a release (which drains) or the deadline can move the queue.
+    const at = this.#running < this.#maxConcurrent ? Math.min(head.deadline, this.#nextStartAt()) : head.deadline
+    if (this.#timer !== undefined) {
+      // An earlier timer is kept: when it fires, #drain re-arms.
+      if (this.#timerAt <= at) return
+      clearTimeout(this.#timer)
+    }
+    this.#timerAt = at
+    // Rounded up: a timer must not fire before its unit is free. If it still
+    // does (timer and clock disagree by a fraction of a ms), #drain re-arms.
+    this.#timer = setTimeout(this.#onTimer, Math.max(0, Math.ceil(at - now)))
+    this.#timer.unref()
+  }
+
+  #disarm (): void {
+    if (this.#timer === undefined) return
+    clearTimeout(this.#timer)
+    this.#timer = undefined
+  }
+
+  #link (waiter: Waiter): void {
+    waiter.prev = this.#tail
+    if (this.#tail === undefined) this.#head = waiter
+    else this.#tail.next = waiter
+    this.#tail = waiter
+    this.#queued++
+  }
+
+  #unlink (waiter: Waiter): void {
+    if (waiter.prev === undefined) this.#head = waiter.next
+    else waiter.prev.next = waiter.next
+    if (waiter.next === undefined) this.#tail = waiter.prev
+    else waiter.next.prev = waiter.prev
+    waiter.prev = waiter.next = undefined
+    if (waiter.onAbort !== undefined) waiter.signal?.removeEventListener('abort', waiter.onAbort)
+    if (--this.#queued === 0) this.#fullWarned = false
+  }
+}

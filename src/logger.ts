@@ -1,0 +1,47 @@
+/**
+ * pino, JSON on stdout. Secrets are kept out by structure first (we never log
+ * a config, a token response or outgoing headers) and by a censor second:
+ * every configured secret value is replaced in each line before it is written.
+ */
+import pino, { type DestinationStream, type Logger } from 'pino'
+
+export const REDACTED = '[redacted]'
+
+export interface LoggerOptions {
+  readonly level: string
+  readonly secrets: readonly string[]
+  /** Where lines go; stdout by default. Tests pass a sink. */
+  readonly stream?: DestinationStream
+}
+
+export function createLogger (options: LoggerOptions): Logger {
+  const censor = createCensor(options.secrets)
+  return pino({
+    level: options.level,
+    base: { service: 'tollgate' },
+    redact: {
+      paths: ['req.headers.authorization', 'headers.authorization', '*.clientSecret', '*.privateKey', '*.token', '*.access_token', '*.client_assertion', '*.inboundToken'],
+      censor: REDACTED
+    },
+    hooks: censor === undefined ? {} : { streamWrite: censor }
+  }, options.stream ?? pino.destination({ dest: 1, sync: false }))
+}
+
+/**
+ * A function that blanks every secret in a serialised log line, or undefined
+ * when there is nothing to hide (then the hook costs nothing). Each secret is
+ * also matched in its JSON-escaped form (a PEM key holds newlines).
+ */
+export function createCensor (secrets: readonly string[]): ((line: string) => string) | undefined {
+  const needles = [...new Set(secrets.flatMap((secret) => [secret, JSON.stringify(secret).slice(1, -1)]))]
+    .filter((needle) => needle.length >= 4)
+    .sort((a, b) => b.length - a.length)
+  if (needles.length === 0) return undefined
+  return function censor (line) {
+    for (let i = 0; i < needles.length; i++) {
+      const needle = needles[i] as string
+      if (line.includes(needle)) line = line.split(needle).join(REDACTED)
+    }
+    return line
+  }
+}

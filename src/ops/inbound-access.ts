@@ -1,0 +1,29 @@
+/**
+ * Who may use the sidecar when it listens beyond loopback: a CIDR allow list
+ * and/or a shared token in `x-tollgate-token`. Installed only when configured.
+ */
+import { timingSafeEqual } from 'node:crypto'
+import type { FastifyInstance } from 'fastify'
+import { buildBlockList } from '../config/validate.js'
+import type { ServerConfig } from '../config/types.js'
+import { InboundDenied } from '../errors.js'
+
+export function installInboundAccess (app: FastifyInstance, server: ServerConfig): void {
+  if (server.allow.length === 0 && server.inboundToken === undefined) return
+  const allowed = server.allow.length === 0 ? undefined : buildBlockList(server.allow)
+  const token = server.inboundToken === undefined ? undefined : Buffer.from(server.inboundToken)
+  app.addHook('onRequest', async function checkInbound (request) {
+    if (request.url === '/healthz' || request.url === '/readyz') return
+    if (allowed !== undefined) {
+      const address = request.socket.remoteAddress ?? ''
+      const family = address.includes(':') ? 'ipv6' : 'ipv4'
+      const plain = address.startsWith('::ffff:') ? address.slice(7) : address
+      if (!allowed.check(plain, plain === address ? family : 'ipv4')) throw new InboundDenied()
+    }
+    if (token !== undefined) {
+      const given = request.headers['x-tollgate-token']
+      const presented = typeof given === 'string' ? Buffer.from(given) : Buffer.alloc(0)
+      if (presented.length !== token.length || !timingSafeEqual(presented, token)) throw new InboundDenied()
+    }
+  })
+}

@@ -1,0 +1,76 @@
+/**
+ * Every answer tollgate itself gives is application/problem+json (RFC 9457),
+ * rendered here and nowhere else.
+ */
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { BadRequest, UpstreamNotFound } from './errors.js'
+
+export const PROBLEM_TYPE = 'application/problem+json; charset=utf-8'
+
+export interface Problem {
+  readonly type: string
+  readonly title: string
+  readonly status: number
+  readonly detail: string
+  readonly upstream?: string
+  readonly code: string
+  readonly requestId: string
+}
+
+/** An error that asks the client to come back later carries this (ms). */
+interface RetryAfterHint { retryAfterMs?: number }
+
+const TITLES: Record<number, string> = {
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not Found',
+  413: 'Content Too Large',
+  431: 'Request Header Fields Too Large',
+  500: 'Internal Server Error',
+  502: 'Bad Gateway',
+  503: 'Service Unavailable',
+  504: 'Gateway Timeout'
+}
+
+export function installProblemHandlers (app: FastifyInstance): void {
+  app.setErrorHandler(function problemHandler (err: FastifyError & RetryAfterHint, request, reply) {
+    const known = typeof err.code === 'string' && err.code.startsWith('TG_')
+    // Fastify's own 4xx (bad JSON, bad URL) are safe to show; anything else unknown is a bug.
+    const status = known || (err.statusCode !== undefined && err.statusCode < 500) ? (err.statusCode ?? 500) : 500
+    const code = known ? err.code : status < 500 ? 'TG_BAD_REQUEST' : 'TG_INTERNAL'
+    const detail = known || status < 500 ? err.message : 'an internal error occurred; the log has the details'
+    if (status >= 500) request.log.warn({ err, code, status, upstream: request.tollgate?.upstream }, 'sidecar error')
+    if (err.retryAfterMs !== undefined) reply.header('retry-after', String(Math.max(1, Math.ceil(err.retryAfterMs / 1000))))
+    return sendProblem(request, reply, status, code, detail)
+  })
+
+  app.setNotFoundHandler(function notFound (request) {
+    throw new UpstreamNotFound(pathOf(request.url))
+  })
+}
+
+export function sendProblem (request: FastifyRequest, reply: FastifyReply, status: number, code: string, detail: string): FastifyReply {
+  const upstream = request.tollgate?.upstream
+  const problem: Problem = {
+    type: `urn:tollgate:problem:${code}`,
+    title: TITLES[status] ?? 'Error',
+    status,
+    detail,
+    ...(upstream === undefined ? {} : { upstream }),
+    code,
+    requestId: request.id
+  }
+  return reply.code(status).type(PROBLEM_TYPE).send(problem)
+}
+
+/** Fastify's own routing failures (a URL it cannot decode), as problems too. */
+export function frameworkErrors (err: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  sendProblem(request, reply, 400, 'TG_BAD_REQUEST', new BadRequest(err.message).message)
+}
+
+function pathOf (url: string): string {
+  const query = url.indexOf('?')
+  const path = query === -1 ? url : url.slice(0, query)
+  return path.length > 200 ? `${path.slice(0, 200)}...` : path
+}

@@ -1,0 +1,28 @@
+/** Per-request state the proxy keeps on the Fastify request, plain data. */
+import type { Release } from '../limit/limiter.js'
+
+export interface ProxyContext {
+  /** The upstream's name, for logs and problem answers. */
+  readonly upstream: string
+  /** Base path + normalised suffix, without the query (sent byte for byte from the raw URL). */
+  readonly path: string
+  /** The Authorization value this attempt carries; what a 401 invalidates. */
+  authorization: string | undefined
+  /** Frees the current attempt's limiter slot; idempotent. */
+  release: Release | undefined
+  /** The body kept for replay, when the request is retryable and small enough. */
+  replayBody: Buffer | undefined
+  /** Whether a failed attempt may be sent again (idempotent method, body absent or kept). */
+  replayable: boolean
+  attempts: number
+  retried401: number
+  retried429: number
+  /** Time spent waiting for a token or a limiter slot, across attempts. */
+  waitedMs: number
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    tollgate: ProxyContext | null
+  }
+}

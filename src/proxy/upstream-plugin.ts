@@ -1,0 +1,249 @@
+/**
+ * One encapsulated Fastify plugin per upstream, around @fastify/http-proxy:
+ * routes `<prefix>` and `<prefix>/*`, streams bodies both ways through the
+ * upstream's own undici pool, and adds what a sidecar must:
+ *   onRequest   path normalised and checked against the base (400 if it escapes)
+ *   preHandler  body limit, replay buffer, token, limiter slot (all async work)
+ *   handler     reply.from with headers rewritten synchronously
+ *   onResponse  x-ratelimit learning, 401 repair, 429 pause, transparent retries
+ * reply-from's own retries are off: they read Retry-After as milliseconds,
+ * ignore 429 and cannot replay a streamed body (peers-and-pitfalls §7).
+ */
+import type { IncomingHttpHeaders } from 'node:http'
+import type { Readable } from 'node:stream'
+import httpProxy from '@fastify/http-proxy'
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { Dispatcher } from 'undici'
+import type { CredentialSource } from '../auth/source.js'
+import type { UpstreamConfig } from '../config/types.js'
+import { BodyTooLarge, PathEscapesBase } from '../errors.js'
+import type { Limiter } from '../limit/limiter.js'
+import { parseRetryAfter } from '../limit/retry-after.js'
+import { limitBody, readBody, REPLAY_LIMIT } from './body.js'
+import type { ProxyContext } from './context.js'
+import { createRequestHeaderRewriter, stripResponseHopByHop } from './headers.js'
+import { normalizeSuffix, PathRefusal } from './normalize-path.js'
+import { translateUpstreamError } from './upstream-errors.js'
+
+/** Longest pause a vendor's retry-after can impose; a longer one is capped and logged. */
+export const MAX_PAUSE_MS = 10 * 60_000
+
+export interface UpstreamRuntime {
+  readonly config: UpstreamConfig
+  readonly credentials: CredentialSource
+  readonly limiter: Limiter
+  readonly dispatcher: Dispatcher
+  /** Observability hooks; no-ops unless metrics are wired. */
+  readonly events: UpstreamEvents
+}
+
+export interface UpstreamEvents {
+  response (status: number, attempts: number): void
+  retry (reason: '401' | '429'): void
+  paused (ms: number): void
+}
+
+interface ReplyFromResponse {
+  statusCode: number
+  headers: IncomingHttpHeaders
+  stream: Readable
+}
+
+export default async function upstreamPlugin (app: FastifyInstance, { runtime }: { runtime: UpstreamRuntime }): Promise<void> {
+  const { config, credentials, limiter, events } = runtime
+  const target = new URL(config.target)
+  const basePath = target.pathname === '/' ? '' : target.pathname
+  const prefixLength = config.prefix === '/' ? 0 : config.prefix.length
+  const rewriteHeaders = createRequestHeaderRewriter(config.headers)
+  const retryMethods = config.retry.methods
+
+  app.addHook('onRequest', async function routeRequest (request) {
+    const url = request.url
+    const query = url.indexOf('?')
+    const path = query === -1 ? url : url.slice(0, query)
+    // The router matched a decoded path; the raw one must carry the prefix literally.
+    if (!path.startsWith(config.prefix) || (prefixLength > 0 && path.length > prefixLength && path[prefixLength] !== '/')) {
+      throw new PathEscapesBase('spells the upstream prefix with encoded characters')
+    }
+    const suffix = normalizeSuffix(path.slice(prefixLength))
+    if (suffix instanceof PathRefusal) throw new PathEscapesBase(suffix.reason)
+    const context: ProxyContext = {
+      upstream: config.name,
+      path: basePath + suffix || '/',
+      authorization: undefined,
+      release: undefined,
+      replayBody: undefined,
+      replayable: retryMethods.has(request.method),
+      attempts: 0,
+      retried401: 0,
+      retried429: 0,
+      waitedMs: 0
+    }
+    request.tollgate = context
+  })
+
+  let fromOptions: Record<string, unknown> | undefined
+
+  await app.register(httpProxy, {
+    upstream: target.origin,
+    prefix: config.prefix === '/' ? '' : config.prefix,
+    undici: runtime.dispatcher as never,
+    disableRequestLogging: true,
+    internalRewriteLocationHeader: false,
+    replyOptions: { rewriteHeaders: rewriteResponseHeaders },
+    preHandler: prepare,
+    handler (request, reply, _dest, options) {
+      // http-proxy's options carry its header sanitiser; ours are added once, on first use.
+      fromOptions ??= {
+        ...options,
+        timeout: config.timeoutMs,
+        retryDelay: () => null,
+        rewriteRequestHeaders,
+        onResponse,
+        onError
+      }
+      send(request, reply)
+    }
+  })
+
+  function rewriteResponseHeaders (headers: IncomingHttpHeaders): IncomingHttpHeaders {
+    const location = headers.location
+    // A Location inside the base path is given back in the app's terms: /main/Patient/1 → /halaxy/Patient/1.
+    if (typeof location === 'string' && location.startsWith('/') && (basePath === '' || location === basePath || location.startsWith(`${basePath}/`))) {
+      headers.location = config.prefix.replace(/\/$/, '') + location.slice(basePath.length)
+    }
+    return stripResponseHopByHop(headers)
+  }
+
+  function rewriteRequestHeaders (request: FastifyRequest, headers: IncomingHttpHeaders): IncomingHttpHeaders {
+    return rewriteHeaders(headers, request.id, (request.tollgate as ProxyContext).authorization)
+  }
+
+  async function prepare (request: FastifyRequest, reply: FastifyReply): Promise<void> {
+    const context = request.tollgate as ProxyContext
+    await prepareBody(request, context)
+    const waitStart = performance.now()
+    const signal = clientGone(reply, context)
+    context.authorization = await credentials.authorization()
+    context.release = await limiter.acquire(signal)
+    const waited = performance.now() - waitStart
+    if (waited > 1) {
+      context.waitedMs += waited
+      // The wait may have outlived the token: take the current one (a plain string unless it must be refetched).
+      context.authorization = await credentials.authorization()
+    }
+  }
+
+  async function prepareBody (request: FastifyRequest, context: ProxyContext): Promise<void> {
+    const headers = request.headers
+    const lengthHeader = headers['content-length']
+    const chunked = headers['transfer-encoding'] !== undefined
+    if (lengthHeader === undefined && !chunked) return
+    const length = Number(lengthHeader)
+    if (length > config.bodyLimit) throw new BodyTooLarge(config.bodyLimit)
+    const body = request.body as Readable | undefined
+    if (body === undefined || length === 0) return
+    if (chunked) {
+      request.body = limitBody(body, config.bodyLimit)
+      context.replayable = false
+    } else if (context.replayable && length <= REPLAY_LIMIT) {
+      context.replayBody = await readBody(body)
+    } else {
+      context.replayable = false
+    }
+  }
+
+  function send (request: FastifyRequest, reply: FastifyReply): void {
+    const context = request.tollgate as ProxyContext
+    context.attempts++
+    const body = context.replayBody
+    const options = body === undefined
+      ? fromOptions
+      : { ...fromOptions, body, contentType: request.headers['content-type'] ?? 'application/octet-stream' }
+    reply.from(context.path, options)
+  }
+
+  function onResponse (request: FastifyRequest, reply: FastifyReply, res: ReplyFromResponse): void {
+    const context = request.tollgate as ProxyContext
+    const status = res.statusCode
+    limiter.observe(res.headers)
+    if (status === 401 && context.authorization !== undefined) {
+      credentials.invalidate(context.authorization)
+      if (context.replayable && context.retried401 < config.retry.on401) {
+        context.retried401++
+        events.retry('401')
+        return retry(request, reply, res)
+      }
+    } else if (status === 429 || (status === 503 && res.headers['retry-after'] !== undefined)) {
+      pause(request, res.headers['retry-after'])
+      if (context.replayable && context.retried429 < config.retry.on429) {
+        context.retried429++
+        events.retry('429')
+        return retry(request, reply, res)
+      }
+    }
+    events.response(status, context.attempts)
+    reply.send(res.stream)
+  }
+
+  function pause (request: FastifyRequest, retryAfter: string | string[] | undefined): void {
+    const now = Date.now()
+    let ms = parseRetryAfter(retryAfter, now)
+    if (ms > MAX_PAUSE_MS) {
+      request.log.warn({ upstream: config.name, retryAfterMs: ms, capMs: MAX_PAUSE_MS }, 'upstream retry-after capped')
+      ms = MAX_PAUSE_MS
+    }
+    limiter.pauseUntil(now + ms)
+    events.paused(ms)
+    request.log.info({ upstream: config.name, pauseMs: ms }, 'upstream paused')
+  }
+
+  function retry (request: FastifyRequest, reply: FastifyReply, res: ReplyFromResponse): void {
+    const context = request.tollgate as ProxyContext
+    // Discard the refused answer: drain it so the connection is reused, and forget the headers reply-from copied.
+    res.stream.on('error', noop).resume()
+    for (const name of Object.keys(res.headers)) reply.removeHeader(name)
+    context.release?.()
+    context.release = undefined
+    prepareAttempt(request, reply, context).then(() => {
+      if (!reply.raw.destroyed) send(request, reply)
+      else context.release?.()
+    }, (err: unknown) => { reply.send(err) })
+  }
+
+  async function prepareAttempt (_request: FastifyRequest, reply: FastifyReply, context: ProxyContext): Promise<void> {
+    const waitStart = performance.now()
+    context.authorization = await credentials.authorization()
+    context.release = await limiter.acquire(clientGone(reply, context))
+    context.waitedMs += performance.now() - waitStart
+  }
+
+  function onError (reply: FastifyReply, { error }: { error: FastifyError }): void {
+    const context = reply.request.tollgate as ProxyContext
+    context.release?.()
+    reply.send(translateUpstreamError(error, config.timeoutMs))
+  }
+}
+
+const kGone = Symbol('tollgate.clientGone')
+
+/**
+ * One 'close' listener per request: it frees the current limiter slot when
+ * the exchange ends (normally or not) and aborts a wait the app gave up on.
+ */
+function clientGone (reply: FastifyReply, context: ProxyContext): AbortSignal {
+  const raw = reply.raw as typeof reply.raw & { [kGone]?: AbortController }
+  let controller = raw[kGone]
+  if (controller === undefined) {
+    const created = new AbortController()
+    controller = created
+    raw[kGone] = created
+    raw.once('close', () => {
+      context.release?.()
+      if (!raw.writableFinished) created.abort(new Error('the client went away'))
+    })
+  }
+  return controller.signal
+}
+
+function noop (): void {}

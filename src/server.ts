@@ -1,0 +1,115 @@
+/**
+ * buildServer(config) → the sidecar as a Fastify instance, not yet listening
+ * (fastify Testing guide): one upstream plugin per configured upstream, the
+ * ops endpoints, problem+json errors, one log line per request.
+ */
+import { randomUUID } from 'node:crypto'
+import type { Socket } from 'node:net'
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
+import type { DestinationStream, Logger } from 'pino'
+import { createCredentialSource } from './auth/index.js'
+import type { Config } from './config/types.js'
+import { AbsoluteFormRefused, ShuttingDown } from './errors.js'
+import { createLimiter } from './limit/index.js'
+import { createLogger } from './logger.js'
+import { registerHealth, type Lifecycle } from './ops/health.js'
+import { installInboundAccess } from './ops/inbound-access.js'
+import { frameworkErrors, installProblemHandlers } from './problem.js'
+import { createTokenDispatcher, createUpstreamDispatcher } from './proxy/dispatcher.js'
+import { validRequestId } from './proxy/headers.js'
+import upstreamPlugin, { type UpstreamEvents, type UpstreamRuntime } from './proxy/upstream-plugin.js'
+import './proxy/context.js'
+
+export interface ServerDeps {
+  /** Where log lines go (tests pass a sink); stdout by default. */
+  readonly logStream?: DestinationStream
+  readonly logger?: Logger
+}
+
+export interface Sidecar {
+  readonly app: FastifyInstance
+  readonly config: Config
+  readonly upstreams: readonly UpstreamRuntime[]
+  readonly lifecycle: Lifecycle
+  readonly logger: Logger
+}
+
+const NO_EVENTS: UpstreamEvents = { response () {}, retry () {}, paused () {} }
+
+export async function buildServer (config: Config, deps: ServerDeps = {}): Promise<Sidecar> {
+  const logger = deps.logger ?? createLogger({ level: config.log.level, secrets: config.secrets, ...(deps.logStream === undefined ? {} : { stream: deps.logStream }) })
+  const lifecycle: Lifecycle = { draining: false }
+
+  const app = Fastify({
+    loggerInstance: logger as FastifyBaseLogger,
+    disableRequestLogging: true,
+    // The app's x-request-id when sane, else a fresh one; forwarded upstream and in every log line.
+    genReqId: (req) => validRequestId(req.headers['x-request-id']) ?? randomUUID(),
+    requestIdLogLabel: 'requestId',
+    return503OnClosing: false,
+    forceCloseConnections: 'idle',
+    requestTimeout: 0,
+    bodyLimit: config.server.bodyLimit,
+    frameworkErrors
+  })
+  app.server.headersTimeout = config.server.headersTimeoutMs
+  app.decorateRequest('tollgate', null)
+  installProblemHandlers(app)
+
+  // CONNECT never reaches Fastify; answer it here rather than let Node drop the socket silently.
+  app.server.on('connect', (_req, socket: Socket) => {
+    const body = JSON.stringify({ type: 'urn:tollgate:problem:TG_ABSOLUTE_FORM', title: 'Bad Request', status: 400, detail: new AbsoluteFormRefused().message, code: 'TG_ABSOLUTE_FORM' })
+    socket.end(`HTTP/1.1 400 Bad Request\r\ncontent-type: application/problem+json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`)
+  })
+
+  app.addHook('onRequest', async function gate (request, reply) {
+    // Origin-form only (RFC 9112 §3.2.1): absolute-form would make tollgate an open proxy.
+    if (request.raw.url?.[0] !== '/') throw new AbsoluteFormRefused()
+    if (lifecycle.draining && request.url !== '/healthz' && request.url !== '/readyz') {
+      reply.header('connection', 'close')
+      throw new ShuttingDown()
+    }
+  })
+  installInboundAccess(app, config.server)
+
+  app.addHook('onResponse', async function logRequest (request, reply) {
+    const context = request.tollgate
+    const query = request.url.indexOf('?')
+    const entry = {
+      upstream: context?.upstream,
+      method: request.method,
+      path: query === -1 ? request.url : request.url.slice(0, query),
+      status: reply.statusCode,
+      durationMs: Math.round(reply.elapsedTime * 100) / 100,
+      attempts: context?.attempts,
+      waitedMs: context === null ? undefined : Math.round(context.waitedMs)
+    }
+    if (context === null && reply.statusCode < 400) request.log.debug(entry, 'request completed')
+    else request.log.info(entry, 'request completed')
+  })
+
+  registerHealth(app, lifecycle)
+
+  const upstreams = config.upstreams.map((upstream): UpstreamRuntime => {
+    const log = logger.child({ upstream: upstream.name })
+    const tokenDispatcher = createTokenDispatcher(upstream)
+    return {
+      config: upstream,
+      credentials: createCredentialSource(upstream.name, upstream.auth, { log, ...(tokenDispatcher === undefined ? {} : { dispatcher: tokenDispatcher }) }),
+      limiter: createLimiter(upstream.rateLimit, { log }),
+      dispatcher: createUpstreamDispatcher(upstream),
+      events: NO_EVENTS
+    }
+  })
+  for (const runtime of upstreams) await app.register(upstreamPlugin, { runtime })
+
+  app.addHook('onClose', async () => {
+    await Promise.all(upstreams.map(async (runtime) => {
+      runtime.credentials.close()
+      await runtime.limiter.close()
+      await runtime.dispatcher.close()
+    }))
+  })
+
+  return { app, config, upstreams, lifecycle, logger }
+}
