@@ -16,7 +16,8 @@ export interface KeyOptions {
 
 /**
  * A new signing key pair for private_key_jwt, as `tollgate keygen` prints
- * it: RSA 2048 for RS and PS algorithms, P-256 or P-384 for ES256 and ES384.
+ * it: RSA 2048 (jose's default) for RS and PS algorithms, P-256 or P-384
+ * for ES256 and ES384.
  *
  * @see https://www.rfc-editor.org/rfc/rfc7517#section-5 (JWK Set)
  * @see https://www.rfc-editor.org/rfc/rfc7638 (thumbprint used as default kid)

@@ -26,9 +26,13 @@
  * import it. The whole design sits behind `Limiter`, as the task asks.
  *
  * Timers: one per limiter, for the earliest of (next unit free, pause end,
- * oldest waiter's maxWait deadline), unref'd. Every waiter has the same
- * maxWait and the queue is FIFO, so deadlines are in queue order and the
- * head's is the next one.
+ * oldest waiter's maxWait deadline). Every waiter has the same maxWait and
+ * the queue is FIFO, so deadlines are in queue order and the head's is the
+ * next one. The timer exists only while someone waits, and is cleared when
+ * the queue empties and by close(), so an idle limiter never holds the
+ * process open. It is not unref'd: it is what settles a pending acquire, and
+ * an unref'd one let a process exit with that promise forever pending (a
+ * caller with no socket open, such as a script or a test, loses its work).
  */
 import type { RateLimitConfig } from '../config/types.js'
 import { ShuttingDown } from '../errors.js'
@@ -277,7 +281,6 @@ class MemoryLimiter implements Limiter {
     // Rounded up: a timer must not fire before its unit is free. If it still
     // does (timer and clock disagree by a fraction of a ms), #drain re-arms.
     this.#timer = setTimeout(this.#onTimer, Math.max(0, Math.ceil(at - now)))
-    this.#timer.unref()
   }
 
   #disarm (): void {

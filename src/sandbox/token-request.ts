@@ -68,6 +68,6 @@ function readForm (body: string): Read<TokenParams> {
   return { ok: true, value: params }
 }
 
-function fail<T> (error: OAuthError): Read<T> {
+export function fail<T> (error: OAuthError): Read<T> {
   return { ok: false, error }
 }
