@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto'
 import type { Socket } from 'node:net'
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import type { DestinationStream, Logger } from 'pino'
 import { createCredentialSource } from './auth/index.js'
 import type { Config } from './config/types.js'
@@ -42,10 +42,10 @@ export async function buildServer (config: Config, deps: ServerDeps = {}): Promi
 
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
-    disableRequestLogging: true,
+    // Our own one line per request replaces Fastify's two (logRequest below).
+    logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'requestId' }),
     // The app's x-request-id when sane, else a fresh one; forwarded upstream and in every log line.
     genReqId: (req) => validRequestId(req.headers['x-request-id']) ?? randomUUID(),
-    requestIdLogLabel: 'requestId',
     return503OnClosing: false,
     forceCloseConnections: 'idle',
     requestTimeout: 0,

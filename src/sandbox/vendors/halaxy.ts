@@ -1,0 +1,94 @@
+/**
+ * Halaxy, as halaxy.txt describes it (mounted for both the AU and the EU
+ * host):
+ * - token: POST /main/oauth/token, `Content-Type: application/json`, body
+ *   `{ grant_type, client_id, client_secret }`; answer
+ *   `{ token_type: 'Bearer', expires_in, access_token }`;
+ * - API: /main/Patient with `Accept: application/fhir+json` and
+ *   `User-Agent: APP_VENDOR_NAME (APP_VENDOR_EMAIL)`;
+ * - "All requests authenticated with OAuth are rate-limited to 500 requests
+ *   per minute" (sliding window, per client here), with x-ratelimit-limit and
+ *   x-ratelimit-remaining on each such answer and 429 + retry-after beyond.
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { VendorLayout } from '../layout.js'
+import type { ResolvedHalaxy } from '../options.js'
+import { resourceHandler, type ResourceGate } from '../resource-route.js'
+import { SlidingWindow } from '../sliding-window.js'
+import { authenticateWithSecret } from '../client-secret.js'
+import { registerTokenEndpoint } from '../token-endpoint.js'
+import { readTokenRequest } from '../token-request.js'
+import { issueToken, requestOrigin, type VendorContext } from '../vendor-context.js'
+import { FHIR_JSON, PATIENTS, operationOutcome, patientBundle } from './halaxy-fhir.js'
+
+const DOC = 'see shared/vendors/halaxy.txt'
+
+/** halaxy.txt, "Identify your application": `APP_VENDOR_NAME (APP_VENDOR_EMAIL)`. */
+const USER_AGENT_FORMAT = /^\S.* \([^()\s]+@[^()\s]+\)$/
+
+export function registerHalaxy (app: FastifyInstance, ctx: VendorContext, options: ResolvedHalaxy, paths: VendorLayout): void {
+  registerTokenEndpoint(app, paths.tokenPath, ctx, async (request) => {
+    const params = readTokenRequest(request, 'json', DOC)
+    if (!params.ok) return params
+    const client = authenticateWithSecret(request, params.value, 'client_secret_post', options.clients, ctx.vendor)
+    if (!client.ok) return client
+    const { token } = await issueToken(ctx, client.value)
+    // Field order as in the page's example answer.
+    return { ok: true, body: { token_type: 'Bearer', expires_in: ctx.lifetime.expiresInSeconds, access_token: token } }
+  })
+
+  const gate = rateLimitGate(ctx, options.rateLimit)
+  const base = (request: FastifyRequest): string => `${requestOrigin(request)}${ctx.prefix}${paths.target}`
+
+  app.get(`${paths.target}/Patient`, resourceHandler(ctx, (request, reply) => {
+    return fhir(reply, 200, patientBundle(PATIENTS, base(request)))
+  }, gate))
+
+  app.get(`${paths.target}/Patient/:id`, resourceHandler(ctx, (request, reply) => {
+    const { id } = request.params as { id: string }
+    const patient = PATIENTS.find((candidate) => candidate.id === id)
+    return patient === undefined
+      ? fhir(reply, 404, operationOutcome('not-found', `Patient/${id} is not known`))
+      : fhir(reply, 200, patient)
+  }, gate))
+
+  // Everything else below /main is still authenticated and counted against the
+  // limit, as any Halaxy API call would be, but not modelled.
+  app.all(`${paths.target}/*`, resourceHandler(ctx, (request, reply) => {
+    return fhir(reply, 404, operationOutcome('not-supported', `the sandbox models only GET Patient and GET Patient/{id}, not ${request.method} ${request.url.slice(ctx.prefix.length)}`))
+  }, gate))
+}
+
+/**
+ * The per-client sliding window, and the headers halaxy.txt documents on
+ * every OAuth-authenticated answer. Refused requests are not counted: they
+ * never started.
+ */
+function rateLimitGate (ctx: VendorContext, limit: { requests: number, windowMs: number }): ResourceGate {
+  // Keyed by client id, and clients are configured, so the map is bounded.
+  const windows = new Map<string, SlidingWindow>()
+  return (request, reply, token) => {
+    let window = windows.get(token.clientId)
+    if (window === undefined) {
+      window = new SlidingWindow(limit.requests, limit.windowMs)
+      windows.set(token.clientId, window)
+    }
+    const decision = window.take(ctx.now())
+    reply.header('x-ratelimit-limit', String(decision.limit)).header('x-ratelimit-remaining', String(decision.remaining))
+    const userAgent = request.headers['user-agent']
+    if (userAgent === undefined || !USER_AGENT_FORMAT.test(userAgent)) {
+      reply.header('x-sandbox-warning', 'Halaxy asks for User-Agent: APP_VENDOR_NAME (APP_VENDOR_EMAIL)')
+    }
+    if (decision.allowed) return true
+    ctx.stats.rateLimited++
+    // "a retry-after header that tells you how many seconds to wait": whole seconds, rounded up so waiting that long is enough.
+    const seconds = Math.max(1, Math.ceil(decision.retryAfterMs / 1000))
+    fhir(reply.header('retry-after', String(seconds)), 429,
+      operationOutcome('throttled', `more than ${decision.limit} requests in ${limit.windowMs} ms; retry after ${seconds} s`))
+    return false
+  }
+}
+
+function fhir (reply: FastifyReply, status: number, body: object): FastifyReply {
+  return reply.code(status).type(FHIR_JSON).send(body)
+}

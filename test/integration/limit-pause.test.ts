@@ -1,0 +1,76 @@
+import { PassThrough } from 'node:stream'
+import { test, type TestContext } from 'node:test'
+import pino from 'pino'
+import { createMemoryLimiter } from '../../src/limit/memory-limiter.js'
+import type { Release } from '../../src/limit/limiter.js'
+import type { LimiterRejection } from '../../src/limit/rejection.js'
+
+const generous = { requests: 100, windowMs: 1000, maxConcurrent: Infinity, maxQueue: 100, maxWaitMs: 5000 }
+
+async function startedAt (acquired: Release | Promise<Release>): Promise<number> {
+  const release = await acquired
+  const at = Date.now()
+  release()
+  return at
+}
+
+test('no acquisition completes inside a pause; the queue waits it out and then starts at once', async (t: TestContext) => {
+  const lines: string[] = []
+  const log = pino(new PassThrough().on('data', (chunk: Buffer) => lines.push(chunk.toString())))
+  const limiter = createMemoryLimiter(generous, { log })
+  t.after(() => limiter.close())
+
+  t.assert.strictEqual(typeof limiter.acquire(), 'function', 'not paused yet: a plain Release')
+  const until = Date.now() + 200
+  limiter.pauseUntil(until)
+  const acquired = Array.from({ length: 5 }, () => limiter.acquire())
+  t.assert.ok(acquired.every((a) => a instanceof Promise), 'paused: every acquire waits')
+  const paused = limiter.status()
+  t.assert.strictEqual(paused.pausedUntil, until)
+  t.assert.strictEqual(paused.queued, 5)
+
+  const starts = await Promise.all(acquired.map(startedAt))
+  for (const s of starts) {
+    t.assert.ok(s >= until, `started ${until - s} ms before the pause ended`)
+    t.assert.ok(s - until < 40, `started ${s - until} ms after the pause ended`)
+  }
+  const after = limiter.status()
+  t.assert.strictEqual(after.pausedUntil, undefined)
+  t.assert.deepStrictEqual(after.counters, { started: 6, waited: 5, rejected: 0, pauses: 1, observed429: 1 })
+  const logged = lines.map((l) => JSON.parse(l) as { msg: string, pausedUntil?: number })
+  t.assert.deepStrictEqual(logged.map((l) => [l.msg, l.pausedUntil]), [['upstream paused', until]])
+})
+
+test('a later pauseUntil with an earlier end does not shorten the pause', async (t: TestContext) => {
+  const limiter = createMemoryLimiter(generous)
+  t.after(() => limiter.close())
+
+  const until = Date.now() + 250
+  limiter.pauseUntil(until)
+  limiter.pauseUntil(until - 200)
+  limiter.pauseUntil(Date.now() - 1000)
+  t.assert.strictEqual(limiter.status().pausedUntil, until)
+
+  const s = await startedAt(limiter.acquire())
+  t.assert.ok(s >= until, `started ${until - s} ms early`)
+  const { pauses, observed429 } = limiter.status().counters
+  t.assert.deepStrictEqual({ pauses, observed429 }, { pauses: 1, observed429: 3 }, 'three 429s, one pause')
+})
+
+test('a pause longer than maxWait: the waiter leaves with QueueTimeout, told when the pause ends', async (t: TestContext) => {
+  const limiter = createMemoryLimiter({ ...generous, maxWaitMs: 100 })
+  t.after(() => limiter.close())
+
+  const until = Date.now() + 3000
+  limiter.pauseUntil(until)
+  const queuedAt = Date.now()
+  const err = await limiter.acquire().then(() => undefined, (e: LimiterRejection) => e)
+  const waited = Date.now() - queuedAt
+
+  t.assert.strictEqual(err?.code, 'TG_QUEUE_TIMEOUT')
+  t.assert.strictEqual(err?.statusCode, 503)
+  t.assert.ok(waited >= 100 && waited < 140, `rejected after ${waited} ms`)
+  t.assert.ok(err !== undefined && err.retryAfterMs > 2800 && err.retryAfterMs <= 2900, `retryAfterMs ${err?.retryAfterMs}`)
+  const { queued, running, counters } = limiter.status()
+  t.assert.deepStrictEqual({ queued, running, rejected: counters.rejected }, { queued: 0, running: 0, rejected: 1 })
+})
