@@ -33,6 +33,7 @@ let fetchSequence = 0
 export interface TokenCacheLog {
   info (obj: object, msg: string): void
   warn (obj: object, msg: string): void
+  debug? (obj: object, msg: string): void
 }
 
 export interface TokenCacheOptions {
@@ -102,6 +103,7 @@ class TokenCache implements CredentialSource {
     const token = tokens.get(this.#key)
     if (token !== undefined) {
       if (this.#now() < token.expiresAt) return token.authorization
+      // Expired: dropped, never handed out; the caller waits on a fetch.
       tokens.delete(this.#key)
     }
     if (this.#pending !== undefined) return this.#pending
@@ -211,6 +213,7 @@ class TokenCache implements CredentialSource {
     this.#timer = undefined
     // A fetch under way schedules the next refresh when it succeeds.
     if (this.#pending !== undefined) return
+    this.#log?.debug?.({ upstream: this.#upstream }, 'token refresh started')
     // Its failure has been recorded (and a retry scheduled) by #failed; there is no caller to tell.
     this.#fetch().catch(() => {})
   }

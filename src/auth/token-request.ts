@@ -116,8 +116,9 @@ export function createTokenRequest (auth: OAuth2ClientCredentialsAuth, deps: Tok
     } catch (err) {
       throw networkFailure(err, timeoutMs)
     }
+    // The status first: a proxy's oversized error page is still an HTTP 502.
+    if (status < 200 || status > 299) throw httpFailure(status, headers['retry-after'], text ?? '', now())
     if (text === undefined) throw failure(`answer is larger than ${MAX_ANSWER_BYTES} bytes`, 'answer')
-    if (status < 200 || status > 299) throw httpFailure(status, headers['retry-after'], text, now())
     const answer = readAnswer(text, now())
     return { accessToken: answer.accessToken, lifetimeMs: Math.min(answer.lifetimeMs, maxTokenTtlMs) }
   }

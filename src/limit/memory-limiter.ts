@@ -4,26 +4,27 @@
  * pause set from 429s.
  *
  * Why the queue and the slots are ours and not Bottleneck's (2.19.5, the
- * version installed; see also research/peers-and-pitfalls.md §6 and §10):
+ * version installed; file names below are in its lib/):
  * - No synchronous path. Every LocalDatastore step (`__submit__`,
  *   `__register__`, `__free__`) first awaits `yieldLoop()`, a `setTimeout(0)`,
  *   and the job itself runs from another `setTimeout`. An uncontended
- *   `schedule()` measured 4.8 ms per job here; our hot path must return a
+ *   `schedule()` took 4.8 ms per job on Node 20; our hot path must return a
  *   plain Release with no promise.
  * - No way to take a job out of the queue. The only removal is `stop()`,
  *   which drops every job. An aborted or timed-out waiter would keep its
  *   place in `queued()` (and so count against `highWater`, giving spurious
  *   QueueFull), then take a concurrency slot and a reservoir unit when it
  *   reaches the head. `expiration` bounds running time, not queueing time,
- *   and leaks the slot (lib/Job.js `doExpire`, `jobStatus(id === "RUNNING")`).
+ *   and leaks the slot (Job.js `doExpire`: `jobStatus(id === "RUNNING")`).
  * - No sliding window and no "pause until T": reservoir refresh is a fixed
  *   window; giving each unit back `window` after its start needs a timer per
  *   start plus `incrementReservoir()`, itself deferred by `yieldLoop()`, and
  *   such a give-back would refill the reservoir we zeroed to pause.
  * - `Date.now()` is hard-wired, so its timing could not be tested with an
  *   injected clock.
- * What is left for Bottleneck after that is nothing, so this file does not
- * import it. The whole design sits behind `Limiter`, as the task asks.
+ * Bottleneck for maxConcurrent alone would keep the first two problems, so
+ * nothing is left for it and this file does not import it. All of this sits
+ * behind `Limiter`, as the task asks.
  *
  * Timers: one per limiter, for the earliest of (next unit free, pause end,
  * oldest waiter's maxWait deadline). Every waiter has the same maxWait and
@@ -39,7 +40,7 @@ import { ShuttingDown } from '../errors.js'
 import type { Limiter, LimiterStatus, Release } from './limiter.js'
 import { remainingFrom } from './ratelimit-headers.js'
 import { queueFull, queueTimeout } from './rejection.js'
-import { type Clock, SlidingWindow } from './sliding-window.js'
+import { type Clock, NO_WINDOW, SlidingWindow, type StartWindow } from './sliding-window.js'
 
 /** The part of a pino logger the limiter uses. */
 export interface LimiterLog {
@@ -74,16 +75,17 @@ class Waiter {
 }
 
 /**
- * `pauseUntil` is called by the proxy for each 429 it sees, so every call
- * counts in `observed429`; `pauses` counts the calls that moved the end of the
- * pause later (ten concurrent 429s with one retry-after: 10 and 1).
+ * The limiter of one upstream, state in this process. Each `pauseUntil` call
+ * is one 429 the proxy saw and counts in `observed429`; `pauses` counts the
+ * calls that moved the end of the pause later (ten concurrent 429s with the
+ * same retry-after: 10 and 1).
  */
 export function createMemoryLimiter (config: RateLimitConfig, deps: LimiterDeps = {}): Limiter {
   return new MemoryLimiter(config, deps)
 }
 
 class MemoryLimiter implements Limiter {
-  readonly #window: SlidingWindow
+  readonly #window: StartWindow
   readonly #maxConcurrent: number
   readonly #maxQueue: number
   readonly #maxWaitMs: number
@@ -124,7 +126,7 @@ class MemoryLimiter implements Limiter {
     }
     this.#now = deps.now ?? Date.now
     this.#log = deps.log
-    this.#window = new SlidingWindow(config.requests, config.windowMs, this.#now)
+    this.#window = config.requests === Infinity ? NO_WINDOW : new SlidingWindow(config.requests, config.windowMs, this.#now)
     this.#maxConcurrent = maxConcurrent
     this.#maxQueue = maxQueue
     this.#maxWaitMs = maxWaitMs
@@ -132,8 +134,9 @@ class MemoryLimiter implements Limiter {
 
   acquire (signal?: AbortSignal): Release | Promise<Release> {
     if (signal?.aborted === true) return Promise.reject(signal.reason)
-    // Nobody ahead and a slot free: start now, synchronously. A non-empty
-    // queue means no slot is free, and arrivals must not overtake it.
+    // Nobody waiting and a slot free: start now, synchronously. Otherwise go
+    // behind the queue, even when a unit came back a moment ago and the timer
+    // has not fired yet: arrivals never overtake waiters.
     if (this.#head === undefined && this.#running < this.#maxConcurrent && !this.#paused() && !this.#closed &&
         this.#window.tryTake() === 0) {
       return this.#start()

@@ -1,6 +1,6 @@
 /**
  * The upstream's own view of its budget, from the de-facto `x-ratelimit-*`
- * response headers (Halaxy, GitHub, and the IETF RateLimit draft's ancestors).
+ * response headers (Halaxy sends them, as do GitHub and many others).
  */
 
 const COUNT = /^\d+$/

@@ -1,6 +1,6 @@
 /**
- * `Retry-After` → milliseconds to wait (openid-client handleRetryAfter, but
- * with both forms and a cap the caller can log).
+ * `Retry-After` → milliseconds to wait, plus a cap the caller can log
+ * (openid-client handleRetryAfter).
  */
 
 /** Used when a 429 carries no `retry-after`, or one we cannot read (the contract's "1s when absent"). */
@@ -12,13 +12,13 @@ export const MAX_RETRY_AFTER_MS = 10 * 60_000
 const DELTA_SECONDS = /^\d+(?:\.\d+)?$/
 const DAY = '(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)'
 const LONG_DAY = '(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)'
-const MONTH = '(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)'
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec']
+const MONTH = `(${MONTHS.join('|')})`
 const TIME = '(\\d{2}):(\\d{2}):(\\d{2})'
 // RFC 9110 §5.6.7: recipients must accept all three forms.
 const IMF_FIXDATE = new RegExp(`^${DAY}, (\\d{2}) ${MONTH} (\\d{4}) ${TIME} GMT$`)
 const RFC850_DATE = new RegExp(`^${LONG_DAY}, (\\d{2})-${MONTH}-(\\d{2}) ${TIME} GMT$`)
 const ASCTIME_DATE = new RegExp(`^${DAY} ${MONTH} ([ \\d]\\d) ${TIME} (\\d{4})$`)
-const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec']
 
 /**
  * Milliseconds to wait from `nowMs`: delta-seconds or an HTTP-date; never

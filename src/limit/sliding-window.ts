@@ -11,7 +11,31 @@
 
 export type Clock = () => number
 
-export class SlidingWindow {
+/** What the limiter needs of a window; `SlidingWindow` and `NO_WINDOW` provide it. */
+export interface StartWindow {
+  readonly requests: number
+  readonly windowMs: number
+  tryTake (): number
+  remaining (): number
+  nextFreeAt (): number
+  addPhantomStarts (n: number): void
+}
+
+/**
+ * The window of an upstream without `rateLimit`: every start is allowed. The
+ * limiter around it still honours pauses (a 429 pauses the whole upstream),
+ * maxWait and aborts.
+ */
+export const NO_WINDOW: StartWindow = Object.freeze({
+  requests: Infinity,
+  windowMs: 0,
+  tryTake: () => 0,
+  remaining: () => Infinity,
+  nextFreeAt: () => 0,
+  addPhantomStarts: () => {}
+})
+
+export class SlidingWindow implements StartWindow {
   readonly requests: number
   readonly windowMs: number
   readonly #now: Clock

@@ -18,15 +18,12 @@ import type { CredentialSource } from '../auth/source.js'
 import type { UpstreamConfig } from '../config/types.js'
 import { BodyTooLarge, PathEscapesBase } from '../errors.js'
 import type { Limiter } from '../limit/limiter.js'
-import { parseRetryAfter } from '../limit/retry-after.js'
+import { capRetryAfter, MAX_RETRY_AFTER_MS, parseRetryAfter } from '../limit/retry-after.js'
 import { limitBody, readBody, REPLAY_LIMIT } from './body.js'
 import type { ProxyContext } from './context.js'
 import { createRequestHeaderRewriter, stripResponseHopByHop } from './headers.js'
 import { normalizeSuffix, PathRefusal } from './normalize-path.js'
 import { translateUpstreamError } from './upstream-errors.js'
-
-/** Longest pause a vendor's retry-after can impose; a longer one is capped and logged. */
-export const MAX_PAUSE_MS = 10 * 60_000
 
 export interface UpstreamRuntime {
   readonly config: UpstreamConfig
@@ -188,14 +185,12 @@ export default async function upstreamPlugin (app: FastifyInstance, { runtime }:
 
   function pause (request: FastifyRequest, retryAfter: string | string[] | undefined): void {
     const now = Date.now()
-    let ms = parseRetryAfter(retryAfter, now)
-    if (ms > MAX_PAUSE_MS) {
-      request.log.warn({ upstream: config.name, retryAfterMs: ms, capMs: MAX_PAUSE_MS }, 'upstream retry-after capped')
-      ms = MAX_PAUSE_MS
-    }
+    const asked = parseRetryAfter(retryAfter, now)
+    // A vendor's retry-after is obeyed up to a cap, so one bad header cannot stall an upstream for a day.
+    const { ms, capped } = capRetryAfter(asked, MAX_RETRY_AFTER_MS)
+    if (capped) request.log.warn({ upstream: config.name, retryAfterMs: asked, capMs: MAX_RETRY_AFTER_MS }, 'upstream retry-after capped')
     limiter.pauseUntil(now + ms)
     events.paused(ms)
-    request.log.info({ upstream: config.name, pauseMs: ms }, 'upstream paused')
   }
 
   function retry (request: FastifyRequest, reply: FastifyReply, res: ReplyFromResponse): void {

@@ -67,7 +67,7 @@ export interface SandboxOptions {
   /** Issued tokens kept at most; beyond this the oldest are forgotten. */
   readonly maxTokens?: number
   /** Fastify's logger option; off by default. */
-  readonly logger?: FastifyServerOptions['logger']
+  readonly logger?: NonNullable<FastifyServerOptions['logger']>
 }
 
 /**
@@ -142,7 +142,7 @@ export interface ResolvedSandboxOptions {
   }
   readonly now: () => number
   readonly maxTokens: number
-  readonly logger: FastifyServerOptions['logger']
+  readonly logger: NonNullable<FastifyServerOptions['logger']>
   /** One working client per vendor (the first configured, or the default one). */
   readonly credentials: SandboxCredentials
 }
@@ -227,14 +227,11 @@ const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'] as const
 function resolveRedox (options: SandboxRedoxOptions | undefined): { resolved: ResolvedRedox, credential?: SandboxRedoxCredential } {
   const lifetime = resolveLifetime('redox', options)
   if (options?.clients === undefined) {
-    // With no client configured, make one so that the demo works out of the box.
-    // Generated per sandbox: a fixed private key in the source would be a leaked key.
-    const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 })
-    const jwk = { ...publicKey.export({ format: 'jwk' }), kid: DEFAULT_REDOX_KEY_ID, alg: 'RS384', use: 'sig' } as JWK
+    const { jwk, privateKey } = defaultRedoxKeyPair()
     const clientId = 'redox-client'
     return {
       resolved: { ...lifetime, clients: new Map([[clientId, { keys: [jwk] }]]) },
-      credential: { clientId, privateKey: privateKey.export({ format: 'pem', type: 'pkcs8' }).toString(), keyId: DEFAULT_REDOX_KEY_ID, signingAlg: 'RS384' }
+      credential: { clientId, privateKey, keyId: DEFAULT_REDOX_KEY_ID, signingAlg: 'RS384' }
     }
   }
   if (options.clients.length === 0) throw new TypeError('"vendors.redox.clients" must not be empty')
@@ -254,6 +251,26 @@ function resolveRedox (options: SandboxRedoxOptions | undefined): { resolved: Re
     clients.set(client.clientId, { keys })
   }
   return { resolved: { ...lifetime, clients } }
+}
+
+let defaultKeyPair: { jwk: JWK, privateKey: string } | undefined
+
+/**
+ * With no Redox client configured, the sandbox makes one so that the demo
+ * works out of the box. The key pair is generated, never shipped (a fixed
+ * private key in the source would be a leaked key), and generated once per
+ * process: RSA generation blocks for a few hundred milliseconds, and every
+ * sandbox a test suite builds would pay it again.
+ */
+function defaultRedoxKeyPair (): { jwk: JWK, privateKey: string } {
+  if (defaultKeyPair === undefined) {
+    const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 })
+    defaultKeyPair = {
+      jwk: { ...publicKey.export({ format: 'jwk' }), kid: DEFAULT_REDOX_KEY_ID, alg: 'RS384', use: 'sig' } as JWK,
+      privateKey: privateKey.export({ format: 'pem', type: 'pkcs8' }).toString()
+    }
+  }
+  return defaultKeyPair
 }
 
 function positive (name: string, value: number): void {

@@ -4,7 +4,7 @@
  * vendor supplies only the exchange itself.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify'
-import { invalidRequest, noStore, sendOAuthError, type OAuthError } from './oauth-error.js'
+import { noStore, sendOAuthError, type OAuthError } from './oauth-error.js'
 import type { VendorContext } from './vendor-context.js'
 
 export type TokenOutcome =
@@ -16,13 +16,15 @@ export type TokenExchange = (request: FastifyRequest) => Promise<TokenOutcome>
 export function registerTokenEndpoint (app: FastifyInstance, path: string, ctx: VendorContext, exchange: TokenExchange): void {
   app.all(path, async (request, reply) => {
     ctx.stats.tokenRequests++
-    // RFC 6749 §3.2: "The client MUST use the HTTP POST method when making access token requests."
-    const outcome: TokenOutcome = request.method === 'POST'
-      ? await exchange(request)
-      : { ok: false, error: invalidRequest('the token endpoint takes POST') }
+    if (request.method !== 'POST') {
+      // RFC 6749 §3.2: "The client MUST use the HTTP POST method when making access token requests."
+      ctx.stats.tokenErrors++
+      return noStore(reply).code(405).header('allow', 'POST')
+        .send({ error: 'invalid_request', error_description: 'the token endpoint takes POST' })
+    }
+    const outcome = await exchange(request)
     if (!outcome.ok) {
       ctx.stats.tokenErrors++
-      if (request.method !== 'POST') reply.header('allow', 'POST')
       return sendOAuthError(reply, outcome.error)
     }
     ctx.stats.tokensIssued++

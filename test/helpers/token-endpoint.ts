@@ -104,8 +104,8 @@ export async function startTokenEndpoint (t: TestContext, handler: TokenHandler)
   return endpoint
 }
 
-/** An RFC 6749 §5.1 success answer. */
-export function tokenReply (accessToken: string, expiresIn: number | undefined = 3600, extra: Readonly<Record<string, unknown>> = {}): Reply {
+/** An RFC 6749 §5.1 success answer; without `expiresIn`, no `expires_in`. */
+export function tokenReply (accessToken: string, expiresIn?: number, extra: Readonly<Record<string, unknown>> = {}): Reply {
   return { body: { access_token: accessToken, token_type: 'Bearer', ...(expiresIn === undefined ? {} : { expires_in: expiresIn }), ...extra } }
 }
 

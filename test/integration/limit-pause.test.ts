@@ -64,7 +64,7 @@ test('a pause longer than maxWait: the waiter leaves with QueueTimeout, told whe
   const until = Date.now() + 3000
   limiter.pauseUntil(until)
   const queuedAt = Date.now()
-  const err = await limiter.acquire().then(() => undefined, (e: LimiterRejection) => e)
+  const err = await Promise.resolve(limiter.acquire()).then(() => undefined, (e: LimiterRejection) => e)
   const waited = Date.now() - queuedAt
 
   t.assert.strictEqual(err?.code, 'TG_QUEUE_TIMEOUT')

@@ -51,7 +51,7 @@ test('without expires_in the JWT exp of the access token decides', async (t: Tes
   t.plan(2)
   const clock = fakeClock()
   const token = jwt({ sub: 'client', exp: Math.floor(clock.now() / 1000) + 120 })
-  const endpoint = await startTokenEndpoint(t, () => tokenReply(token, undefined))
+  const endpoint = await startTokenEndpoint(t, () => tokenReply(token))
   const source = createCredentialSource('lifetime', oauthConfig(endpoint.url), { now: clock.now })
   t.after(() => source.close())
   t.assert.strictEqual(await source.authorization(), `Bearer ${token}`)
@@ -61,10 +61,10 @@ test('without expires_in the JWT exp of the access token decides', async (t: Tes
 
 test('neither expires_in nor a JWT exp: 5 minutes', async (t: TestContext) => {
   t.plan(2)
-  const { source, start } = await setup(t, () => tokenReply('opaque', undefined))
+  const { source, start } = await setup(t, () => tokenReply('opaque'))
   await source.authorization()
   t.assert.strictEqual(source.status().expiresAt, start + 5 * 60_000)
-  const past = await setup(t, () => tokenReply(jwt({ exp: 1 }), undefined))
+  const past = await setup(t, () => tokenReply(jwt({ exp: 1 })))
   await past.source.authorization()
   t.assert.strictEqual(past.source.status().expiresAt, past.start + 5 * 60_000, 'an exp in the past is not a lifetime')
 })

@@ -26,7 +26,7 @@ const DOC = 'see shared/vendors/halaxy.txt'
 /** halaxy.txt, "Identify your application": `APP_VENDOR_NAME (APP_VENDOR_EMAIL)`. */
 const USER_AGENT_FORMAT = /^\S.* \([^()\s]+@[^()\s]+\)$/
 
-export function registerHalaxy (app: FastifyInstance, ctx: VendorContext, options: ResolvedHalaxy, paths: VendorLayout): void {
+export function registerHalaxy (app: FastifyInstance, ctx: VendorContext, options: ResolvedHalaxy, paths: VendorLayout): { reset: () => void } {
   registerTokenEndpoint(app, paths.tokenPath, ctx, async (request) => {
     const params = readTokenRequest(request, 'json', DOC)
     if (!params.ok) return params
@@ -37,7 +37,8 @@ export function registerHalaxy (app: FastifyInstance, ctx: VendorContext, option
     return { ok: true, body: { token_type: 'Bearer', expires_in: ctx.lifetime.expiresInSeconds, access_token: token } }
   })
 
-  const gate = rateLimitGate(ctx, options.rateLimit)
+  const windows = new Map<string, SlidingWindow>()
+  const gate = rateLimitGate(ctx, options.rateLimit, windows)
   const base = (request: FastifyRequest): string => `${requestOrigin(request)}${ctx.prefix}${paths.target}`
 
   app.get(`${paths.target}/Patient`, resourceHandler(ctx, (request, reply) => {
@@ -57,6 +58,8 @@ export function registerHalaxy (app: FastifyInstance, ctx: VendorContext, option
   app.all(`${paths.target}/*`, resourceHandler(ctx, (request, reply) => {
     return fhir(reply, 404, operationOutcome('not-supported', `the sandbox models only GET Patient and GET Patient/{id}, not ${request.method} ${request.url.slice(ctx.prefix.length)}`))
   }, gate))
+
+  return { reset: () => windows.clear() }
 }
 
 /**
@@ -64,9 +67,8 @@ export function registerHalaxy (app: FastifyInstance, ctx: VendorContext, option
  * every OAuth-authenticated answer. Refused requests are not counted: they
  * never started.
  */
-function rateLimitGate (ctx: VendorContext, limit: { requests: number, windowMs: number }): ResourceGate {
-  // Keyed by client id, and clients are configured, so the map is bounded.
-  const windows = new Map<string, SlidingWindow>()
+function rateLimitGate (ctx: VendorContext, limit: { requests: number, windowMs: number }, windows: Map<string, SlidingWindow>): ResourceGate {
+  // `windows` is keyed by client id, and clients are configured, so it is bounded.
   return (request, reply, token) => {
     let window = windows.get(token.clientId)
     if (window === undefined) {
