@@ -61,9 +61,11 @@ function importKey (pem: string, alg: SigningAlg): KeyObject {
     throw new TypeError('"privateKey" is not a PEM private key (PKCS#8 or PKCS#1)')
   }
   const curve = CURVES[alg]
+  const details = key.asymmetricKeyDetails
   const fits = curve === undefined
-    ? key.asymmetricKeyType === 'rsa' || (alg.startsWith('PS') && key.asymmetricKeyType === 'rsa-pss')
-    : key.asymmetricKeyType === 'ec' && key.asymmetricKeyDetails?.namedCurve === curve
+    // RFC 7518 §3.3 and §3.5: RSA keys of 2048 bits or more (jose refuses smaller ones when signing).
+    ? (key.asymmetricKeyType === 'rsa' || (alg.startsWith('PS') && key.asymmetricKeyType === 'rsa-pss')) && (details?.modulusLength ?? 0) >= 2048
+    : key.asymmetricKeyType === 'ec' && details?.namedCurve === curve
   if (!fits) throw new TypeError(`"privateKey" does not fit signing algorithm ${alg}`)
   return key
 }

@@ -105,26 +105,25 @@ export function createTokenRequest (auth: OAuth2ClientCredentialsAuth, deps: Tok
       throw failure('could not sign the client assertion', 'assertion')
     }
     let status: number
-    let headers: Record<string, string | string[] | undefined>
+    let retryAfter: string | string[] | undefined
     let text: string | undefined
     try {
       // One deadline for connecting, the headers and the body alike.
       const res = await request(tokenUrl, { ...options, body: payload, signal: AbortSignal.timeout(timeoutMs) })
       status = res.statusCode
-      headers = res.headers
+      retryAfter = res.headers['retry-after']
       text = await readText(res.body)
     } catch (err) {
       throw networkFailure(err, timeoutMs)
     }
-    // The status first: a proxy's oversized error page is still an HTTP 502.
-    if (status < 200 || status > 299) throw httpFailure(status, headers['retry-after'], text ?? '', now())
+    // The status first: an oversized error page is reported by its status, not its size.
+    if (status < 200 || status > 299) throw httpFailure(status, retryAfter, text ?? '', now())
     if (text === undefined) throw failure(`answer is larger than ${MAX_ANSWER_BYTES} bytes`, 'answer')
-    const answer = readAnswer(text, now())
-    return { accessToken: answer.accessToken, lifetimeMs: Math.min(answer.lifetimeMs, maxTokenTtlMs) }
+    return readAnswer(text, now(), maxTokenTtlMs)
   }
 }
 
-function readAnswer (text: string, nowMs: number): TokenAnswer {
+function readAnswer (text: string, nowMs: number, maxTokenTtlMs: number): TokenAnswer {
   let parsed: unknown
   try {
     parsed = JSON.parse(text)
@@ -138,7 +137,7 @@ function readAnswer (text: string, nowMs: number): TokenAnswer {
   if (type !== undefined && (typeof type !== 'string' || type.toLowerCase() !== 'bearer')) {
     throw failure(`token_type ${typeof type === 'string' && WORD.test(type) ? `"${type}" ` : ''}is not bearer`, 'answer')
   }
-  return { accessToken: token, lifetimeMs: lifetimeMs(token, expiresIn, nowMs) }
+  return { accessToken: token, lifetimeMs: Math.min(lifetimeMs(token, expiresIn, nowMs), maxTokenTtlMs) }
 }
 
 function lifetimeMs (token: string, expiresIn: unknown, nowMs: number): number {

@@ -47,7 +47,7 @@ export function startCli (t: TestContext, args: string[], env: NodeJS.ProcessEnv
           }
         }
         child.stdout?.on('data', check)
-        void exited.then(() => reject(new Error(`exited before printing ${String(pattern)}; stderr: ${err}`)))
+        exited.then(() => reject(new Error(`exited before printing ${String(pattern)}; stderr: ${err}`)))
         check()
       })
     }

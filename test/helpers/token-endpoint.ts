@@ -66,7 +66,7 @@ export async function startTokenEndpoint (t: TestContext, handler: TokenHandler)
         waiters.splice(waiters.indexOf(waiter), 1)
         waiter.resolve()
       }
-      Promise.resolve(endpoint.handler(recorded, index)).then((reply) => {
+      Promise.resolve().then(() => endpoint.handler(recorded, index)).then((reply) => {
         if (reply === HANG) return
         const isText = typeof reply.body === 'string'
         const body = reply.body === undefined ? '' : isText ? reply.body as string : JSON.stringify(reply.body)

@@ -1,3 +1,4 @@
+/* eslint-disable no-template-curly-in-string -- ${VAR} is the config syntax the sidecar interpolates */
 import type { IncomingHttpHeaders } from 'node:http'
 import { test, type TestContext } from 'node:test'
 import { startOrigin, type RecordedRequest } from '../helpers/origin.js'

@@ -69,7 +69,7 @@ test('a dot-segment that stays inside the base is resolved and forwarded: /halax
 test('an absolute-form request target is refused with 400', async (t: TestContext) => {
   t.plan(4)
   const { url, halaxy, photon } = await setup(t)
-  const res = await rawRequest(url, `GET http://evil.example/x HTTP/1.1`)
+  const res = await rawRequest(url, 'GET http://evil.example/x HTTP/1.1')
   t.assert.strictEqual(res.status, 400)
   t.assert.strictEqual(problemOf(res).code, 'TG_ABSOLUTE_FORM')
   const aimed = await rawRequest(url, `GET ${halaxy.url}/main/x HTTP/1.1`)

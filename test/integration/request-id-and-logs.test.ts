@@ -1,3 +1,4 @@
+/* eslint-disable no-template-curly-in-string -- ${VAR} is the config syntax the sidecar interpolates */
 import { createServer, type AddressInfo } from 'node:net'
 import { test, type TestContext } from 'node:test'
 import { startOrigin } from '../helpers/origin.js'

@@ -6,6 +6,7 @@
 import { test, type TestContext } from 'node:test'
 import { createPublicKey } from 'node:crypto'
 import { decodeProtectedHeader, jwtVerify } from 'jose'
+import { Agent, type Dispatcher } from 'undici'
 import { createCredentialSource } from '../../src/auth/index.js'
 import { generateKeyMaterial } from '../../src/auth/keygen.js'
 import { errorReply, oauthConfig, startTokenEndpoint, tokenReply, type RecordedRequest, type Reply } from '../helpers/token-endpoint.js'
@@ -167,4 +168,20 @@ test('scope is sent only when configured and non-empty; audience and params when
     source.close()
     t.assert.deepStrictEqual(form(endpoint.requests[i] as RecordedRequest), expected)
   }
+})
+
+test('the dispatcher given in deps carries the token request (TLS options, proxies)', async (t: TestContext) => {
+  t.plan(2)
+  const endpoint = await startTokenEndpoint(t, () => tokenReply('via-dispatcher', 3600))
+  const seen: string[] = []
+  const agent = new Agent()
+  t.after(() => agent.close())
+  const dispatcher = agent.compose((dispatch: Dispatcher['dispatch']) => (options, handler) => {
+    seen.push(`${options.method} ${options.path}`)
+    return dispatch(options, handler)
+  })
+  const source = createCredentialSource('dispatcher', oauthConfig(endpoint.url), { dispatcher })
+  t.after(() => source.close())
+  t.assert.strictEqual(await source.authorization(), 'Bearer via-dispatcher')
+  t.assert.deepStrictEqual(seen, ['POST /token'])
 })

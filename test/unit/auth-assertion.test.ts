@@ -55,8 +55,10 @@ for (const alg of ['RS512', 'PS256', 'ES256', 'ES384'] as const) {
 test('an unreadable key or one that does not fit the algorithm is refused at construction, without quoting it', async (t: TestContext) => {
   const rsa = (await generateKeyMaterial({ alg: 'RS256' })).privateKeyPem
   const p256 = (await generateKeyMaterial({ alg: 'ES256' })).privateKeyPem
+  const rsa1024 = generateKeyPairSync('rsa', { modulusLength: 1024 }).privateKey.export({ type: 'pkcs8', format: 'pem' }) as string
   const cases: Array<[string, SigningAlg, RegExp]> = [
     ['-----BEGIN PRIVATE KEY-----\nnot-a-key-secret\n-----END PRIVATE KEY-----', 'RS256', /^"privateKey" is not a PEM private key \(PKCS#8 or PKCS#1\)$/],
+    [rsa1024, 'RS256', /^"privateKey" does not fit signing algorithm RS256$/],
     [rsa, 'ES256', /^"privateKey" does not fit signing algorithm ES256$/],
     [p256, 'RS384', /^"privateKey" does not fit signing algorithm RS384$/],
     [p256, 'ES384', /^"privateKey" does not fit signing algorithm ES384$/]

@@ -1,3 +1,4 @@
+/* eslint-disable no-template-curly-in-string -- ${VAR} and ${file:} are the config syntax under test */
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { test, type TestContext } from 'node:test'

@@ -1,3 +1,4 @@
+/* eslint-disable no-template-curly-in-string -- ${VAR} and ${file:} are the config syntax under test */
 import { test, type TestContext } from 'node:test'
 import { loadConfigFile } from '../../src/config/load.js'
 import { fixtureDir } from '../helpers/fixtures.js'

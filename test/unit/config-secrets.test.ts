@@ -1,3 +1,4 @@
+/* eslint-disable no-template-curly-in-string -- ${VAR} and ${file:} are the config syntax under test */
 import { test, type TestContext } from 'node:test'
 import { formatIssues } from '../../src/config/issues.js'
 import { loadConfigFile, resolveConfig } from '../../src/config/load.js'

@@ -38,7 +38,11 @@ export function registerHalaxy (app: FastifyInstance, ctx: VendorContext, option
   })
 
   const windows = new Map<string, SlidingWindow>()
-  const gate = rateLimitGate(ctx, options.rateLimit, windows)
+  const limit = rateLimitGate(ctx, options.rateLimit, windows)
+  const gate: ResourceGate = (request, reply, token) => {
+    flagAnonymousUserAgent(request, reply)
+    return limit(request, reply, token)
+  }
   const base = (request: FastifyRequest): string => `${requestOrigin(request)}${ctx.prefix}${paths.target}`
 
   app.get(`${paths.target}/Patient`, resourceHandler(ctx, (request, reply) => {
@@ -63,13 +67,13 @@ export function registerHalaxy (app: FastifyInstance, ctx: VendorContext, option
 }
 
 /**
- * The per-client sliding window, and the headers halaxy.txt documents on
- * every OAuth-authenticated answer. Refused requests are not counted: they
+ * The per-client sliding window, and the x-ratelimit-* headers halaxy.txt
+ * documents on every OAuth-authenticated answer. Refused requests are not counted: they
  * never started.
  */
 function rateLimitGate (ctx: VendorContext, limit: { requests: number, windowMs: number }, windows: Map<string, SlidingWindow>): ResourceGate {
   // `windows` is keyed by client id, and clients are configured, so it is bounded.
-  return (request, reply, token) => {
+  return (_request, reply, token) => {
     let window = windows.get(token.clientId)
     if (window === undefined) {
       window = new SlidingWindow(limit.requests, limit.windowMs)
@@ -77,10 +81,6 @@ function rateLimitGate (ctx: VendorContext, limit: { requests: number, windowMs:
     }
     const decision = window.take(ctx.now())
     reply.header('x-ratelimit-limit', String(decision.limit)).header('x-ratelimit-remaining', String(decision.remaining))
-    const userAgent = request.headers['user-agent']
-    if (userAgent === undefined || !USER_AGENT_FORMAT.test(userAgent)) {
-      reply.header('x-sandbox-warning', 'Halaxy asks for User-Agent: APP_VENDOR_NAME (APP_VENDOR_EMAIL)')
-    }
     if (decision.allowed) return true
     ctx.stats.rateLimited++
     // "a retry-after header that tells you how many seconds to wait": whole seconds, rounded up so waiting that long is enough.
@@ -88,6 +88,17 @@ function rateLimitGate (ctx: VendorContext, limit: { requests: number, windowMs:
     fhir(reply.header('retry-after', String(seconds)), 429,
       operationOutcome('throttled', `more than ${decision.limit} requests in ${limit.windowMs} ms; retry after ${seconds} s`))
     return false
+  }
+}
+
+/**
+ * The page asks every caller to send `User-Agent: APP_VENDOR_NAME (APP_VENDOR_EMAIL)` but does not say
+ * what happens otherwise, so the sandbox flags it rather than refusing.
+ */
+function flagAnonymousUserAgent (request: FastifyRequest, reply: FastifyReply): void {
+  const userAgent = request.headers['user-agent']
+  if (userAgent === undefined || !USER_AGENT_FORMAT.test(userAgent)) {
+    reply.header('x-sandbox-warning', 'Halaxy asks for User-Agent: APP_VENDOR_NAME (APP_VENDOR_EMAIL)')
   }
 }
 
