@@ -15,6 +15,7 @@ const USAGE = `tollgate: an authenticating egress sidecar
 Usage:
   tollgate [--config FILE]            run the sidecar (TOLLGATE_CONFIG=FILE works too);
                                       with no config, run the demo against the sandbox vendors
+                                      (on port 8080, or --port N)
   tollgate check --config FILE        validate a config: exit 0, or print every problem and exit 1
   tollgate keygen [--kid ID] [--alg RS384]
                                       print a new private key (PEM) and its public JWKS
@@ -85,7 +86,9 @@ async function main (argv: string[]): Promise<number> {
     case 'run': {
       if (configFile === undefined) {
         const { runDemo } = await import('./sandbox/demo.js')
-        return await runDemo({ waitForSignal })
+        const port = values.port === undefined ? undefined : parsePort(values.port)
+        if (values.port !== undefined && port === undefined) return 2
+        return await runDemo({ waitForSignal, ...(port === undefined ? {} : { port }) })
       }
       const config = load(configFile)
       if (config === undefined) return 1

@@ -33,7 +33,7 @@ export interface AssertionOptions {
  */
 export function createAssertionSigner (options: AssertionOptions): () => Promise<string> {
   const { clientId, audience, alg, keyId, now } = options
-  const key = importKey(options.privateKey, alg)
+  const key = importSigningKey(options.privateKey, alg)
   const header = keyId === undefined ? { alg, typ: 'JWT' } : { alg, kid: keyId, typ: 'JWT' }
   return async () => {
     const iat = Math.floor(now() / 1000)
@@ -52,7 +52,12 @@ export function createAssertionSigner (options: AssertionOptions): () => Promise
 /** The curve each ECDSA algorithm signs with (RFC 7518 §3.4), as node:crypto names it. */
 const CURVES: Partial<Record<SigningAlg, string>> = { ES256: 'prime256v1', ES384: 'secp384r1' }
 
-function importKey (pem: string, alg: SigningAlg): KeyObject {
+/**
+ * The private key as a KeyObject, checked against `alg`. Also run by the
+ * config validator, so a key that cannot sign is a config error at startup.
+ * @throws TypeError naming the problem, never quoting the key.
+ */
+export function importSigningKey (pem: string, alg: SigningAlg): KeyObject {
   let key: KeyObject
   try {
     key = createPrivateKey(pem)

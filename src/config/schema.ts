@@ -91,30 +91,45 @@ export const upstreamSchema = z.strictObject({
   }).optional()
 })
 
-export const configSchema = z.strictObject({
-  server: z.strictObject({
-    host: z.string().min(1).optional(),
-    port: z.number().int().min(0).max(65535).optional(),
-    adminPort: z.number().int().min(0).max(65535).optional(),
-    shutdownGrace: duration.optional(),
-    bodyLimit: size.optional(),
-    headersTimeout: positiveDuration.optional(),
-    allow: z.array(z.string()).optional(),
-    inboundToken: z.string().min(16, { message: 'must be at least 16 characters' }).optional()
-  }).optional(),
-  log: z.strictObject({
-    level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).optional()
-  }).optional(),
-  store: z.strictObject({
-    type: z.enum(['memory', 'redis']).optional(),
-    url: z.string().regex(/^rediss?:\/\//, { message: 'must be a redis:// or rediss:// URL' }).optional(),
-    keyPrefix: z.string().optional(),
-    encryptionKey: z.string().min(16, { message: 'must be at least 16 characters' }).optional(),
-    onUnavailable: z.enum(['local', 'fail']).optional()
-  }).optional(),
-  upstreams: z.record(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, { message: 'upstream names are letters, digits, _ . -' }), upstreamSchema)
+export const serverSchema = z.strictObject({
+  host: z.string().min(1).optional(),
+  port: z.number().int().min(0).max(65535).optional(),
+  adminPort: z.number().int().min(0).max(65535).optional(),
+  shutdownGrace: duration.optional(),
+  bodyLimit: size.optional(),
+  headersTimeout: positiveDuration.optional(),
+  allow: z.array(z.string()).optional(),
+  inboundToken: z.string().min(16, { message: 'must be at least 16 characters' }).optional()
 })
 
-export type RawConfig = z.output<typeof configSchema>
-export type RawUpstream = z.output<typeof upstreamSchema>
+export const logSchema = z.strictObject({
+  level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).optional()
+})
+
+export const storeSchema = z.strictObject({
+  type: z.enum(['memory', 'redis']).optional(),
+  url: z.string().regex(/^rediss?:\/\//, { message: 'must be a redis:// or rediss:// URL' }).optional(),
+  keyPrefix: z.string().optional(),
+  encryptionKey: z.string().min(16, { message: 'must be at least 16 characters' }).optional(),
+  onUnavailable: z.enum(['local', 'fail']).optional()
+})
+
+/**
+ * The top level only: each section is parsed on its own (validate.ts), so a
+ * typo in one place does not hide a missing secret in another.
+ */
+export const topSchema = z.strictObject({
+  server: z.unknown().optional(),
+  log: z.unknown().optional(),
+  store: z.unknown().optional(),
+  upstreams: z.record(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, { message: 'upstream names are letters, digits, _ . -' }), z.unknown())
+})
+
+/** An upstream without its `auth`, which is parsed apart for the same reason. */
+export const upstreamBodySchema = upstreamSchema.omit({ auth: true })
+
+export type RawServer = z.output<typeof serverSchema>
+export type RawLog = z.output<typeof logSchema>
+export type RawStore = z.output<typeof storeSchema>
+export type RawUpstream = z.output<typeof upstreamBodySchema>
 export type RawAuth = z.output<typeof authSchema>

@@ -3,13 +3,14 @@
  * Collects all issues rather than stopping at the first, so `tollgate check`
  * can print them all (oauth2-proxy pkg/validation).
  */
-import { createPrivateKey, type KeyObject } from 'node:crypto'
 import { BlockList, isIP } from 'node:net'
 import type { z } from 'zod'
+import { importSigningKey } from '../auth/assertion.js'
 import * as defaults from './defaults.js'
+import { DEFAULT_UPSTREAM_TIMEOUT_MS } from './defaults.js'
 import type { ConfigIssue } from './issues.js'
 import { applyPreset } from './preset-merge.js'
-import { configSchema, type RawAuth, type RawConfig, type RawUpstream } from './schema.js'
+import { authSchema, logSchema, serverSchema, storeSchema, topSchema, upstreamBodySchema, type RawAuth, type RawServer, type RawStore, type RawUpstream } from './schema.js'
 import type { AuthConfig, Config, RateLimitConfig, ServerConfig, SigningAlg, StoreConfig, TlsConfig, UpstreamConfig } from './types.js'
 
 export type ValidationResult = { config: Config, issues?: undefined } | { config?: undefined, issues: ConfigIssue[] }
@@ -20,14 +21,22 @@ const SENSITIVE_HEADER = /authorization|token|secret|key|cookie|password/i
 
 export function validateConfig (input: unknown): ValidationResult {
   const issues: ConfigIssue[] = []
-  const withPresets = applyPresets(input, issues)
-  const parsed = configSchema.safeParse(withPresets)
-  if (!parsed.success) {
-    issues.push(...parsed.error.issues.flatMap(toConfigIssues))
-    return { issues: dedupe(issues) }
+  const top = topSchema.safeParse(applyPresets(input, issues))
+  if (!top.success) {
+    issues.push(...toConfigIssues(top.error.issues, ''))
+    if (!isPlainObject(input) || !isPlainObject(input.upstreams)) return { issues: dedupe(issues) }
   }
-  const config = resolve(parsed.data, issues)
+  const raw = (top.success ? top.data : applyPresets(input, [])) as Record<string, unknown>
+  const config = resolve(raw, issues)
   return issues.length > 0 ? { issues: dedupe(issues) } : { config }
+}
+
+/** Parse one section; its problems join the list with their full path. */
+function section<T> (schema: z.ZodType<T>, value: unknown, path: string, issues: ConfigIssue[]): T | undefined {
+  const parsed = schema.safeParse(value)
+  if (parsed.success) return parsed.data
+  issues.push(...toConfigIssues(parsed.error.issues, path))
+  return undefined
 }
 
 function applyPresets (input: unknown, issues: ConfigIssue[]): unknown {
@@ -39,19 +48,30 @@ function applyPresets (input: unknown, issues: ConfigIssue[]): unknown {
   return { ...input, upstreams }
 }
 
-function resolve (raw: RawConfig, issues: ConfigIssue[]): Config {
+function resolve (raw: Record<string, unknown>, issues: ConfigIssue[]): Config {
   const secrets = new Set<string>()
-  const server = resolveServer(raw.server ?? {}, issues, secrets)
-  const store = resolveStore(raw.store ?? {}, issues, secrets)
+  const server = resolveServer(section(serverSchema, raw.server ?? {}, 'server', issues) ?? {}, issues, secrets)
+  const store = resolveStore(section(storeSchema, raw.store ?? {}, 'store', issues) ?? {}, issues, secrets)
+  const log = section(logSchema, raw.log ?? {}, 'log', issues) ?? {}
   const upstreams: UpstreamConfig[] = []
   const prefixOwners = new Map<string, string>()
-  if (Object.keys(raw.upstreams).length === 0) issues.push({ path: 'upstreams', message: 'at least one upstream is required' })
-  for (const [name, upstream] of Object.entries(raw.upstreams)) {
-    const resolved = resolveUpstream(name, upstream, server, issues, secrets)
+  const rawUpstreams = isPlainObject(raw.upstreams) ? raw.upstreams : {}
+  if (Object.keys(rawUpstreams).length === 0) issues.push({ path: 'upstreams', message: 'at least one upstream is required' })
+  for (const [name, value] of Object.entries(rawUpstreams)) {
+    const path = `upstreams.${name}`
+    const { auth: rawAuth, ...rest } = isPlainObject(value) ? value : { auth: undefined }
+    const body = section(upstreamBodySchema, isPlainObject(value) ? rest : value, path, issues)
+    const auth = section(authSchema, rawAuth ?? { type: 'none' }, `${path}.auth`, issues)
+    if (body === undefined) {
+      // Still report what is wrong with the credentials: one `check` run shows everything.
+      if (auth !== undefined) resolveAuth(auth, `${path}.auth`, DEFAULT_UPSTREAM_TIMEOUT_MS, issues, new Set())
+      continue
+    }
+    const resolved = resolveUpstream(name, body, auth, server, issues, secrets)
     if (resolved === undefined) continue
     const owner = prefixOwners.get(resolved.prefix)
     if (owner !== undefined) {
-      issues.push({ path: `upstreams.${name}.prefix`, message: `${resolved.prefix} is already the prefix of upstreams.${owner}` })
+      issues.push({ path: `${path}.prefix`, message: `is already the prefix of upstreams.${owner}` })
       continue
     }
     prefixOwners.set(resolved.prefix, name)
@@ -59,7 +79,7 @@ function resolve (raw: RawConfig, issues: ConfigIssue[]): Config {
   }
   return deepFreeze({
     server,
-    log: { level: raw.log?.level ?? defaults.DEFAULT_LOG_LEVEL },
+    log: { level: log.level ?? defaults.DEFAULT_LOG_LEVEL },
     store,
     upstreams,
     // Longest first: a secret that contains another is redacted whole.
@@ -67,14 +87,14 @@ function resolve (raw: RawConfig, issues: ConfigIssue[]): Config {
   })
 }
 
-function resolveServer (raw: NonNullable<RawConfig['server']>, issues: ConfigIssue[], secrets: Set<string>): ServerConfig {
+function resolveServer (raw: RawServer, issues: ConfigIssue[], secrets: Set<string>): ServerConfig {
   const host = raw.host ?? defaults.DEFAULT_HOST
   const allow = raw.allow ?? []
   allow.forEach((entry, index) => {
     if (parseCidr(entry) === undefined) issues.push({ path: `server.allow[${index}]`, message: 'must be an IP address or CIDR range, e.g. 10.0.0.0/8' })
   })
   if (!isLoopback(host) && allow.length === 0 && raw.inboundToken === undefined) {
-    issues.push({ path: 'server.host', message: `${host} is not a loopback address: set server.allow or server.inboundToken, or tollgate would be an open, token-injecting proxy` })
+    issues.push({ path: 'server.host', message: 'is not a loopback address: set server.allow or server.inboundToken, or tollgate would be an open, token-injecting proxy' })
   }
   if (raw.inboundToken !== undefined) secrets.add(raw.inboundToken)
   if (raw.adminPort !== undefined && raw.adminPort !== 0 && raw.adminPort === raw.port) {
@@ -92,7 +112,7 @@ function resolveServer (raw: NonNullable<RawConfig['server']>, issues: ConfigIss
   }
 }
 
-function resolveStore (raw: NonNullable<RawConfig['store']>, issues: ConfigIssue[], secrets: Set<string>): StoreConfig {
+function resolveStore (raw: RawStore, issues: ConfigIssue[], secrets: Set<string>): StoreConfig {
   const type = raw.type ?? 'memory'
   if (type === 'redis' && raw.url === undefined) issues.push({ path: 'store.url', message: 'required when store.type is redis' })
   if (raw.url !== undefined) {
@@ -109,7 +129,7 @@ function resolveStore (raw: NonNullable<RawConfig['store']>, issues: ConfigIssue
   }
 }
 
-function resolveUpstream (name: string, raw: RawUpstream, server: ServerConfig, issues: ConfigIssue[], secrets: Set<string>): UpstreamConfig | undefined {
+function resolveUpstream (name: string, raw: RawUpstream, rawAuth: RawAuth | undefined, server: ServerConfig, issues: ConfigIssue[], secrets: Set<string>): UpstreamConfig | undefined {
   const path = `upstreams.${name}`
   const before = issues.length
   const prefix = resolvePrefix(raw.prefix ?? `/${name}`, `${path}.prefix`, issues)
@@ -125,7 +145,7 @@ function resolveUpstream (name: string, raw: RawUpstream, server: ServerConfig, 
     headers[lower] = value
   }
 
-  const auth = resolveAuth(raw.auth ?? { type: 'none' }, `${path}.auth`, timeoutMs, issues, secrets)
+  const auth = rawAuth === undefined ? undefined : resolveAuth(rawAuth, `${path}.auth`, timeoutMs, issues, secrets)
   if (headers.authorization !== undefined && auth?.type !== 'none') {
     issues.push({ path: `${path}.headers.Authorization`, message: 'conflicts with auth: the credential source sets Authorization' })
   }
@@ -158,7 +178,7 @@ function resolvePrefix (prefix: string, path: string, issues: ConfigIssue[]): st
   if (!valid) {
     issues.push({ path, message: 'must be a path of plain segments, e.g. /halaxy' })
   } else if (defaults.RESERVED_PATHS.some((reserved) => trimmed === reserved || trimmed.startsWith(`${reserved}/`))) {
-    issues.push({ path, message: `${trimmed} is reserved for tollgate's own endpoints (${defaults.RESERVED_PATHS.join(', ')})` })
+    issues.push({ path, message: `takes a path reserved for tollgate's own endpoints (${defaults.RESERVED_PATHS.join(', ')})` })
   }
   return trimmed
 }
@@ -227,16 +247,11 @@ function resolveOAuth2 (raw: RawAuth, path: string, upstreamTimeoutMs: number, i
 }
 
 function checkPrivateKey (pem: string, alg: SigningAlg, path: string, issues: ConfigIssue[]): void {
-  let key: KeyObject
   try {
-    key = createPrivateKey(pem)
-  } catch {
-    issues.push({ path: `${path}.privateKey`, message: 'not a PEM private key (PKCS#8 or PKCS#1)' })
-    return
-  }
-  const wanted = alg.startsWith('ES') ? 'ec' : 'rsa'
-  if (key.asymmetricKeyType !== wanted) {
-    issues.push({ path: `${path}.signingAlg`, message: `${alg} needs an ${wanted.toUpperCase()} key, but privateKey is ${key.asymmetricKeyType ?? 'another kind'}` })
+    importSigningKey(pem, alg)
+  } catch (err) {
+    // The message names the problem ("does not fit signing algorithm RS384"), never the key.
+    issues.push({ path: `${path}.privateKey`, message: (err as Error).message.replace(/^"privateKey" (is )?/, '') })
   }
 }
 
@@ -258,25 +273,29 @@ function resolveTls (raw: RawUpstream['tls'], path: string, issues: ConfigIssue[
   return { ...optional('ca', raw.ca), ...optional('cert', raw.cert), ...optional('key', raw.key), ...optional('minVersion', raw.minVersion) }
 }
 
-/** Zod's issue → ours: a dotted path and a message that never quotes the value (it may be a secret). */
-function toConfigIssues (issue: z.core.$ZodIssue): ConfigIssue[] {
-  const path = formatPath(issue.path)
-  switch (issue.code) {
-    case 'unrecognized_keys':
-      return issue.keys.map((key) => ({ path: joinPath(path, key), message: 'unknown key' }))
-    case 'invalid_type':
-      return [{ path, message: issue.message.endsWith('received undefined') ? 'required' : `must be ${article(issue.expected)}` }]
-    case 'invalid_value':
-      return [{ path, message: `must be one of ${issue.values.map(String).join(' | ')}` }]
-    case 'too_small':
-      return [{ path, message: issue.origin === 'string' ? 'must not be empty' : `must be at least ${String(issue.minimum)}` }]
-    case 'too_big':
-      return [{ path, message: `must be at most ${String(issue.maximum)}` }]
-    case 'invalid_union':
-      return [{ path, message: 'has the wrong type' }]
-    default:
-      return [{ path, message: issue.message }]
-  }
+/** Zod's issues → ours: a dotted path and a message that never quotes the value (it may be a secret). */
+function toConfigIssues (zodIssues: readonly z.core.$ZodIssue[], base: string): ConfigIssue[] {
+  return zodIssues.flatMap((issue) => {
+    const path = joinPath(base, formatPath(issue.path))
+    // Our own messages ("must be a duration ...") are kept; zod's defaults are rewritten.
+    if (issue.message.startsWith('must ')) return [{ path, message: issue.message }]
+    switch (issue.code) {
+      case 'unrecognized_keys':
+        return issue.keys.map((key) => ({ path: joinPath(path, key), message: 'unknown key' }))
+      case 'invalid_type':
+        return [{ path, message: issue.message.endsWith('received undefined') ? 'required' : `must be ${article(issue.expected)}` }]
+      case 'invalid_value':
+        return [{ path, message: `must be one of ${issue.values.map(String).join(' | ')}` }]
+      case 'too_small':
+        return [{ path, message: issue.origin === 'string' ? 'must not be empty' : `must be at least ${String(issue.minimum)}` }]
+      case 'too_big':
+        return [{ path, message: `must be at most ${String(issue.maximum)}` }]
+      case 'invalid_union':
+        return [{ path, message: 'has the wrong type' }]
+      default:
+        return [{ path, message: issue.message }]
+    }
+  })
 }
 
 function formatPath (segments: readonly PropertyKey[]): string {
@@ -284,7 +303,7 @@ function formatPath (segments: readonly PropertyKey[]): string {
 }
 
 function joinPath (path: string, key: string): string {
-  return path === '' ? key : `${path}.${key}`
+  return path === '' ? key : key === '' ? path : `${path}.${key}`
 }
 
 function article (expected: string): string {

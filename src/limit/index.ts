@@ -9,7 +9,7 @@ import type { Limiter } from './limiter.js'
 import { createMemoryLimiter, type LimiterDeps } from './memory-limiter.js'
 import { DEFAULT_MAX_QUEUE, DEFAULT_MAX_WAIT_MS } from '../config/defaults.js'
 
-export type { Limiter, LimiterStatus, Release } from './limiter.js'
+export type { Limiter, LimiterStatus, Permit } from './limiter.js'
 export type { LimiterDeps, LimiterLog } from './memory-limiter.js'
 export type { LimiterRejection } from './rejection.js'
 export { capRetryAfter, parseRetryAfter, DEFAULT_RETRY_AFTER_MS, MAX_RETRY_AFTER_MS } from './retry-after.js'

@@ -4,13 +4,23 @@
  * one contract, two stores).
  */
 
-/** Called once when the upstream response has ended (or failed): frees the concurrency slot. */
-export type Release = () => void
+/**
+ * One request's hold on the limiter: a window unit, pending from acquire
+ * until `answered()` stamps it (it then frees one window later), and a
+ * concurrency slot until `release()`. Every permit must be released, or both
+ * stay held for good.
+ */
+export interface Permit {
+  /** The upstream answered (response headers, or an error): stamp this start now. Idempotent. */
+  answered (): void
+  /** The exchange is over: free the concurrency slot; stamps the start first if answered() was not called. Idempotent. */
+  release (): void
+}
 
 export interface LimiterStatus {
   readonly requests: number
   readonly windowMs: number
-  /** Starts still allowed in the current sliding window. */
+  /** Starts allowed now: units not held by a start in the window nor by a pending (unanswered) one. */
   readonly remaining: number
   readonly queued: number
   readonly running: number
@@ -27,12 +37,12 @@ export interface LimiterStatus {
 
 export interface Limiter {
   /**
-   * Wait for a start slot. Resolves with the release function; a plain
-   * Release when no wait was needed. Rejects with TG_QUEUE_FULL or
-   * TG_QUEUE_TIMEOUT (503, with `retryAfterMs` set), or with the signal's
-   * reason when the app went away while queued (then no slot is held).
+   * Wait for a start slot. Resolves with a Permit; a plain Permit when no
+   * wait was needed. Rejects with TG_QUEUE_FULL or TG_QUEUE_TIMEOUT (503,
+   * with `retryAfterMs` set), or with the signal's reason when the app went
+   * away while queued (then nothing is held).
    */
-  acquire (signal?: AbortSignal): Release | Promise<Release>
+  acquire (signal?: AbortSignal): Permit | Promise<Permit>
   /** The upstream said "wait": no request starts before `untilMs` (epoch ms). */
   pauseUntil (untilMs: number): void
   /** Learn from the upstream's x-ratelimit-* response headers. */

@@ -9,7 +9,7 @@
  *   `__register__`, `__free__`) first awaits `yieldLoop()`, a `setTimeout(0)`,
  *   and the job itself runs from another `setTimeout`. An uncontended
  *   `schedule()` took 4.8 ms per job on Node 20; our hot path must return a
- *   plain Release with no promise.
+ *   plain Permit with no promise.
  * - No way to take a job out of the queue. The only removal is `stop()`,
  *   which drops every job. An aborted or timed-out waiter would keep its
  *   place in `queued()` (and so count against `highWater`, giving spurious
@@ -26,10 +26,19 @@
  * nothing is left for it and this file does not import it. All of this sits
  * behind `Limiter`, as the task asks.
  *
+ * Permits: a start's window unit is pending from acquire until the upstream
+ * answers (`answered()`, or `release()` if that never came), and frees one
+ * window after that (sliding-window.ts says why). The concurrency slot is
+ * held until `release()`.
+ *
  * Timers: one per limiter, for the earliest of (next unit free, pause end,
  * oldest waiter's maxWait deadline). Every waiter has the same maxWait and
  * the queue is FIFO, so deadlines are in queue order and the head's is the
- * next one. The timer exists only while someone waits, and is cleared when
+ * next one. While every unit is pending, "next unit free" is a lower bound,
+ * now + window: the timer may fire there, find nothing free and re-arm one
+ * window on, never sooner (no spinning), and never starts a waiter early, as
+ * a start always goes through `tryTake`. A commit re-arms the timer if it
+ * was set later than its unit's end, so that moment is not missed. The timer exists only while someone waits, and is cleared when
  * the queue empties and by close(), so an idle limiter never holds the
  * process open. It is not unref'd: it is what settles a pending acquire, and
  * an unref'd one let a process exit with that promise forever pending (a
@@ -37,7 +46,7 @@
  */
 import type { RateLimitConfig } from '../config/types.js'
 import { ShuttingDown } from '../errors.js'
-import type { Limiter, LimiterStatus, Release } from './limiter.js'
+import type { Limiter, LimiterStatus, Permit } from './limiter.js'
 import { remainingFrom } from './ratelimit-headers.js'
 import { queueFull, queueTimeout } from './rejection.js'
 import { type Clock, NO_WINDOW, SlidingWindow, type StartWindow } from './sliding-window.js'
@@ -61,16 +70,44 @@ class Waiter {
   onAbort: (() => void) | undefined
   readonly enqueuedAt: number
   readonly deadline: number
-  readonly resolve: (release: Release) => void
+  readonly resolve: (permit: Permit) => void
   readonly reject: (reason: unknown) => void
   readonly signal: AbortSignal | undefined
 
-  constructor (enqueuedAt: number, deadline: number, resolve: (release: Release) => void, reject: (reason: unknown) => void, signal: AbortSignal | undefined) {
+  constructor (enqueuedAt: number, deadline: number, resolve: (permit: Permit) => void, reject: (reason: unknown) => void, signal: AbortSignal | undefined) {
     this.enqueuedAt = enqueuedAt
     this.deadline = deadline
     this.resolve = resolve
     this.reject = reject
     this.signal = signal
+  }
+}
+
+/**
+ * What `acquire` hands out: a reference and two flags, no closure. Each flag
+ * makes its step happen once, however often the proxy calls it (a response,
+ * then 'close'; an error, then 'close').
+ */
+class MemoryPermit implements Permit {
+  readonly #limiter: MemoryLimiter
+  #answered = false
+  #released = false
+
+  constructor (limiter: MemoryLimiter) {
+    this.#limiter = limiter
+  }
+
+  answered (): void {
+    if (this.#answered) return
+    this.#answered = true
+    this.#limiter.commitStart()
+  }
+
+  release (): void {
+    if (this.#released) return
+    this.#released = true
+    this.answered()
+    this.#limiter.freeSlot()
   }
 }
 
@@ -132,7 +169,7 @@ class MemoryLimiter implements Limiter {
     this.#maxWaitMs = maxWaitMs
   }
 
-  acquire (signal?: AbortSignal): Release | Promise<Release> {
+  acquire (signal?: AbortSignal): Permit | Promise<Permit> {
     if (signal?.aborted === true) return Promise.reject(signal.reason)
     // Nobody waiting and a slot free: start now, synchronously. Otherwise go
     // behind the queue, even when a unit came back a moment ago and the timer
@@ -192,6 +229,21 @@ class MemoryLimiter implements Limiter {
     }
   }
 
+  /** For MemoryPermit only (this class is not exported): stamp one pending unit now. */
+  commitStart (): void {
+    this.#window.commit()
+    // A commit frees nothing now, but it fixes when its unit will: make sure
+    // the timer is not set later than that (a no-op when it is earlier).
+    if (this.#head !== undefined) this.#arm(this.#now())
+  }
+
+  /** For MemoryPermit only: give back a concurrency slot. */
+  freeSlot (): void {
+    this.#running--
+    // Only a release that un-saturates maxConcurrent can let a waiter start.
+    if (this.#running === this.#maxConcurrent - 1 && this.#head !== undefined) this.#drain()
+  }
+
   #paused (): boolean {
     if (this.#pausedUntil === 0) return false
     if (this.#pausedUntil > this.#now()) return true
@@ -199,21 +251,14 @@ class MemoryLimiter implements Limiter {
     return false
   }
 
-  /** Take a concurrency slot; the window unit was taken by the caller. */
-  #start (): Release {
+  /** Take a concurrency slot; the (pending) window unit was taken by the caller. */
+  #start (): Permit {
     this.#running++
     this.#started++
-    let held = true
-    return () => {
-      if (!held) return
-      held = false
-      this.#running--
-      // Only a release that un-saturates maxConcurrent can let a waiter start.
-      if (this.#running === this.#maxConcurrent - 1 && this.#head !== undefined) this.#drain()
-    }
+    return new MemoryPermit(this)
   }
 
-  #enqueue (signal: AbortSignal | undefined): Promise<Release> {
+  #enqueue (signal: AbortSignal | undefined): Promise<Permit> {
     if (this.#closed) {
       this.#rejected++
       return Promise.reject(new ShuttingDown())
@@ -227,7 +272,7 @@ class MemoryLimiter implements Limiter {
       }
       return Promise.reject(queueFull(this.#queued, this.#nextStartAt() - now))
     }
-    return new Promise<Release>((resolve, reject) => {
+    return new Promise<Permit>((resolve, reject) => {
       const waiter = new Waiter(now, now + this.#maxWaitMs, resolve, reject, signal)
       if (signal !== undefined) {
         waiter.onAbort = () => {

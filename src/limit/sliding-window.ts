@@ -1,12 +1,28 @@
 /**
- * An exact sliding-window log: at most `requests` starts in any interval of
- * `windowMs`. A start at `t` occupies one unit during `[t, t + windowMs)`,
- * so for the k-th and (k + requests)-th starts `s[k + requests] - s[k] >= windowMs`.
+ * An exact sliding-window log, exact as the upstream sees it: in no interval
+ * of `windowMs` do more than `requests` requests arrive there.
  *
- * The log is a ring of the last `requests` start times (oldest at `#head`):
- * O(1) per start, no allocation after construction. Only the oldest entry can
- * free the next unit, which is what makes `nextFreeAt` O(1) (lru-cache keeps
- * its clock injected the same way, src/perf.ts).
+ * A request's arrival at the vendor is not observable: it happens somewhere
+ * between our acquire (before connection setup, TLS, event-loop delays: we
+ * measured up to 200 ms on a cold pool) and the moment the upstream answers
+ * (response headers or an error). So a unit is taken *pending* at acquire
+ * (`tryTake`) and stamped when the upstream answers (`commit`); it is held
+ * from acquire until `stamp + windowMs`.
+ *
+ * Why that is safe: arrival v_i lies in [acquire_i, answered_i]. Take any
+ * vendor interval shorter than `windowMs` holding arrivals v_1..v_k, and
+ * t* = max v_i. At t* every one of those units is held: acquire_i <= v_i <= t*,
+ * and t* < v_i + windowMs <= answered_i + windowMs. At most `requests` units
+ * are ever held, so k <= requests. No margin is needed; the cost is the
+ * latency spent pending, about latency / window of the throughput (0.3 % for
+ * a 200 ms call in a 60 s window).
+ *
+ * The stamps are a ring of at most `requests` entries (oldest at `#head`),
+ * pending units are a counter: O(1) per take and commit, no allocation after
+ * construction. Stamps are pushed in commit order at the clock's time (clamped
+ * if the clock steps back), so the ring is sorted and only the oldest stamp
+ * can free the next unit, which is what makes `nextFreeAt` O(1) (lru-cache
+ * keeps its clock injected the same way, src/perf.ts).
  */
 
 export type Clock = () => number
@@ -16,6 +32,7 @@ export interface StartWindow {
   readonly requests: number
   readonly windowMs: number
   tryTake (): number
+  commit (): void
   remaining (): number
   nextFreeAt (): number
   addPhantomStarts (n: number): void
@@ -30,6 +47,7 @@ export const NO_WINDOW: StartWindow = Object.freeze({
   requests: Infinity,
   windowMs: 0,
   tryTake: () => 0,
+  commit: () => {},
   remaining: () => Infinity,
   nextFreeAt: () => 0,
   addPhantomStarts: () => {}
@@ -41,7 +59,10 @@ export class SlidingWindow implements StartWindow {
   readonly #now: Clock
   readonly #starts: Float64Array
   #head = 0
+  /** Stamped starts still in the window (in the ring). */
   #count = 0
+  /** Units taken and not yet stamped: held, with no end in sight until their commit. */
+  #pending = 0
 
   constructor (requests: number, windowMs: number, now: Clock = Date.now) {
     if (!Number.isSafeInteger(requests) || requests < 1) {
@@ -56,26 +77,40 @@ export class SlidingWindow implements StartWindow {
     this.#starts = new Float64Array(requests)
   }
 
-  /** Record a start now if a unit is free: 0 when taken, else the ms until one frees. */
+  /**
+   * Take a pending unit if one is free: 0 when taken, else the ms until one
+   * could free (a lower bound when every unit is pending).
+   */
   tryTake (): number {
     const now = this.#now()
     this.#expire(now)
-    if (this.#count === this.requests) return this.#oldest() + this.windowMs - now
-    this.#push(now)
+    if (this.#count + this.#pending === this.requests) return this.#nextFree(now) - now
+    this.#pending++
     return 0
   }
 
-  /** Units free now. */
-  remaining (): number {
-    this.#expire(this.#now())
-    return this.requests - this.#count
+  /** Stamp one pending unit now: it frees at now + windowMs. Without a pending unit, nothing happens. */
+  commit (): void {
+    if (this.#pending === 0) return
+    this.#pending--
+    this.#push(this.#now())
   }
 
-  /** Epoch ms at which a unit is (or was) free: now when one is free already. */
+  /** Units free now; pending ones count as used. */
+  remaining (): number {
+    this.#expire(this.#now())
+    return this.requests - this.#count - this.#pending
+  }
+
+  /**
+   * Epoch ms at which a unit is (or was) free: now when one is free already;
+   * else when the oldest stamp leaves the window; else, every unit pending,
+   * now + windowMs, a lower bound (nothing frees before a commit plus a window).
+   */
   nextFreeAt (): number {
     const now = this.#now()
     this.#expire(now)
-    return this.#count < this.requests ? now : this.#oldest() + this.windowMs
+    return this.#count + this.#pending < this.requests ? now : this.#nextFree(now)
   }
 
   /**
@@ -86,8 +121,13 @@ export class SlidingWindow implements StartWindow {
   addPhantomStarts (n: number): void {
     const now = this.#now()
     this.#expire(now)
-    const take = Math.min(Math.floor(n), this.requests - this.#count)
+    const take = Math.min(Math.floor(n), this.requests - this.#count - this.#pending)
     for (let i = 0; i < take; i++) this.#push(now)
+  }
+
+  /** When the window is full: the oldest stamp's end, or now + window when nothing is stamped. */
+  #nextFree (now: number): number {
+    return (this.#count > 0 ? this.#oldest() : now) + this.windowMs
   }
 
   #oldest (): number {
@@ -104,9 +144,10 @@ export class SlidingWindow implements StartWindow {
   }
 
   /**
-   * Append at the tail. A clock that steps back is clamped to the newest
-   * start, so the ring stays sorted and expiry from the head stays exact:
-   * the cost of a backward step is a later start, never an extra one.
+   * Append at the tail; room is guaranteed by `count + pending <= requests`.
+   * A clock that steps back is clamped to the newest start, so the ring stays
+   * sorted and expiry from the head stays exact: the cost of a backward step
+   * is a later start, never an extra one.
    */
   #push (now: number): void {
     let tail = this.#head + this.#count

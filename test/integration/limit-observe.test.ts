@@ -1,17 +1,25 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { test, type TestContext } from 'node:test'
 import { createMemoryLimiter } from '../../src/limit/memory-limiter.js'
+import type { Limiter, Permit } from '../../src/limit/limiter.js'
 
 const config = { requests: 10, windowMs: 300, maxConcurrent: Infinity, maxQueue: 100, maxWaitMs: 5000 }
+
+/** A start the upstream answers at once: its unit is stamped now. */
+function take (limiter: Limiter): Permit {
+  const permit = limiter.acquire() as Permit
+  permit.answered()
+  return permit
+}
 
 test('x-ratelimit-remaining below the local view lowers it; never raises it; garbage is ignored', (t: TestContext) => {
   const limiter = createMemoryLimiter(config)
   t.after(() => limiter.close())
   const remaining = (): number => limiter.status().remaining
 
+  take(limiter)
   limiter.acquire()
-  limiter.acquire()
-  t.assert.strictEqual(remaining(), 8)
+  t.assert.strictEqual(remaining(), 8, 'a stamped unit and a pending one')
   limiter.observe({ 'x-ratelimit-remaining': '3', 'x-ratelimit-limit': '500' })
   t.assert.strictEqual(remaining(), 3)
   limiter.observe({ 'x-ratelimit-remaining': '7' })
@@ -28,7 +36,7 @@ test('learned starts age out of the window like real ones, and hold back acquisi
   t.after(() => limiter.close())
 
   const before = Date.now()
-  limiter.acquire()
+  take(limiter)
   const firstAt = Date.now()
   await sleep(100)
   limiter.observe({ 'x-ratelimit-remaining': '0' })
@@ -37,8 +45,10 @@ test('learned starts age out of the window like real ones, and hold back acquisi
 
   const acquired = limiter.acquire()
   t.assert.ok(acquired instanceof Promise, 'no budget left')
-  ;(await acquired)()
+  const permit = await acquired
   const startedAt = Date.now()
+  permit.answered()
+  permit.release()
   t.assert.ok(startedAt - before >= config.windowMs, 'waited for the real start to age out')
   t.assert.ok(startedAt - firstAt < config.windowMs + 40, `started ${startedAt - firstAt - config.windowMs} ms after a unit freed`)
   t.assert.strictEqual(limiter.status().remaining, 0, 'the other units are still taken by the learned starts')

@@ -2,15 +2,16 @@ import { PassThrough } from 'node:stream'
 import { test, type TestContext } from 'node:test'
 import pino from 'pino'
 import { createMemoryLimiter } from '../../src/limit/memory-limiter.js'
-import type { Release } from '../../src/limit/limiter.js'
+import type { Permit } from '../../src/limit/limiter.js'
 import type { LimiterRejection } from '../../src/limit/rejection.js'
 
 const generous = { requests: 100, windowMs: 1000, maxConcurrent: Infinity, maxQueue: 100, maxWaitMs: 5000 }
 
-async function startedAt (acquired: Release | Promise<Release>): Promise<number> {
-  const release = await acquired
+async function startedAt (acquired: Permit | Promise<Permit>): Promise<number> {
+  const permit = await acquired
   const at = Date.now()
-  release()
+  permit.answered()
+  permit.release()
   return at
 }
 
@@ -20,7 +21,7 @@ test('no acquisition completes inside a pause; the queue waits it out and then s
   const limiter = createMemoryLimiter(generous, { log })
   t.after(() => limiter.close())
 
-  t.assert.strictEqual(typeof limiter.acquire(), 'function', 'not paused yet: a plain Release')
+  t.assert.ok(!(limiter.acquire() instanceof Promise), 'not paused yet: a plain Permit')
   const until = Date.now() + 200
   limiter.pauseUntil(until)
   const acquired = Array.from({ length: 5 }, () => limiter.acquire())

@@ -1,12 +1,19 @@
 import { test, type TestContext } from 'node:test'
 import { createMemoryLimiter } from '../../src/limit/memory-limiter.js'
-import type { Release } from '../../src/limit/limiter.js'
+import type { Limiter, Permit } from '../../src/limit/limiter.js'
 import type { LimiterRejection } from '../../src/limit/rejection.js'
 
 const base = { requests: 1, windowMs: 400, maxConcurrent: Infinity, maxQueue: 100, maxWaitMs: 5000 }
 
-function rejection (acquired: Release | Promise<Release>): Promise<LimiterRejection | undefined> {
+function rejection (acquired: Permit | Promise<Permit>): Promise<LimiterRejection | undefined> {
   return Promise.resolve(acquired).then(() => undefined, (e: LimiterRejection) => e)
+}
+
+/** A start the upstream answers at once: its unit is stamped now. */
+function take (limiter: Limiter): Permit {
+  const permit = limiter.acquire() as Permit
+  permit.answered()
+  return permit
 }
 
 function counts (limiter: ReturnType<typeof createMemoryLimiter>): { queued: number, running: number, started: number, rejected: number } {
@@ -20,7 +27,7 @@ test('maxQueue: one more waiter is refused at once with QueueFull and a retryAft
   const limiter = createMemoryLimiter({ ...base, maxQueue: 2 }, { log })
   t.after(() => limiter.close())
 
-  limiter.acquire()
+  take(limiter)
   const waiting = [limiter.acquire(), limiter.acquire()]
   const before = Date.now()
   const errs = await Promise.all([rejection(limiter.acquire()), rejection(limiter.acquire())])
@@ -33,7 +40,11 @@ test('maxQueue: one more waiter is refused at once with QueueFull and a retryAft
   }
   t.assert.deepStrictEqual(warnings, [['limiter queue full', { maxQueue: 2 }]], 'one warning per backlog')
   t.assert.deepStrictEqual(counts(limiter), { queued: 2, running: 1, started: 1, rejected: 2 })
-  for (const w of waiting) (await w)()
+  for (const w of waiting) {
+    const permit = await w
+    permit.answered()
+    permit.release()
+  }
   t.assert.deepStrictEqual(counts(limiter), { queued: 0, running: 1, started: 3, rejected: 2 })
 })
 
@@ -41,7 +52,7 @@ test('maxWait: a waiter queued too long leaves with QueueTimeout, holding nothin
   const limiter = createMemoryLimiter({ ...base, windowMs: 2000, maxWaitMs: 100 })
   t.after(() => limiter.close())
 
-  limiter.acquire()
+  take(limiter)
   const queuedAt = Date.now()
   const err = await rejection(limiter.acquire())
   const waited = Date.now() - queuedAt
@@ -58,8 +69,8 @@ test('abort while queued on the window: rejects with the reason, frees the place
   t.after(() => limiter.close())
 
   const t0 = Date.now()
-  limiter.acquire()
-  limiter.acquire()
+  take(limiter)
+  take(limiter)
   const controller = new AbortController()
   const aborted = rejection(limiter.acquire(controller.signal))
   const next = limiter.acquire()
@@ -82,16 +93,16 @@ test('abort while queued on maxConcurrent: no slot leaks', async (t: TestContext
   const limiter = createMemoryLimiter({ ...base, requests: 100, maxConcurrent: 1 })
   t.after(() => limiter.close())
 
-  const release = limiter.acquire() as Release
+  const permit = limiter.acquire() as Permit
   const controller = new AbortController()
   const aborted = rejection(limiter.acquire(controller.signal))
   controller.abort()
   t.assert.strictEqual((await aborted)?.name, 'AbortError')
   t.assert.deepStrictEqual(counts(limiter), { queued: 0, running: 1, started: 1, rejected: 0 })
 
-  release()
+  permit.release()
   t.assert.deepStrictEqual(counts(limiter), { queued: 0, running: 0, started: 1, rejected: 0 })
-  t.assert.strictEqual(typeof limiter.acquire(), 'function', 'the slot is free again')
+  t.assert.ok(!(limiter.acquire() instanceof Promise), 'the slot is free again')
 })
 
 test('a signal already aborted rejects at once and counts nothing', async (t: TestContext) => {
@@ -108,7 +119,7 @@ test('close() rejects every waiter, clears its timer and refuses new work', asyn
   const clearTimeoutSpy = t.mock.method(globalThis, 'clearTimeout')
   const limiter = createMemoryLimiter({ ...base, windowMs: 60_000 })
 
-  limiter.acquire()
+  take(limiter)
   const waiting = Array.from({ length: 50 }, () => rejection(limiter.acquire()))
   t.assert.strictEqual(setTimeoutSpy.mock.callCount(), 1, 'one timer for 50 waiters')
   const timer = setTimeoutSpy.mock.calls[0]?.result

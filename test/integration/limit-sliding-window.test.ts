@@ -30,11 +30,16 @@ function assertSlidingWindow (t: TestContext, starts: readonly number[], request
   }
 }
 
-/** Acquire, note the time, release at once (concurrency is not under test here). */
+/**
+ * Acquire, note the time, answer and release at once (an upstream that
+ * answers instantly: the unit is stamped at the start; concurrency is not
+ * under test here).
+ */
 async function start (limiter: Limiter, now: () => number): Promise<number> {
-  const release = await limiter.acquire()
+  const permit = await limiter.acquire()
   const at = now()
-  release()
+  permit.answered()
+  permit.release()
   return at
 }
 

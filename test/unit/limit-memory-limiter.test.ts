@@ -1,19 +1,19 @@
 import { test, type TestContext } from 'node:test'
 import { createLimiter } from '../../src/limit/index.js'
 import { createMemoryLimiter } from '../../src/limit/memory-limiter.js'
-import type { Release } from '../../src/limit/limiter.js'
+import type { Limiter, Permit } from '../../src/limit/limiter.js'
 import type { LimiterRejection } from '../../src/limit/rejection.js'
 
 // Exact edges, on a fake clock: t.mock.timers drives both Date.now and setTimeout.
 const T0 = 1_000_000
 const base = { requests: 2, windowMs: 1000, maxConcurrent: Infinity, maxQueue: 10, maxWaitMs: 5000 }
 
-interface Outcome { settled: boolean, release?: Release, error?: LimiterRejection }
+interface Outcome { settled: boolean, permit?: Permit, error?: LimiterRejection }
 
-function track (acquired: Release | Promise<Release>): Outcome {
+function track (acquired: Permit | Promise<Permit>): Outcome {
   const outcome: Outcome = { settled: false }
   Promise.resolve(acquired).then(
-    (release) => { Object.assign(outcome, { settled: true, release }) },
+    (permit) => { Object.assign(outcome, { settled: true, permit }) },
     (error: LimiterRejection) => { Object.assign(outcome, { settled: true, error }) }
   )
   return outcome
@@ -25,6 +25,14 @@ async function advance (t: TestContext, ms: number): Promise<void> {
   await new Promise((resolve) => setImmediate(resolve))
 }
 
+/** A start the upstream answers at once (its unit is stamped now); it must not have to wait. */
+function take (limiter: Limiter): Permit {
+  const permit = limiter.acquire()
+  if (permit instanceof Promise) throw new Error('expected a start without waiting')
+  permit.answered()
+  return permit
+}
+
 function fakeTime (t: TestContext): () => number {
   t.mock.timers.enable({ apis: ['setTimeout', 'Date'], now: T0 })
   return () => Date.now()
@@ -32,27 +40,27 @@ function fakeTime (t: TestContext): () => number {
 
 test('a waiter starts exactly when the oldest start leaves the window, not a millisecond before', async (t: TestContext) => {
   const limiter = createMemoryLimiter(base, { now: fakeTime(t) })
-  limiter.acquire()
+  take(limiter)
   await advance(t, 300)
-  limiter.acquire()
+  take(limiter)
   const third = track(limiter.acquire())
   const fourth = track(limiter.acquire())
 
   await advance(t, 699)
   t.assert.strictEqual(third.settled, false)
   await advance(t, 1)
-  t.assert.ok(third.release !== undefined, 'started at T0 + window')
+  t.assert.ok(third.permit !== undefined, 'started at T0 + window')
   t.assert.strictEqual(fourth.settled, false)
   await advance(t, 299)
   t.assert.strictEqual(fourth.settled, false)
   await advance(t, 1)
-  t.assert.ok(fourth.release !== undefined, 'started at T0 + 300 + window')
+  t.assert.ok(fourth.permit !== undefined, 'started at T0 + 300 + window')
   limiter.close()
 })
 
 test('maxWait is exact, and a waiter whose unit frees at its deadline is served, not refused', async (t: TestContext) => {
   const limiter = createMemoryLimiter({ ...base, requests: 1, maxWaitMs: 1000 }, { now: fakeTime(t) })
-  limiter.acquire()
+  take(limiter)
   const atDeadline = track(limiter.acquire())
   await advance(t, 1)
   const behind = track(limiter.acquire())
@@ -60,7 +68,8 @@ test('maxWait is exact, and a waiter whose unit frees at its deadline is served,
   t.assert.deepStrictEqual([atDeadline.settled, behind.settled], [false, false])
 
   await advance(t, 1)
-  t.assert.ok(atDeadline.release !== undefined, 'its unit came back at its deadline: served')
+  t.assert.ok(atDeadline.permit !== undefined, 'its unit came back at its deadline: served')
+  atDeadline.permit?.answered()
   t.assert.strictEqual(behind.settled, false)
   await advance(t, 1)
   t.assert.strictEqual(behind.error?.code, 'TG_QUEUE_TIMEOUT', 'refused at exactly maxWait')
@@ -72,7 +81,7 @@ test('maxWait is exact, and a waiter whose unit frees at its deadline is served,
 
 test('when a pause ends on a full window, the waiter still waits for its unit', async (t: TestContext) => {
   const limiter = createMemoryLimiter({ ...base, requests: 1 }, { now: fakeTime(t) })
-  limiter.acquire()
+  take(limiter)
   limiter.pauseUntil(T0 + 500)
   const waiter = track(limiter.acquire())
   await advance(t, 500)
@@ -80,18 +89,18 @@ test('when a pause ends on a full window, the waiter still waits for its unit', 
   await advance(t, 499)
   t.assert.strictEqual(waiter.settled, false)
   await advance(t, 1)
-  t.assert.ok(waiter.release !== undefined)
+  t.assert.ok(waiter.permit !== undefined)
   limiter.close()
 })
 
 test('retryAfterMs is when the next start could happen, and never below 1 s', async (t: TestContext) => {
   const now = fakeTime(t)
   const window = createMemoryLimiter({ ...base, requests: 1, windowMs: 5000, maxQueue: 0 }, { now })
-  window.acquire()
+  take(window)
   const paused = createMemoryLimiter({ ...base, maxQueue: 0 }, { now })
   paused.pauseUntil(T0 + 8500)
   const concurrency = createMemoryLimiter({ ...base, maxConcurrent: 1, maxQueue: 0 }, { now })
-  concurrency.acquire()
+  take(concurrency)
   await advance(t, 1000)
 
   const refusals = [window, paused, concurrency].map((limiter) => track(limiter.acquire()))
@@ -114,21 +123,100 @@ test('programmer errors in the config throw TypeError naming the option', (t: Te
 test('no rateLimit: no window and no bound, synchronous, but a 429 pause still holds the whole upstream', async (t: TestContext) => {
   const limiter = createLimiter(undefined, { now: fakeTime(t) })
   t.after(() => limiter.close())
-  const held: Release[] = []
+  const held: Permit[] = []
   for (let i = 0; i < 10_000; i++) {
-    const release = limiter.acquire()
-    t.assert.strictEqual(typeof release, 'function', 'never waits while not paused')
-    held.push(release as Release)
+    const permit = limiter.acquire()
+    t.assert.ok(!(permit instanceof Promise), 'never waits while not paused')
+    held.push(permit as Permit)
   }
   limiter.observe({ 'x-ratelimit-remaining': '0' })
-  t.assert.strictEqual(typeof limiter.acquire(), 'function', 'x-ratelimit budgets do not apply without a window')
+  t.assert.ok(!(limiter.acquire() instanceof Promise), 'x-ratelimit budgets do not apply without a window')
   limiter.pauseUntil(T0 + 2000)
   const paused = track(limiter.acquire())
   await advance(t, 1999)
   t.assert.strictEqual(paused.settled, false, 'no start during the pause')
   await advance(t, 1)
-  t.assert.strictEqual(typeof paused.release, 'function', 'starts when the pause ends')
-  for (const release of held) release()
+  t.assert.strictEqual(typeof paused.permit?.release, 'function', 'starts when the pause ends')
+  for (const permit of held) permit.release()
   t.assert.strictEqual(limiter.status().counters.observed429, 1)
   t.assert.strictEqual(limiter.status().remaining, Infinity)
+})
+
+test('a unit answered late frees one window after the answer, not after the acquire', async (t: TestContext) => {
+  const limiter = createMemoryLimiter({ ...base, requests: 1 }, { now: fakeTime(t) })
+  const first = limiter.acquire() as Permit
+  const waiter = track(limiter.acquire())
+  await advance(t, 300)
+  first.answered()
+  t.assert.strictEqual(limiter.status().remaining, 0)
+  await advance(t, 700)
+  t.assert.strictEqual(waiter.settled, false, 'not at T0 + window: the vendor may have seen the first request as late as T0 + 300')
+  await advance(t, 299)
+  t.assert.strictEqual(waiter.settled, false)
+  await advance(t, 1)
+  t.assert.ok(waiter.permit !== undefined, 'started at T0 + 300 + window')
+  first.release()
+  limiter.close()
+})
+
+test('a unit never answered is held until release(), which stamps it', async (t: TestContext) => {
+  const limiter = createMemoryLimiter({ ...base, requests: 1, maxWaitMs: 60_000 }, { now: fakeTime(t) })
+  const first = limiter.acquire() as Permit
+  const waiter = track(limiter.acquire())
+  await advance(t, 2500)
+  t.assert.strictEqual(waiter.settled, false, 'held past any window while unanswered')
+  t.assert.strictEqual(limiter.status().remaining, 0)
+  first.release()
+  t.assert.strictEqual(limiter.status().running, 0, 'the slot is free at once')
+  await advance(t, 999)
+  t.assert.strictEqual(waiter.settled, false, 'the unit is not: it frees one window after the release')
+  await advance(t, 1)
+  t.assert.ok(waiter.permit !== undefined, 'started at release + window')
+  limiter.close()
+})
+
+test('every unit pending and a waiter queued: an answer at T starts it at exactly T + window', async (t: TestContext) => {
+  const setTimeoutSpy = t.mock.method(globalThis, 'setTimeout')
+  const limiter = createMemoryLimiter(base, { now: fakeTime(t) })
+  const a = limiter.acquire() as Permit
+  const b = limiter.acquire() as Permit
+  await advance(t, 100)
+  const waiter = track(limiter.acquire())
+  await advance(t, 1200)
+  t.assert.strictEqual(waiter.settled, false, 'nothing answered: nothing frees')
+  const timersBefore = setTimeoutSpy.mock.callCount()
+  t.assert.ok(timersBefore <= 2, `${timersBefore} timers in 1.2 windows with nothing to do: no spinning`)
+
+  a.answered()
+  await advance(t, 999)
+  t.assert.strictEqual(waiter.settled, false, 'not before T + window')
+  await advance(t, 1)
+  t.assert.ok(waiter.permit !== undefined, 'started at exactly T + window')
+  t.assert.ok(setTimeoutSpy.mock.callCount() - timersBefore <= 2, 'a timer or two, not a poll')
+  b.release()
+  limiter.close()
+})
+
+test('answered() and release() count once however often they are called', async (t: TestContext) => {
+  const limiter = createMemoryLimiter({ ...base, requests: 3, maxConcurrent: 3 }, { now: fakeTime(t) })
+  const a = limiter.acquire() as Permit
+  const b = limiter.acquire() as Permit
+  a.answered()
+  a.answered()
+  await advance(t, 400)
+  a.answered()
+  b.release()
+  b.release()
+  b.answered()
+  a.release()
+  a.release()
+  t.assert.deepStrictEqual([limiter.status().running, limiter.status().remaining], [0, 1], 'two slots freed, two units stamped')
+  await advance(t, 600)
+  t.assert.strictEqual(limiter.status().remaining, 2, 'a was stamped at T0, by its first answered()')
+  await advance(t, 399)
+  t.assert.strictEqual(limiter.status().remaining, 2, 'b was stamped at T0 + 400, by its first release(), not by a second answered() of a')
+  await advance(t, 1)
+  t.assert.strictEqual(limiter.status().remaining, 3)
+  t.assert.strictEqual(limiter.status().counters.started, 2)
+  limiter.close()
 })
