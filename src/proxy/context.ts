@@ -1,5 +1,5 @@
 /** Per-request state the proxy keeps on the Fastify request, plain data. */
-import type { Release } from '../limit/limiter.js'
+import type { Permit } from '../limit/limiter.js'
 
 export interface ProxyContext {
   /** The upstream's name, for logs and problem answers. */
@@ -8,8 +8,8 @@ export interface ProxyContext {
   readonly path: string
   /** The Authorization value this attempt carries; what a 401 invalidates. */
   authorization: string | undefined
-  /** Frees the current attempt's limiter slot; idempotent. */
-  release: Release | undefined
+  /** The current attempt's limiter permit: answered() when the upstream answers, release() when the exchange ends. */
+  permit: Permit | undefined
   /** The body kept for replay, when the request is retryable and small enough. */
   replayBody: Buffer | undefined
   /** Whether a failed attempt may be sent again (idempotent method, body absent or kept). */

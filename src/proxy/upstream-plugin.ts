@@ -68,7 +68,7 @@ export default async function upstreamPlugin (app: FastifyInstance, { runtime }:
       upstream: config.name,
       path: basePath + suffix || '/',
       authorization: undefined,
-      release: undefined,
+      permit: undefined,
       replayBody: undefined,
       replayable: retryMethods.has(request.method),
       attempts: 0,
@@ -122,7 +122,7 @@ export default async function upstreamPlugin (app: FastifyInstance, { runtime }:
     const waitStart = performance.now()
     const signal = clientGone(reply, context)
     context.authorization = await credentials.authorization()
-    context.release = await limiter.acquire(signal)
+    context.permit = await limiter.acquire(signal)
     const waited = performance.now() - waitStart
     if (waited > 1) {
       context.waitedMs += waited
@@ -163,6 +163,8 @@ export default async function upstreamPlugin (app: FastifyInstance, { runtime }:
   function onResponse (request: FastifyRequest, reply: FastifyReply, res: ReplyFromResponse): void {
     const context = request.tollgate as ProxyContext
     const status = res.statusCode
+    // The window counts this start from now: no earlier than the vendor saw it (src/limit/sliding-window.ts).
+    context.permit?.answered()
     limiter.observe(res.headers)
     if (status === 401 && context.authorization !== undefined) {
       credentials.invalidate(context.authorization)
@@ -198,24 +200,25 @@ export default async function upstreamPlugin (app: FastifyInstance, { runtime }:
     // Discard the refused answer: drain it so the connection is reused, and forget the headers reply-from copied.
     res.stream.on('error', noop).resume()
     for (const name of Object.keys(res.headers)) reply.removeHeader(name)
-    context.release?.()
-    context.release = undefined
+    context.permit?.release()
+    context.permit = undefined
     prepareAttempt(request, reply, context).then(() => {
       if (!reply.raw.destroyed) send(request, reply)
-      else context.release?.()
+      else context.permit?.release()
     }, (err: unknown) => { reply.send(err) })
   }
 
   async function prepareAttempt (_request: FastifyRequest, reply: FastifyReply, context: ProxyContext): Promise<void> {
     const waitStart = performance.now()
     context.authorization = await credentials.authorization()
-    context.release = await limiter.acquire(clientGone(reply, context))
+    context.permit = await limiter.acquire(clientGone(reply, context))
     context.waitedMs += performance.now() - waitStart
   }
 
   function onError (reply: FastifyReply, { error }: { error: FastifyError }): void {
     const context = reply.request.tollgate as ProxyContext
-    context.release?.()
+    context.permit?.answered()
+    context.permit?.release()
     reply.send(translateUpstreamError(error, config.timeoutMs))
   }
 }
@@ -234,7 +237,7 @@ function clientGone (reply: FastifyReply, context: ProxyContext): AbortSignal {
     controller = created
     raw[kGone] = created
     raw.once('close', () => {
-      context.release?.()
+      context.permit?.release()
       if (!raw.writableFinished) created.abort(new Error('the client went away'))
     })
   }
