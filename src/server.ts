@@ -107,7 +107,8 @@ export async function buildServer (config: Config, deps: ServerDeps = {}): Promi
     await Promise.all(upstreams.map(async (runtime) => {
       runtime.credentials.close()
       await runtime.limiter.close()
-      await runtime.dispatcher.close()
+      // The listener is closed and its connections are gone: nothing still needs the pool.
+      await runtime.dispatcher.destroy()
     }))
   })
 

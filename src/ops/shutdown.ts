@@ -16,8 +16,12 @@ export async function drain (sidecar: Sidecar, graceMs: number): Promise<'draine
     }, graceMs)
     timer.unref()
   })
+  // A keep-alive connection whose last request ends during the drain would
+  // otherwise stay open until the client or keepAliveTimeout closes it.
+  const sweeper = setInterval(() => app.server.closeIdleConnections(), 50)
   const outcome = await Promise.race([app.close().then(() => 'drained' as const), forced])
   clearTimeout(timer)
+  clearInterval(sweeper)
   if (outcome === 'forced') await app.close()
   return outcome
 }
