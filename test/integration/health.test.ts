@@ -27,3 +27,13 @@ test('with an inbound token, the probes need none (kubelet sends no headers)', a
   t.assert.strictEqual((await fetch(`${url}/readyz`)).status, 200)
   t.assert.strictEqual((await fetch(`${url}/halaxy/x`)).status, 403, 'the proxy itself does')
 })
+
+test('a probe with a query string is still a probe: no inbound token needed, /healthz stays 200 while draining', async (t: TestContext) => {
+  t.plan(3)
+  const origin = await startOrigin(t)
+  const { url, sidecar } = await startSidecar(t, { server: { inboundToken: 'a-long-enough-inbound-token' }, upstreams: { halaxy: { target: origin.url } } })
+  t.assert.strictEqual((await fetch(`${url}/healthz?probe=kubelet`)).status, 200)
+  t.assert.strictEqual((await fetch(`${url}/readyz?probe=kubelet`)).status, 200)
+  sidecar.lifecycle.draining = true
+  t.assert.strictEqual((await fetch(`${url}/healthz?probe=kubelet`)).status, 200, 'alive while draining')
+})
