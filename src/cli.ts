@@ -7,8 +7,6 @@ import { parseArgs } from 'node:util'
 import { formatIssues } from './config/issues.js'
 import { loadConfigFile } from './config/load.js'
 import type { Config } from './config/types.js'
-import { drain } from './ops/shutdown.js'
-import { buildServer } from './server.js'
 
 const USAGE = `tollgate: an authenticating egress sidecar
 
@@ -107,6 +105,9 @@ function load (file: string): Config | undefined {
 }
 
 async function run (config: Config): Promise<number> {
+  // Loaded only here: --help and check stay fast.
+  const { buildServer } = await import('./server.js')
+  const { drain } = await import('./ops/shutdown.js')
   const sidecar = await buildServer(config)
   try {
     await sidecar.app.listen({ host: config.server.host, port: config.server.port })

@@ -40,7 +40,7 @@ export function installProblemHandlers (app: FastifyInstance): void {
     const status = known || (err.statusCode !== undefined && err.statusCode < 500) ? (err.statusCode ?? 500) : 500
     const code = known ? err.code : status < 500 ? 'TG_BAD_REQUEST' : 'TG_INTERNAL'
     const detail = known || status < 500 ? err.message : 'an internal error occurred; the log has the details'
-    if (status >= 500) request.log.warn({ err, code, status, upstream: request.tollgate?.upstream }, 'sidecar error')
+    if (status >= 500) request.log.warn({ err, code, status, upstream: upstreamOf(request) }, 'sidecar error')
     if (err.retryAfterMs !== undefined) reply.header('retry-after', String(Math.max(1, Math.ceil(err.retryAfterMs / 1000))))
     return sendProblem(request, reply, status, code, detail)
   })
@@ -51,7 +51,7 @@ export function installProblemHandlers (app: FastifyInstance): void {
 }
 
 export function sendProblem (request: FastifyRequest, reply: FastifyReply, status: number, code: string, detail: string): FastifyReply {
-  const upstream = request.tollgate?.upstream
+  const upstream = upstreamOf(request)
   const problem: Problem = {
     type: `urn:tollgate:problem:${code}`,
     title: TITLES[status] ?? 'Error',
@@ -67,6 +67,11 @@ export function sendProblem (request: FastifyRequest, reply: FastifyReply, statu
 /** Fastify's own routing failures (a URL it cannot decode), as problems too. */
 export function frameworkErrors (err: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
   sendProblem(request, reply, 400, 'TG_BAD_REQUEST', new BadRequest(err.message).message)
+}
+
+/** The matched upstream's name: from the proxy context, or from the route when the request was refused before it. */
+export function upstreamOf (request: FastifyRequest): string | undefined {
+  return request.tollgate?.upstream ?? (request.routeOptions.config as { upstream?: string } | undefined)?.upstream
 }
 
 function pathOf (url: string): string {

@@ -12,7 +12,7 @@ import type { Config } from './config/types.js'
 import { AbsoluteFormRefused, ShuttingDown } from './errors.js'
 import { createLimiter } from './limit/index.js'
 import { createLogger } from './logger.js'
-import { registerHealth, type Lifecycle } from './ops/health.js'
+import { isProbe, registerHealth, type Lifecycle } from './ops/health.js'
 import { installInboundAccess } from './ops/inbound-access.js'
 import { frameworkErrors, installProblemHandlers } from './problem.js'
 import { createTokenDispatcher, createUpstreamDispatcher } from './proxy/dispatcher.js'
@@ -65,7 +65,7 @@ export async function buildServer (config: Config, deps: ServerDeps = {}): Promi
   app.addHook('onRequest', async function gate (request, reply) {
     // Origin-form only (RFC 9112 §3.2.1): absolute-form would make tollgate an open proxy.
     if (request.raw.url?.[0] !== '/') throw new AbsoluteFormRefused()
-    if (lifecycle.draining && request.url !== '/healthz' && request.url !== '/readyz') {
+    if (lifecycle.draining && !isProbe(request.url)) {
       reply.header('connection', 'close')
       throw new ShuttingDown()
     }

@@ -4,7 +4,8 @@
  * a size is a number of bytes or `512kb`, `10mb`, `1gb` (k = 1024).
  */
 
-const DURATION = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h)$/
+// A bare number is seconds, also as a string: `${TIMEOUT:-30}` interpolates to one.
+const DURATION = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h)?$/
 const DURATION_UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }
 
 const SIZE = /^(\d+(?:\.\d+)?)\s*(b|kb|mb|gb)?$/i
@@ -16,7 +17,7 @@ export function parseDuration (value: unknown): number | undefined {
   if (typeof value !== 'string') return undefined
   const match = DURATION.exec(value.trim())
   if (match === null) return undefined
-  return Math.round(Number(match[1]) * (DURATION_UNIT_MS[match[2] as string] as number))
+  return Math.round(Number(match[1]) * (DURATION_UNIT_MS[match[2] ?? 's'] as number))
 }
 
 /** Bytes, or undefined when `value` is not a size. */

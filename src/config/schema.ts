@@ -36,7 +36,9 @@ const httpUrl = z.string().refine((value) => {
   }
 }, { message: 'must be an absolute http(s) URL without credentials, query or fragment' })
 
-const count = (min: number) => z.number().int().min(min)
+/** An integer, also as a string of digits: interpolation (`port: ${PORT}`) always yields strings. */
+const integer = z.union([z.number(), z.string().regex(/^\d+$/, { message: 'must be a whole number' }).transform(Number)]).pipe(z.number().int())
+const count = (min: number) => integer.pipe(z.number().min(min))
 
 // RFC 9110 §5.1 field-name token.
 const headerName = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
@@ -93,8 +95,8 @@ export const upstreamSchema = z.strictObject({
 
 export const serverSchema = z.strictObject({
   host: z.string().min(1).optional(),
-  port: z.number().int().min(0).max(65535).optional(),
-  adminPort: z.number().int().min(0).max(65535).optional(),
+  port: integer.pipe(z.number().min(0).max(65535)).optional(),
+  adminPort: integer.pipe(z.number().min(0).max(65535)).optional(),
   shutdownGrace: duration.optional(),
   bodyLimit: size.optional(),
   headersTimeout: positiveDuration.optional(),

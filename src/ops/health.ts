@@ -13,3 +13,8 @@ export function registerHealth (app: FastifyInstance, lifecycle: Lifecycle): voi
     return { status: 'ready' }
   })
 }
+
+/** /healthz and /readyz, with or without a query string: kubelets and load balancers add their own. */
+export function isProbe (url: string): boolean {
+  return url === '/healthz' || url === '/readyz' || url.startsWith('/healthz?') || url.startsWith('/readyz?')
+}

@@ -7,13 +7,14 @@ import type { FastifyInstance } from 'fastify'
 import { buildBlockList } from '../config/validate.js'
 import type { ServerConfig } from '../config/types.js'
 import { InboundDenied } from '../errors.js'
+import { isProbe } from './health.js'
 
 export function installInboundAccess (app: FastifyInstance, server: ServerConfig): void {
   if (server.allow.length === 0 && server.inboundToken === undefined) return
   const allowed = server.allow.length === 0 ? undefined : buildBlockList(server.allow)
   const token = server.inboundToken === undefined ? undefined : Buffer.from(server.inboundToken)
   app.addHook('onRequest', async function checkInbound (request) {
-    if (request.url === '/healthz' || request.url === '/readyz') return
+    if (isProbe(request.url)) return
     if (allowed !== undefined) {
       const address = request.socket.remoteAddress ?? ''
       const family = address.includes(':') ? 'ipv6' : 'ipv4'

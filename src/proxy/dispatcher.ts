@@ -5,17 +5,19 @@
  */
 import { Agent, Pool, type Dispatcher } from 'undici'
 import type { UpstreamConfig } from '../config/types.js'
+import { headersDeadline } from './deadline.js'
 
 /** Keep-alive connections per upstream; beyond this, requests wait inside undici. */
 export const MAX_CONNECTIONS_PER_UPSTREAM = 128
 
 export function createUpstreamDispatcher (upstream: UpstreamConfig): Dispatcher {
-  return new Pool(new URL(upstream.target).origin, {
+  const pool = new Pool(new URL(upstream.target).origin, {
     connections: Math.min(upstream.rateLimit?.maxConcurrent ?? Infinity, MAX_CONNECTIONS_PER_UPSTREAM),
     pipelining: 1,
     keepAliveTimeout: 4_000,
-    connect: tlsOptions(upstream)
+    connect: { ...tlsOptions(upstream), timeout: Math.min(upstream.timeoutMs, 10_000) }
   })
+  return pool.compose(headersDeadline(upstream.timeoutMs))
 }
 
 /** The token endpoint may live on another origin: an agent with the same TLS settings, or undici's global one. */

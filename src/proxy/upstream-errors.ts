@@ -11,6 +11,8 @@ const TIMEOUT = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'FST
 export function translateUpstreamError (error: FastifyError, timeoutMs: number): FastifyError {
   const cause = (error.cause ?? error) as NodeJS.ErrnoException
   const code = cause.code ?? error.code
+  // Our own error surfaced through the request stream (a chunked body over bodyLimit): it already says what happened.
+  if (typeof cause.code === 'string' && cause.code.startsWith('TG_')) return cause as unknown as FastifyError
   if (TIMEOUT.has(code) || TIMEOUT.has(error.code)) return new UpstreamTimeout(timeoutMs, { cause: error })
   if (code === 'UND_ERR_CONNECT_TIMEOUT') return new UpstreamUnreachable('connect timed out', { cause: error })
   if (UNREACHABLE.has(code)) return new UpstreamUnreachable(code, { cause: error })

@@ -87,6 +87,13 @@ export default async function upstreamPlugin (app: FastifyInstance, { runtime }:
     undici: runtime.dispatcher as never,
     disableRequestLogging: true,
     internalRewriteLocationHeader: false,
+    // Lets a 400 from routeRequest name the upstream before the context exists.
+    config: { upstream: config.name },
+    // tollgate computes the destination itself (normalised path, query byte for
+    // byte) and ignores http-proxy's; handing it the bare prefix spares its
+    // per-request query re-serialisation and its blanket refusal of `..` and
+    // `//`, which routeRequest has already judged.
+    preRewrite: (_url: string, _params: unknown, prefix: string) => prefix,
     replyOptions: { rewriteHeaders: rewriteResponseHeaders },
     preHandler: prepare,
     handler (request, reply, _dest, options) {
