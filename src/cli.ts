@@ -106,11 +106,11 @@ function load (file: string): Config | undefined {
 
 async function run (config: Config): Promise<number> {
   // Loaded only here: --help and check stay fast.
-  const { buildServer } = await import('./server.js')
+  const { buildServer, listen } = await import('./server.js')
   const { drain } = await import('./ops/shutdown.js')
   const sidecar = await buildServer(config)
   try {
-    await sidecar.app.listen({ host: config.server.host, port: config.server.port })
+    await listen(sidecar)
   } catch (err) {
     sidecar.logger.error({ err }, 'cannot listen')
     return 1

@@ -17,7 +17,9 @@ import { installInboundAccess } from './ops/inbound-access.js'
 import { frameworkErrors, installProblemHandlers } from './problem.js'
 import { createTokenDispatcher, createUpstreamDispatcher } from './proxy/dispatcher.js'
 import { validRequestId } from './proxy/headers.js'
-import upstreamPlugin, { type UpstreamEvents, type UpstreamRuntime } from './proxy/upstream-plugin.js'
+import upstreamPlugin, { type UpstreamRuntime } from './proxy/upstream-plugin.js'
+import { createMetrics } from './ops/metrics.js'
+import { registerOpsEndpoints } from './ops/status.js'
 import './proxy/context.js'
 
 export interface ServerDeps {
@@ -28,13 +30,13 @@ export interface ServerDeps {
 
 export interface Sidecar {
   readonly app: FastifyInstance
+  /** The admin listener (/metrics, /status, probes) when server.adminPort is set. */
+  readonly admin: FastifyInstance | undefined
   readonly config: Config
   readonly upstreams: readonly UpstreamRuntime[]
   readonly lifecycle: Lifecycle
   readonly logger: Logger
 }
-
-const NO_EVENTS: UpstreamEvents = { response () {}, retry () {}, paused () {} }
 
 export async function buildServer (config: Config, deps: ServerDeps = {}): Promise<Sidecar> {
   const logger = deps.logger ?? createLogger({ level: config.log.level, secrets: config.secrets, ...(deps.logStream === undefined ? {} : { stream: deps.logStream }) })
@@ -90,18 +92,35 @@ export async function buildServer (config: Config, deps: ServerDeps = {}): Promi
 
   registerHealth(app, lifecycle)
 
+  const metrics = createMetrics()
   const upstreams = config.upstreams.map((upstream): UpstreamRuntime => {
     const log = logger.child({ upstream: upstream.name })
+    const meter = metrics.meter(upstream.name)
     const tokenDispatcher = createTokenDispatcher(upstream)
+    const onFetch = (outcome: 'ok' | 'failed'): void => meter.tokenFetch(outcome)
     return {
       config: upstream,
-      credentials: createCredentialSource(upstream.name, upstream.auth, { log, ...(tokenDispatcher === undefined ? {} : { dispatcher: tokenDispatcher }) }),
+      credentials: createCredentialSource(upstream.name, upstream.auth, { log, onFetch, ...(tokenDispatcher === undefined ? {} : { dispatcher: tokenDispatcher }) }),
       limiter: createLimiter(upstream.rateLimit, { log }),
       dispatcher: createUpstreamDispatcher(upstream),
-      events: NO_EVENTS
+      meter
     }
   })
+  metrics.watch(upstreams.map((runtime) => ({ name: runtime.config.name, credentials: runtime.credentials, limiter: runtime.limiter })))
   for (const runtime of upstreams) await app.register(upstreamPlugin, { runtime })
+
+  // /metrics and /status: on the app-facing listener, or alone on server.adminPort.
+  let admin: FastifyInstance | undefined
+  if (config.server.adminPort === undefined) {
+    registerOpsEndpoints(app, upstreams, metrics, lifecycle)
+  } else {
+    admin = Fastify({ loggerInstance: logger as FastifyBaseLogger, logController: new LogController({ disableRequestLogging: true }) })
+    installProblemHandlers(admin)
+    registerHealth(admin, lifecycle)
+    registerOpsEndpoints(admin, upstreams, metrics, lifecycle)
+    const adminApp = admin
+    app.addHook('onClose', async () => { await adminApp.close() })
+  }
 
   app.addHook('onClose', async () => {
     await Promise.all(upstreams.map(async (runtime) => {
@@ -112,5 +131,12 @@ export async function buildServer (config: Config, deps: ServerDeps = {}): Promi
     }))
   })
 
-  return { app, config, upstreams, lifecycle, logger }
+  return { app, admin, config, upstreams, lifecycle, logger }
+}
+
+/** Listen on server.host: the app-facing port, and the admin port when configured. */
+export async function listen (sidecar: Sidecar): Promise<void> {
+  const { host, port, adminPort } = sidecar.config.server
+  await sidecar.app.listen({ host, port })
+  if (sidecar.admin !== undefined && adminPort !== undefined) await sidecar.admin.listen({ host, port: adminPort })
 }

@@ -19,6 +19,12 @@ export interface ProxyContext {
   retried429: number
   /** Time spent waiting for a token or a limiter slot, across attempts. */
   waitedMs: number
+  /** performance.now() when the current attempt was dispatched. */
+  attemptStartedAt: number
+  /** The upstream's time to response headers (or failure), summed over attempts. */
+  upstreamMs: number
+  /** tollgate's own share of the time to the final response headers, once known. */
+  sidecarMs: number | undefined
 }
 
 declare module 'fastify' {

@@ -17,7 +17,8 @@ import type { Dispatcher } from 'undici'
 import type { CredentialSource } from '../auth/source.js'
 import type { UpstreamConfig } from '../config/types.js'
 import { BodyTooLarge, PathEscapesBase } from '../errors.js'
-import type { Limiter } from '../limit/limiter.js'
+import type { Limiter, Permit } from '../limit/limiter.js'
+import type { UpstreamMeter } from '../ops/metrics.js'
 import { capRetryAfter, MAX_RETRY_AFTER_MS, parseRetryAfter } from '../limit/retry-after.js'
 import { limitBody, readBody, REPLAY_LIMIT } from './body.js'
 import type { ProxyContext } from './context.js'
@@ -30,14 +31,7 @@ export interface UpstreamRuntime {
   readonly credentials: CredentialSource
   readonly limiter: Limiter
   readonly dispatcher: Dispatcher
-  /** Observability hooks; no-ops unless metrics are wired. */
-  readonly events: UpstreamEvents
-}
-
-export interface UpstreamEvents {
-  response (status: number, attempts: number): void
-  retry (reason: '401' | '429'): void
-  paused (ms: number): void
+  readonly meter: UpstreamMeter
 }
 
 interface ReplyFromResponse {
@@ -47,7 +41,7 @@ interface ReplyFromResponse {
 }
 
 export default async function upstreamPlugin (app: FastifyInstance, { runtime }: { runtime: UpstreamRuntime }): Promise<void> {
-  const { config, credentials, limiter, events } = runtime
+  const { config, credentials, limiter, meter } = runtime
   const target = new URL(config.target)
   const basePath = target.pathname === '/' ? '' : target.pathname
   const prefixLength = config.prefix === '/' ? 0 : config.prefix.length
@@ -74,9 +68,18 @@ export default async function upstreamPlugin (app: FastifyInstance, { runtime }:
       attempts: 0,
       retried401: 0,
       retried429: 0,
-      waitedMs: 0
+      waitedMs: 0,
+      attemptStartedAt: 0,
+      upstreamMs: 0,
+      sidecarMs: undefined
     }
     request.tollgate = context
+  })
+
+  app.addHook('onResponse', async function meterRequest (request, reply) {
+    const context = request.tollgate
+    if (context === null) return
+    meter.request(request.method, reply.statusCode, context.sidecarMs ?? reply.elapsedTime, context.attempts > 0 ? context.upstreamMs : undefined)
   })
 
   let fromOptions: Record<string, unknown> | undefined
@@ -129,12 +132,23 @@ export default async function upstreamPlugin (app: FastifyInstance, { runtime }:
     const waitStart = performance.now()
     const signal = clientGone(reply, context)
     context.authorization = await credentials.authorization()
-    context.permit = await limiter.acquire(signal)
+    context.permit = await acquire(signal)
     const waited = performance.now() - waitStart
     if (waited > 1) {
       context.waitedMs += waited
       // The wait may have outlived the token: take the current one (a plain string unless it must be refetched).
       context.authorization = await credentials.authorization()
+    }
+  }
+
+  async function acquire (signal: AbortSignal): Promise<Permit> {
+    try {
+      return await limiter.acquire(signal)
+    } catch (err) {
+      const code = (err as { code?: string }).code
+      if (code === 'TG_QUEUE_FULL') meter.rejected('queue_full')
+      else if (code === 'TG_QUEUE_TIMEOUT') meter.rejected('queue_timeout')
+      throw err
     }
   }
 
@@ -160,6 +174,7 @@ export default async function upstreamPlugin (app: FastifyInstance, { runtime }:
   function send (request: FastifyRequest, reply: FastifyReply): void {
     const context = request.tollgate as ProxyContext
     context.attempts++
+    context.attemptStartedAt = performance.now()
     const body = context.replayBody
     const options = body === undefined
       ? fromOptions
@@ -170,6 +185,7 @@ export default async function upstreamPlugin (app: FastifyInstance, { runtime }:
   function onResponse (request: FastifyRequest, reply: FastifyReply, res: ReplyFromResponse): void {
     const context = request.tollgate as ProxyContext
     const status = res.statusCode
+    context.upstreamMs += performance.now() - context.attemptStartedAt
     // The window counts this start from now: no earlier than the vendor saw it (src/limit/sliding-window.ts).
     context.permit?.answered()
     limiter.observe(res.headers)
@@ -177,18 +193,18 @@ export default async function upstreamPlugin (app: FastifyInstance, { runtime }:
       credentials.invalidate(context.authorization)
       if (context.replayable && context.retried401 < config.retry.on401) {
         context.retried401++
-        events.retry('401')
+        meter.retry('401')
         return retry(request, reply, res)
       }
     } else if (status === 429 || (status === 503 && res.headers['retry-after'] !== undefined)) {
       pause(request, res.headers['retry-after'])
       if (context.replayable && context.retried429 < config.retry.on429) {
         context.retried429++
-        events.retry('429')
+        meter.retry('429')
         return retry(request, reply, res)
       }
     }
-    events.response(status, context.attempts)
+    context.sidecarMs = reply.elapsedTime - context.upstreamMs
     reply.send(res.stream)
   }
 
@@ -199,7 +215,6 @@ export default async function upstreamPlugin (app: FastifyInstance, { runtime }:
     const { ms, capped } = capRetryAfter(asked, MAX_RETRY_AFTER_MS)
     if (capped) request.log.warn({ upstream: config.name, retryAfterMs: asked, capMs: MAX_RETRY_AFTER_MS }, 'upstream retry-after capped')
     limiter.pauseUntil(now + ms)
-    events.paused(ms)
   }
 
   function retry (request: FastifyRequest, reply: FastifyReply, res: ReplyFromResponse): void {
@@ -218,12 +233,14 @@ export default async function upstreamPlugin (app: FastifyInstance, { runtime }:
   async function prepareAttempt (_request: FastifyRequest, reply: FastifyReply, context: ProxyContext): Promise<void> {
     const waitStart = performance.now()
     context.authorization = await credentials.authorization()
-    context.permit = await limiter.acquire(clientGone(reply, context))
+    context.permit = await acquire(clientGone(reply, context))
     context.waitedMs += performance.now() - waitStart
   }
 
   function onError (reply: FastifyReply, { error }: { error: FastifyError }): void {
     const context = reply.request.tollgate as ProxyContext
+    context.upstreamMs += performance.now() - context.attemptStartedAt
+    context.sidecarMs = reply.elapsedTime - context.upstreamMs
     context.permit?.answered()
     context.permit?.release()
     reply.send(translateUpstreamError(error, config.timeoutMs))

@@ -9,7 +9,7 @@ import { formatIssues } from '../config/issues.js'
 import { resolveConfig } from '../config/load.js'
 import type { PresetName } from '../config/presets.js'
 import { drain } from '../ops/shutdown.js'
-import { buildServer, type ServerDeps, type Sidecar } from '../server.js'
+import { buildServer, listen, type ServerDeps, type Sidecar } from '../server.js'
 import { sandboxUpstreams } from './sandbox-upstreams.js'
 import { startSandbox, type RunningSandbox } from './server.js'
 
@@ -46,7 +46,7 @@ export async function startDemo (options: { port?: number, deps?: ServerDeps } =
   }
   const sidecar = await buildServer(result.config, options.deps)
   try {
-    await sidecar.app.listen({ host: result.config.server.host, port: result.config.server.port })
+    await listen(sidecar)
   } catch (err) {
     await sandbox.close()
     throw err

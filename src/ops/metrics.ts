@@ -1,0 +1,120 @@
+/**
+ * /metrics: Prometheus text from prom-client. Per-request work is one
+ * counter increment and two histogram observations on label children bound
+ * at startup; everything that is state (token expiry, queue depth, limiter
+ * counters) is read from the components' status() at scrape time, so an
+ * unscraped sidecar pays nothing for it. Labels are bounded: upstream names
+ * from the config, a fixed method set, status classes — never a raw path.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+import type { CredentialSource } from '../auth/source.js'
+import type { Limiter } from '../limit/limiter.js'
+
+const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'])
+const STATUS_CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx']
+// Sidecar overhead is sub-millisecond; upstream calls take tens to thousands of ms.
+const BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]
+
+export interface MeteredUpstream {
+  readonly name: string
+  readonly credentials: CredentialSource
+  readonly limiter: Limiter
+}
+
+/** What the proxy reports about one upstream; one object per upstream, built at startup. */
+export interface UpstreamMeter {
+  /** One finished request: status, the sidecar's own time and the upstream's, in ms. */
+  request (method: string, status: number, sidecarMs: number, upstreamMs: number | undefined): void
+  retry (reason: '401' | '429'): void
+  rejected (reason: 'queue_full' | 'queue_timeout' | 'shutting_down'): void
+  tokenFetch (outcome: 'ok' | 'failed'): void
+}
+
+export interface Metrics {
+  readonly registry: Registry
+  meter (name: string): UpstreamMeter
+  /** Components whose status() is read at scrape time. */
+  watch (upstreams: readonly MeteredUpstream[]): void
+}
+
+export function createMetrics (): Metrics {
+  const registry = new Registry()
+  collectDefaultMetrics({ register: registry, prefix: 'tollgate_' })
+  let watched: readonly MeteredUpstream[] = []
+
+  const requests = new Counter({ name: 'tollgate_requests_total', help: 'Requests answered, by upstream, method and status class', labelNames: ['upstream', 'method', 'status_class'], registers: [registry] })
+  const duration = new Histogram({ name: 'tollgate_request_duration_seconds', help: 'Time to the response headers: phase "sidecar" is tollgate\'s own (routing, token, queue), "upstream" the vendor\'s', labelNames: ['upstream', 'phase'], buckets: BUCKETS, registers: [registry] })
+  const retries = new Counter({ name: 'tollgate_retries_total', help: 'Transparent retries, by reason (401, 429)', labelNames: ['upstream', 'reason'], registers: [registry] })
+  const rejections = new Counter({ name: 'tollgate_limiter_rejections_total', help: 'Requests refused with 503 by the limiter', labelNames: ['upstream', 'reason'], registers: [registry] })
+  const tokenFetches = new Counter({ name: 'tollgate_token_fetches_total', help: 'Token requests to the token endpoint, by outcome', labelNames: ['upstream', 'outcome'], registers: [registry] })
+
+  const fromStatus = (name: string, help: string, read: (upstream: MeteredUpstream) => number | undefined): void => {
+    // eslint-disable-next-line no-new -- prom-client registers the metric itself
+    new Gauge({
+      name,
+      help,
+      labelNames: ['upstream'],
+      registers: [registry],
+      collect () {
+        this.reset()
+        for (const upstream of watched) {
+          const value = read(upstream)
+          if (value !== undefined && Number.isFinite(value)) this.set({ upstream: upstream.name }, value)
+        }
+      }
+    })
+  }
+  fromStatus('tollgate_token_expiry_timestamp_seconds', 'When the current token expires (unix seconds); absent without a token', (u) => seconds(u.credentials.status().expiresAt))
+  fromStatus('tollgate_token_refreshed_timestamp_seconds', 'When a token was last fetched (unix seconds)', (u) => seconds(u.credentials.status().lastRefreshAt))
+  fromStatus('tollgate_limiter_queue_depth', 'Requests waiting for a rate-limit slot', (u) => u.limiter.status().queued)
+  fromStatus('tollgate_limiter_running', 'Requests holding a concurrency slot', (u) => u.limiter.status().running)
+  fromStatus('tollgate_limiter_remaining', 'Starts still allowed in the current sliding window', (u) => u.limiter.status().remaining)
+  fromStatus('tollgate_upstream_paused_until_timestamp_seconds', 'End of the pause a 429 or retry-after imposed (unix seconds); absent when not paused', (u) => seconds(u.limiter.status().pausedUntil))
+  // Counters kept by the limiter itself, exposed as counters (monotonic) at scrape time.
+  fromStatusCounter(registry, () => watched, 'tollgate_limiter_waits_total', 'Requests that had to wait for a slot', (u) => u.limiter.status().counters.waited)
+  fromStatusCounter(registry, () => watched, 'tollgate_upstream_pauses_total', 'Times an upstream was paused (or its pause extended) by a 429 or retry-after', (u) => u.limiter.status().counters.pauses)
+  fromStatusCounter(registry, () => watched, 'tollgate_upstream_429_total', 'Responses from the upstream that asked tollgate to wait (429, or 503 with retry-after)', (u) => u.limiter.status().counters.observed429)
+
+  return {
+    registry,
+    watch (upstreams) { watched = upstreams },
+    meter (name) {
+      const sidecar = duration.labels(name, 'sidecar')
+      const upstream = duration.labels(name, 'upstream')
+      // Every (method, class) child bound now: the hot path is a map lookup and an increment.
+      const children = new Map<string, ReturnType<typeof requests.labels>>()
+      for (const method of [...METHODS, 'OTHER']) {
+        for (const statusClass of STATUS_CLASSES) children.set(`${method} ${statusClass}`, requests.labels(name, method, statusClass))
+      }
+      return {
+        request (method, status, sidecarMs, upstreamMs) {
+          const key = `${METHODS.has(method) ? method : 'OTHER'} ${STATUS_CLASSES[Math.floor(status / 100) - 1] ?? '5xx'}`
+          children.get(key)?.inc()
+          sidecar.observe(sidecarMs / 1000)
+          if (upstreamMs !== undefined) upstream.observe(upstreamMs / 1000)
+        },
+        retry (reason) { retries.inc({ upstream: name, reason }) },
+        rejected (reason) { rejections.inc({ upstream: name, reason }) },
+        tokenFetch (outcome) { tokenFetches.inc({ upstream: name, outcome }) }
+      }
+    }
+  }
+}
+
+function fromStatusCounter (registry: Registry, upstreams: () => readonly MeteredUpstream[], name: string, help: string, read: (upstream: MeteredUpstream) => number): void {
+  // eslint-disable-next-line no-new -- prom-client registers the metric itself
+  new Counter({
+    name,
+    help,
+    labelNames: ['upstream'],
+    registers: [registry],
+    collect () {
+      this.reset()
+      for (const upstream of upstreams()) this.inc({ upstream: upstream.name }, read(upstream))
+    }
+  })
+}
+
+function seconds (epochMs: number | undefined): number | undefined {
+  return epochMs === undefined ? undefined : epochMs / 1000
+}

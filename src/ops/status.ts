@@ -1,0 +1,33 @@
+/**
+ * /metrics and /status. On the app-facing listener, or on `server.adminPort`
+ * for operators who want them off it. /status is built from each
+ * component's status(): token state but never the token.
+ */
+import type { FastifyInstance } from 'fastify'
+import type { UpstreamRuntime } from '../proxy/upstream-plugin.js'
+import type { Lifecycle } from './health.js'
+import type { Metrics } from './metrics.js'
+
+export function registerOpsEndpoints (app: FastifyInstance, upstreams: readonly UpstreamRuntime[], metrics: Metrics, lifecycle: Lifecycle): void {
+  app.get('/metrics', async (_request, reply) => {
+    return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics())
+  })
+
+  app.get('/status', async () => ({
+    status: lifecycle.draining ? 'draining' : 'ready',
+    upstreams: Object.fromEntries(upstreams.map((runtime) => {
+      const limiter = runtime.limiter.status()
+      return [runtime.config.name, {
+        prefix: runtime.config.prefix,
+        target: runtime.config.target,
+        auth: runtime.credentials.status(),
+        limiter: {
+          ...limiter,
+          // JSON has no Infinity: an upstream without rateLimit says so in words.
+          requests: Number.isFinite(limiter.requests) ? limiter.requests : 'unlimited',
+          remaining: Number.isFinite(limiter.remaining) ? limiter.remaining : 'unlimited'
+        }
+      }]
+    }))
+  }))
+}
