@@ -1,33 +1,54 @@
 # syntax=docker/dockerfile:1
 # Not exercised by CI (no Docker engine on the build machines): kept correct by review.
+#
+#   docker build -t tollgate .
+#   docker run --read-only --cap-drop ALL --security-opt no-new-privileges \
+#     -v "$PWD/tollgate.yaml:/etc/tollgate/tollgate.yaml:ro" tollgate --config /etc/tollgate/tollgate.yaml
+#
+# Kubernetes: deploy/kubernetes and docs/operations.md.
 
-# --- build: full dependencies, compile TypeScript to dist/ ---
-FROM node:20-bookworm-slim AS build
+ARG NODE_IMAGE=node:20-bookworm-slim
+
+# --- build: all dependencies, compile TypeScript to dist/ ---
+FROM ${NODE_IMAGE} AS build
 WORKDIR /app
-COPY package.json package-lock.json tsconfig.json tsconfig.build.json ./
+COPY package.json package-lock.json ./
+# Scripts off: `prepare` (the build) needs src/, which is copied after this layer, so a
+# source change does not reinstall every dependency.
+RUN npm ci --ignore-scripts --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
-RUN npm ci --no-audit --no-fund
+RUN npm run build
 
-# --- runtime deps only ---
-FROM node:20-bookworm-slim AS deps
+# --- production dependencies only ---
+FROM ${NODE_IMAGE} AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund
 
 # --- runtime: non-root, production dependencies and dist/ only ---
-FROM node:20-bookworm-slim
+FROM ${NODE_IMAGE}
 ENV NODE_ENV=production
 WORKDIR /app
+# Owned by root and read-only to the runtime user; tollgate writes nothing to disk, so the
+# root filesystem can be mounted read-only (docker run --read-only, readOnlyRootFilesystem).
 COPY --from=deps /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
+# package.json carries "type": "module", which dist/*.js need.
 COPY package.json ./
 COPY config ./config
-# The image's `node` user (uid 1000); the root filesystem can be mounted read-only.
-USER node
+# Numeric: the image's `node` user. Kubernetes can only check runAsNonRoot against a
+# numeric USER; a name fails with "image has non-numeric user" unless runAsUser is set.
+USER 1000:1000
 EXPOSE 8080
-# /healthz answers 200 while the process runs; node's fetch avoids shipping curl.
+# /healthz answers 200 while the process runs, on the default server.port (8080): change
+# both if your config moves it. node:http rather than fetch, which loads undici and takes
+# twice as long to run; and no curl in the image.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=5s --retries=3 \
-  CMD ["node", "-e", "fetch('http://127.0.0.1:8080/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
+  CMD ["node", "-e", "require('node:http').get('http://127.0.0.1:8080/healthz', (res) => process.exit(res.statusCode === 200 ? 0 : 1)).on('error', () => process.exit(1))"]
+# node is PID 1: tollgate handles SIGTERM and SIGINT itself (drain, then exit 0).
 ENTRYPOINT ["node", "dist/cli.js"]
-# With no --config the image runs the demo (sandbox vendors + sidecar).
+# With no --config the image runs the demo (sandbox vendors + sidecar). The demo listens
+# on the container's loopback only, so a published port does not reach it: use
+# `npx tollgate` on your machine to try it.
 CMD []

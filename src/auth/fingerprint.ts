@@ -10,8 +10,18 @@ import type { OAuth2ClientCredentialsAuth } from '../config/types.js'
  * logged or, with a shared store, written elsewhere.
  */
 export function credentialKey (upstream: string, auth: OAuth2ClientCredentialsAuth): string {
+  return `${upstream}:${createHash('sha256').update(credentialMaterial(auth)).digest('base64url')}`
+}
+
+/**
+ * The secret-bearing material the key is a digest of. Exported for the shared
+ * store, which derives its token encryption key from it with HKDF (a
+ * different function of the same secret, so the digest in a Redis key name
+ * tells nothing about the encryption key).
+ */
+export function credentialMaterial (auth: OAuth2ClientCredentialsAuth): string {
   // JSON of an array is unambiguous: no separator a value could contain.
-  const material = JSON.stringify([
+  return JSON.stringify([
     auth.tokenUrl,
     auth.clientId,
     auth.clientSecret ?? null,
@@ -22,5 +32,4 @@ export function credentialKey (upstream: string, auth: OAuth2ClientCredentialsAu
     // Sorted: the order params were written in does not change the token.
     Object.entries(auth.params).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
   ])
-  return `${upstream}:${createHash('sha256').update(material).digest('base64url')}`
 }

@@ -44,8 +44,8 @@ export function createCredentialSource (upstream: string, auth: AuthConfig, deps
       return createStaticBearer(auth.token)
     case 'oauth2_client_credentials': {
       const now = deps.now ?? Date.now
+      // Log lines get the upstream from the caller's child logger.
       return createTokenCache({
-        upstream,
         key: credentialKey(upstream, auth),
         fetchToken: createTokenRequest(auth, deps.dispatcher === undefined ? { now } : { now, dispatcher: deps.dispatcher }),
         refreshBeforeMs: auth.refreshBeforeMs,

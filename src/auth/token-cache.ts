@@ -37,7 +37,6 @@ export interface TokenCacheLog {
 }
 
 export interface TokenCacheOptions {
-  readonly upstream: string
   /** credentialKey(upstream, auth). */
   readonly key: string
   /** One token request; rejects only with a TokenFetchError. */
@@ -69,7 +68,6 @@ export function createTokenCache (options: TokenCacheOptions): CredentialSource 
 }
 
 class TokenCache implements CredentialSource {
-  readonly #upstream: string
   readonly #key: string
   readonly #fetchToken: () => Promise<TokenAnswer>
   readonly #refreshBeforeMs: number
@@ -87,7 +85,6 @@ class TokenCache implements CredentialSource {
   #lastError: string | undefined
 
   constructor (options: TokenCacheOptions) {
-    this.#upstream = options.upstream
     this.#key = options.key
     this.#fetchToken = options.fetchToken
     this.#refreshBeforeMs = options.refreshBeforeMs
@@ -175,7 +172,7 @@ class TokenCache implements CredentialSource {
     this.#fetchesOk++
     this.#lastRefreshAt = this.#now()
     this.#onFetch?.('ok')
-    this.#log?.info({ upstream: this.#upstream, expiresAt: token.expiresAt, lifetimeMs: answer.lifetimeMs }, 'token fetched')
+    this.#log?.info({ expiresAt: token.expiresAt, lifetimeMs: answer.lifetimeMs }, 'token fetched')
     this.#scheduleRefresh(kept)
     return kept.authorization
   }
@@ -188,7 +185,7 @@ class TokenCache implements CredentialSource {
     const until = this.#now() + backoffMs
     this.#failure = { error, until }
     this.#onFetch?.('failed', error.reason)
-    this.#log?.warn({ upstream: this.#upstream, reason: error.detail, backoffMs }, 'token fetch failed')
+    this.#log?.warn({ reason: error.detail, backoffMs }, 'token fetch failed')
     // A background refresh failed: the token serves on, and the refresh is retried if that comes before expiry.
     const token = this.#valid()
     if (token !== undefined && until < token.expiresAt) this.#schedule(until)
@@ -213,7 +210,7 @@ class TokenCache implements CredentialSource {
     this.#timer = undefined
     // A fetch under way schedules the next refresh when it succeeds.
     if (this.#pending !== undefined) return
-    this.#log?.debug?.({ upstream: this.#upstream }, 'token refresh started')
+    this.#log?.debug?.({}, 'token refresh started')
     // Its failure has been recorded (and a retry scheduled) by #failed; there is no caller to tell.
     this.#fetch().catch(() => {})
   }

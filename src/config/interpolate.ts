@@ -52,7 +52,7 @@ function resolveReference (reference: string, context: InterpolationContext, pat
       // Trailing newline trimmed: secrets written by `echo` or editors end with one.
       return readFileSync(resolve(context.baseDir, file), 'utf8').replace(/\r?\n$/, '')
     } catch (err) {
-      return issue(context, path, `cannot read file ${file} (${(err as NodeJS.ErrnoException).code ?? 'error'})`)
+      return issue(context, path, `cannot read file ${file} (${(err as NodeJS.ErrnoException).code ?? 'error'}; a relative path is read from the config file's folder)`)
     }
   }
   const separator = reference.indexOf(':-')

@@ -28,7 +28,7 @@ export function validateConfig (input: unknown): ValidationResult {
   }
   const raw = (top.success ? top.data : applyPresets(input, [])) as Record<string, unknown>
   const config = resolve(raw, issues)
-  return issues.length > 0 ? { issues: dedupe(issues) } : { config }
+  return issues.length > 0 ? { issues: dedupe(withoutPresetEchoes(issues)) } : { config }
 }
 
 /** Parse one section; its problems join the list with their full path. */
@@ -308,6 +308,17 @@ function joinPath (path: string, key: string): string {
 
 function article (expected: string): string {
   return expected === 'object' || expected === 'array' || expected === 'integer' ? `an ${expected}` : `a ${expected}`
+}
+
+/**
+ * When a preset could not build `target` / `auth.tokenUrl` (its presetOptions
+ * are missing or wrong), "target: required" would only repeat that problem
+ * in words the user never wrote: keep the presetOptions issue alone.
+ */
+function withoutPresetEchoes (issues: ConfigIssue[]): ConfigIssue[] {
+  const failedPresets = new Set(issues.filter((issue) => issue.path.includes('.presetOptions')).map((issue) => issue.path.slice(0, issue.path.indexOf('.presetOptions'))))
+  if (failedPresets.size === 0) return issues
+  return issues.filter((issue) => !(issue.message === 'required' && [...failedPresets].some((upstream) => issue.path === `${upstream}.target` || issue.path === `${upstream}.auth.tokenUrl`)))
 }
 
 function dedupe (issues: ConfigIssue[]): ConfigIssue[] {

@@ -127,7 +127,7 @@ test('with nothing set, each example names every variable and file it needs, wit
       if (ref.hasDefault) continue
       const expected = ref.kind === 'env'
         ? `${ref.path}: environment variable ${ref.name} is not set`
-        : `${ref.path}: cannot read file ${ref.name} (ENOENT)`
+        : `${ref.path}: cannot read file ${ref.name} (ENOENT; a relative path is read from the config file's folder)`
       t.assert.ok(lines.includes(expected), `${name}: expected "${expected}" in:\n${lines.join('\n')}`)
     }
   }

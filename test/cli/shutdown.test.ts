@@ -66,7 +66,8 @@ test('SIGTERM', { concurrency: true }, async (t: TestContext) => {
       const signalledAt = performance.now()
       cli.child.kill('SIGTERM')
       const refused = await refusedWithin(port, 1000)
-      t.assert.strictEqual(refused, 'ECONNREFUSED', 'a new connection is refused while draining')
+      // A connect racing the close can land in the kernel's backlog and be reset rather than refused: both are "no".
+      t.assert.ok(refused === 'ECONNREFUSED' || refused === 'ECONNRESET', `a new connection is refused while draining (got ${String(refused)})`)
       t.assert.strictEqual(answered, false, 'refused while the in-flight request was still running')
 
       t.assert.deepStrictEqual(await inFlight, { status: 200, body: 'done' })

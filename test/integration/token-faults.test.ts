@@ -143,7 +143,7 @@ test('private_key_jwt: neither the assertion nor the key appears in the error', 
   assertSanitised(t, error, 'HTTP 400 invalid_grant', [assertion, privateKeyPem.split('\n')[1] ?? 'x'])
 })
 
-test('logs and the metrics hook carry the upstream and the reason, never a secret, an assertion or a token', async (t: TestContext) => {
+test('logs carry the reason (the upstream comes from the caller\'s child logger), the metrics hook the outcome; never a secret, an assertion or a token', async (t: TestContext) => {
   t.plan(6)
   const lines: Array<{ level: string, obj: object, msg: string }> = []
   const log = {
@@ -162,8 +162,8 @@ test('logs and the metrics hook carry the upstream and the reason, never a secre
   await failureOf(source.authorization())
 
   t.assert.deepStrictEqual(lines.map((l) => [l.level, l.msg]), [['info', 'token fetched'], ['warn', 'token fetch failed']])
-  t.assert.deepStrictEqual(lines[0]?.obj, { upstream: 'logged', expiresAt: at, lifetimeMs: 60_000 })
-  t.assert.deepStrictEqual(lines[1]?.obj, { upstream: 'logged', reason: 'HTTP 401 invalid_client', backoffMs: 1000 })
+  t.assert.deepStrictEqual(lines[0]?.obj, { expiresAt: at, lifetimeMs: 60_000 })
+  t.assert.deepStrictEqual(lines[1]?.obj, { reason: 'HTTP 401 invalid_client', backoffMs: 1000 })
   t.assert.deepStrictEqual(outcomes, [['ok', undefined], ['failed', 'http']])
   const written = JSON.stringify(lines)
   t.assert.ok(!written.includes(SECRET), 'no secret in the logs')

@@ -94,6 +94,6 @@ test('an unreadable ${file:} is an issue at the field path naming the file, miss
     ''
   ].join('\n'))
   const result = loadConfigFile(file, {})
-  t.assert.deepStrictEqual(result.issues?.find((issue) => issue.path === 'upstreams.redox.auth.privateKey'), { path: 'upstreams.redox.auth.privateKey', message: 'cannot read file keys/missing.pem (ENOENT)' })
-  t.assert.deepStrictEqual(result.issues?.find((issue) => issue.path === 'upstreams.other.auth.token'), { path: 'upstreams.other.auth.token', message: 'cannot read file keys (EISDIR)' })
+  t.assert.deepStrictEqual(result.issues?.find((issue) => issue.path === 'upstreams.redox.auth.privateKey'), { path: 'upstreams.redox.auth.privateKey', message: 'cannot read file keys/missing.pem (ENOENT; a relative path is read from the config file\'s folder)' })
+  t.assert.deepStrictEqual(result.issues?.find((issue) => issue.path === 'upstreams.other.auth.token'), { path: 'upstreams.other.auth.token', message: 'cannot read file keys (EISDIR; a relative path is read from the config file\'s folder)' })
 })
