@@ -47,6 +47,7 @@ function interpolateString (text: string, context: InterpolationContext, path: s
 function resolveReference (reference: string, context: InterpolationContext, path: string): string | undefined {
   if (reference.startsWith('file:')) {
     const file = reference.slice(5).trim()
+    // eslint-disable-next-line no-template-curly-in-string -- the config syntax, quoted
     if (file === '') return issue(context, path, 'empty ${file:} reference')
     try {
       // Trailing newline trimmed: secrets written by `echo` or editors end with one.

@@ -36,6 +36,19 @@ const httpUrl = z.string().refine((value) => {
   }
 }, { message: 'must be an absolute http(s) URL without credentials, query or fragment' })
 
+/** An HTTP proxy: scheme, host and port, and optionally `user:password@` (the password is a secret, see validate.ts). */
+const proxyUrl = z.string().refine((value) => {
+  try {
+    const url = new URL(value)
+    return (url.protocol === 'http:' || url.protocol === 'https:') && url.pathname === '/' && url.search === '' && url.hash === ''
+  } catch {
+    return false
+  }
+}, { message: 'must be an http(s) proxy URL: scheme, host, port and optionally user:password@, nothing else' })
+
+/** A boolean, also as the strings `true` / `false`: interpolation (`${INSECURE:-false}`) always yields strings. */
+const boolean = z.union([z.boolean(), z.enum(['true', 'false']).transform((value) => value === 'true')])
+
 /** An integer, also as a string of digits: interpolation (`port: ${PORT}`) always yields strings. */
 const integer = z.union([z.number(), z.string().regex(/^\d+$/, { message: 'must be a whole number' }).transform(Number)]).pipe(z.number().int())
 const count = (min: number) => integer.pipe(z.number().min(min))
@@ -70,12 +83,13 @@ export const upstreamSchema = z.strictObject({
   presetOptions: z.record(z.string(), z.unknown()).optional(),
   timeout: positiveDuration.optional(),
   bodyLimit: size.optional(),
-  proxy: httpUrl.optional(),
+  proxy: proxyUrl.optional(),
   tls: z.strictObject({
     ca: z.string().optional(),
     cert: z.string().optional(),
     key: z.string().optional(),
-    minVersion: z.enum(['TLSv1.2', 'TLSv1.3']).optional()
+    minVersion: z.enum(['TLSv1.2', 'TLSv1.3']).optional(),
+    insecureSkipVerify: boolean.optional()
   }).optional(),
   headers: z.record(z.string().regex(headerName, { message: 'must be a valid header name' }), z.union([z.string(), z.number()]).transform(String)).optional(),
   auth: authSchema.optional(),
@@ -113,7 +127,9 @@ export const storeSchema = z.strictObject({
   url: z.string().regex(/^rediss?:\/\//, { message: 'must be a redis:// or rediss:// URL' }).optional(),
   keyPrefix: z.string().optional(),
   encryptionKey: z.string().min(16, { message: 'must be at least 16 characters' }).optional(),
-  onUnavailable: z.enum(['local', 'fail']).optional()
+  onUnavailable: z.enum(['local', 'fail']).optional(),
+  /** ioredis options passed through as given (Sentinel, TLS details); see docs/scaling.md. */
+  redis: z.record(z.string(), z.unknown()).optional()
 })
 
 /**

@@ -64,11 +64,16 @@ export interface RetryConfig {
   readonly methods: ReadonlySet<string>
 }
 
+/** For the upstream and its token endpoint. Every PEM has been parsed once by the validator. */
 export interface TlsConfig {
+  /** Extra trusted CAs (PEM, one or more), trusted in addition to Node's root store. */
   readonly ca?: string
+  /** Client certificate (PEM, leaf first) for mTLS; always with `key`. */
   readonly cert?: string
   readonly key?: string
   readonly minVersion?: 'TLSv1.2' | 'TLSv1.3'
+  /** Present (and true) only when the config turns certificate verification off; warned at every start. */
+  readonly insecureSkipVerify?: true
 }
 
 export interface UpstreamConfig {
@@ -85,6 +90,7 @@ export interface UpstreamConfig {
   /** Absent: no throttling for this upstream. */
   readonly rateLimit?: RateLimitConfig
   readonly retry: RetryConfig
+  /** HTTP proxy for the upstream and its token endpoint, overriding HTTPS_PROXY / HTTP_PROXY / NO_PROXY; may carry user:password@. */
   readonly proxy?: string
   readonly tls?: TlsConfig
 }
@@ -106,6 +112,8 @@ export interface StoreConfig {
   readonly keyPrefix: string
   readonly encryptionKey?: string
   readonly onUnavailable: 'local' | 'fail'
+  /** ioredis options, passed through (Sentinel, TLS details); tollgate's own defaults are in store/redis-client.ts. */
+  readonly redis?: Readonly<Record<string, unknown>>
 }
 
 export interface Config {
@@ -115,7 +123,8 @@ export interface Config {
   readonly upstreams: readonly UpstreamConfig[]
   /**
    * Every secret value the config holds (client secrets, private keys,
-   * static tokens, inbound token, store key), for the logger's censor.
+   * static tokens, inbound token, store key, proxy passwords, mTLS keys),
+   * for the logger's censor.
    */
   readonly secrets: readonly string[]
 }

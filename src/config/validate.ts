@@ -3,6 +3,7 @@
  * Collects all issues rather than stopping at the first, so `tollgate check`
  * can print them all (oauth2-proxy pkg/validation).
  */
+import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto'
 import { BlockList, isIP } from 'node:net'
 import type { z } from 'zod'
 import { importSigningKey } from '../auth/assertion.js'
@@ -120,12 +121,15 @@ function resolveStore (raw: RawStore, issues: ConfigIssue[], secrets: Set<string
     if (password) secrets.add(decodeURIComponent(password))
   }
   if (raw.encryptionKey !== undefined) secrets.add(raw.encryptionKey)
+  // Passwords in the ioredis passthrough (password, sentinelPassword, tls.key ...) are kept out of the logs too.
+  if (raw.redis !== undefined) collectSecrets(raw.redis, secrets)
   return {
     type,
     keyPrefix: raw.keyPrefix ?? defaults.DEFAULT_KEY_PREFIX,
     onUnavailable: raw.onUnavailable ?? 'local',
     ...optional('url', raw.url),
-    ...optional('encryptionKey', raw.encryptionKey)
+    ...optional('encryptionKey', raw.encryptionKey),
+    ...optional('redis', raw.redis)
   }
 }
 
@@ -166,7 +170,7 @@ function resolveUpstream (name: string, raw: RawUpstream, rawAuth: RawAuth | und
       methods: new Set((raw.retry?.methods ?? defaults.DEFAULT_RETRY_METHODS).map((method) => method.toUpperCase()))
     },
     ...optional('rateLimit', resolveRateLimit(raw.rateLimit)),
-    ...optional('proxy', raw.proxy),
+    ...optional('proxy', resolveProxy(raw.proxy, secrets)),
     ...optional('tls', tls)
   }
 }
@@ -266,11 +270,64 @@ function resolveRateLimit (raw: RawUpstream['rateLimit']): RateLimitConfig | und
   }
 }
 
+/** The proxy URL as given; its password, in every form it may take on the way out, joins the secrets. */
+function resolveProxy (proxy: string | undefined, secrets: Set<string>): string | undefined {
+  if (proxy === undefined) return undefined
+  const url = safeUrl(proxy)
+  if (url !== undefined && url.password !== '') {
+    const user = decodeURIComponent(url.username)
+    const password = decodeURIComponent(url.password)
+    // Raw, percent-decoded, and inside the Proxy-Authorization value undici builds from them.
+    secrets.add(url.password).add(password).add(Buffer.from(`${user}:${password}`).toString('base64'))
+  }
+  return proxy
+}
+
+/**
+ * Every PEM is parsed here, once, so a broken bundle is a config problem
+ * naming its field rather than a TLS failure on the first request. The
+ * messages never quote the value.
+ */
 function resolveTls (raw: RawUpstream['tls'], path: string, issues: ConfigIssue[], secrets: Set<string>): TlsConfig | undefined {
   if (raw === undefined) return undefined
   if ((raw.cert === undefined) !== (raw.key === undefined)) issues.push({ path: `${path}.${raw.cert === undefined ? 'cert' : 'key'}`, message: 'cert and key go together (mTLS)' })
   if (raw.key !== undefined) secrets.add(raw.key)
-  return { ...optional('ca', raw.ca), ...optional('cert', raw.cert), ...optional('key', raw.key), ...optional('minVersion', raw.minVersion) }
+  if (raw.ca !== undefined && parseCertificates(raw.ca) === undefined) issues.push({ path: `${path}.ca`, message: 'not a PEM certificate' })
+  const cert = raw.cert === undefined ? undefined : parseCertificates(raw.cert)
+  if (raw.cert !== undefined && cert === undefined) issues.push({ path: `${path}.cert`, message: 'not a PEM certificate' })
+  const key = raw.key === undefined ? undefined : parsePrivateKey(raw.key, `${path}.key`, issues)
+  // The leaf comes first in a client chain: it is the one the key must belong to.
+  if (cert?.[0] !== undefined && key !== undefined && !cert[0].checkPrivateKey(key)) issues.push({ path: `${path}.key`, message: 'does not belong to tls.cert' })
+  return {
+    ...optional('ca', raw.ca),
+    ...optional('cert', raw.cert),
+    ...optional('key', raw.key),
+    ...optional('minVersion', raw.minVersion),
+    ...optional('insecureSkipVerify', raw.insecureSkipVerify === true ? true as const : undefined)
+  }
+}
+
+const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g
+
+/** Every certificate of a PEM bundle, or undefined when there is none or one does not parse. */
+function parseCertificates (pem: string): X509Certificate[] | undefined {
+  const blocks = pem.match(PEM_CERTIFICATE)
+  if (blocks === null) return undefined
+  try {
+    return blocks.map((block) => new X509Certificate(block))
+  } catch {
+    return undefined
+  }
+}
+
+function parsePrivateKey (pem: string, path: string, issues: ConfigIssue[]): KeyObject | undefined {
+  try {
+    return createPrivateKey({ key: pem, format: 'pem' })
+  } catch (err) {
+    const encrypted = (err as { code?: unknown }).code === 'ERR_MISSING_PASSPHRASE'
+    issues.push({ path, message: encrypted ? 'is an encrypted PEM key: give tollgate the key without a passphrase' : 'not a PEM private key' })
+    return undefined
+  }
 }
 
 /** Zod's issues → ours: a dotted path and a message that never quotes the value (it may be a secret). */
@@ -352,6 +409,17 @@ export function buildBlockList (entries: readonly string[]): BlockList {
 
 function isLoopback (host: string): boolean {
   return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host)
+}
+
+/** String values under keys that name a secret (password, key, token, secret), at any depth. */
+function collectSecrets (value: unknown, secrets: Set<string>, secretKey = false): void {
+  if (typeof value === 'string') {
+    if (secretKey && value !== '') secrets.add(value)
+  } else if (Array.isArray(value)) {
+    for (const item of value) collectSecrets(item, secrets, secretKey)
+  } else if (isPlainObject(value)) {
+    for (const [key, child] of Object.entries(value)) collectSecrets(child, secrets, secretKey || /password|secret|token|^key$|^pfx$|passphrase/i.test(key))
+  }
 }
 
 function safeUrl (value: string): URL | undefined {
