@@ -36,7 +36,9 @@ COPY --from=deps /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 # package.json carries "type": "module", which dist/*.js need.
 COPY package.json ./
-COPY config ./config
+# The example configs only: config/secrets/ (git-ignored) is where the vendor guides put
+# local keys, and no key may end up in an image layer.
+COPY config/*.yaml ./config/
 # Numeric: the image's `node` user. Kubernetes can only check runAsNonRoot against a
 # numeric USER; a name fails with "image has non-numeric user" unless runAsUser is set.
 USER 1000:1000

@@ -33,7 +33,10 @@ const TITLES: Record<number, string> = {
   504: 'Gateway Timeout'
 }
 
-export function installProblemHandlers (app: FastifyInstance): void {
+/** Counts each problem answer; see ops/metrics.ts. */
+export type ProblemCounter = (upstream: string | undefined, code: string) => void
+
+export function installProblemHandlers (app: FastifyInstance, count: ProblemCounter = () => {}): void {
   app.setErrorHandler(function problemHandler (err: FastifyError & RetryAfterHint, request, reply) {
     const known = typeof err.code === 'string' && err.code.startsWith('TG_')
     // Fastify's own 4xx (bad JSON, bad URL) are safe to show; anything else unknown is a bug.
@@ -42,6 +45,7 @@ export function installProblemHandlers (app: FastifyInstance): void {
     const detail = known || status < 500 ? err.message : 'an internal error occurred; the log has the details'
     if (status >= 500) request.log.warn({ err, code, status, upstream: upstreamOf(request) }, 'sidecar error')
     if (err.retryAfterMs !== undefined) reply.header('retry-after', String(Math.max(1, Math.ceil(err.retryAfterMs / 1000))))
+    count(upstreamOf(request), code)
     return sendProblem(request, reply, status, code, detail)
   })
 

@@ -32,6 +32,8 @@ export interface UpstreamMeter {
 
 export interface Metrics {
   readonly registry: Registry
+  /** An answer tollgate gave itself (a problem+json), by TG_* code: tells its own 5xx from the vendor's. */
+  problem (upstream: string | undefined, code: string): void
   meter (name: string): UpstreamMeter
   /** Components whose status() is read at scrape time. */
   watch (upstreams: readonly MeteredUpstream[]): void
@@ -47,6 +49,7 @@ export function createMetrics (): Metrics {
   const retries = new Counter({ name: 'tollgate_retries_total', help: 'Transparent retries, by reason (401, 429)', labelNames: ['upstream', 'reason'], registers: [registry] })
   const rejections = new Counter({ name: 'tollgate_limiter_rejections_total', help: 'Requests refused with 503 by the limiter', labelNames: ['upstream', 'reason'], registers: [registry] })
   const tokenFetches = new Counter({ name: 'tollgate_token_fetches_total', help: 'Token requests to the token endpoint, by outcome', labelNames: ['upstream', 'outcome'], registers: [registry] })
+  const problems = new Counter({ name: 'tollgate_problems_total', help: 'Answers tollgate gave itself (problem+json), by TG_* code; upstream is empty when none matched', labelNames: ['upstream', 'code'], registers: [registry] })
 
   const fromStatus = (name: string, help: string, read: (upstream: MeteredUpstream) => number | undefined): void => {
     // eslint-disable-next-line no-new -- prom-client registers the metric itself
@@ -78,7 +81,12 @@ export function createMetrics (): Metrics {
   return {
     registry,
     watch (upstreams) { watched = upstreams },
+    problem (upstream, code) { problems.inc({ upstream: upstream ?? '', code }) },
     meter (name) {
+      // Counters start at zero, so an alert on their first increase sees the first event.
+      for (const outcome of ['ok', 'failed']) tokenFetches.labels(name, outcome).inc(0)
+      for (const reason of ['queue_full', 'queue_timeout', 'shutting_down']) rejections.labels(name, reason).inc(0)
+      for (const reason of ['401', '429']) retries.labels(name, reason).inc(0)
       const sidecar = duration.labels(name, 'sidecar')
       const upstream = duration.labels(name, 'upstream')
       // Every (method, class) child bound now: the hot path is a map lookup and an increment.

@@ -52,6 +52,9 @@ test('/metrics parses as Prometheus text and counts what a scripted run did', as
   t.assert.strictEqual(valueOf(samples, 'tollgate_limiter_queue_depth', vendor), 0)
   t.assert.strictEqual(valueOf(samples, 'tollgate_request_duration_seconds_count', { ...vendor, phase: 'upstream' }), 5)
   t.assert.strictEqual(valueOf(samples, 'tollgate_request_duration_seconds_count', { ...vendor, phase: 'sidecar' }), 6)
+  t.assert.strictEqual(valueOf(samples, 'tollgate_problems_total', { upstream: 'vendor', code: 'TG_TOKEN_FETCH_FAILED' }), 1, 'tollgate\'s own 502 is told apart')
+  t.assert.strictEqual(valueOf(samples, 'tollgate_problems_total', { upstream: '', code: 'TG_UPSTREAM_NOT_FOUND' }), 1)
+  t.assert.strictEqual(valueOf(samples, 'tollgate_limiter_rejections_total', { ...vendor, reason: 'queue_full' }), 0, 'counters start at zero')
   const expiry = valueOf(samples, 'tollgate_token_expiry_timestamp_seconds', vendor) ?? 0
   t.assert.ok(expiry > Date.now() / 1000 + 500 && expiry < Date.now() / 1000 + 601, `token expiry ${expiry}`)
   t.assert.ok((valueOf(samples, 'tollgate_process_resident_memory_bytes') ?? 0) > 0, 'default process metrics')

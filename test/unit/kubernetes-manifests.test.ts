@@ -6,7 +6,9 @@
  * container ports, probes and Prometheus annotations use the ports that
  * config listens on; every secret file it reads is mounted, read-only, from
  * a Secret key that secret.example.yaml documents; the tollgate container is
- * hardened and has resources. One check per way the files can drift apart.
+ * hardened and has resources. The alert rules in deploy/prometheus and
+ * docs/operations.md name only metrics tollgate exports. One check per way
+ * the files can drift apart.
  */
 import { test, type TestContext } from 'node:test'
 import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs'
@@ -14,6 +16,7 @@ import { basename, dirname, isAbsolute, join } from 'node:path'
 import { parse as parseYaml, parseAllDocuments } from 'yaml'
 import { resolveConfig } from '../../src/config/load.js'
 import type { Config } from '../../src/config/types.js'
+import { createMetrics } from '../../src/ops/metrics.js'
 import { REPO_ROOT } from '../helpers/cli-process.js'
 import { fixtureDir } from '../helpers/fixtures.js'
 
@@ -339,3 +342,22 @@ for (const { file, deployment } of DEPLOYMENTS) {
     })
   })
 }
+
+test('the alert rules and docs/operations.md name only metrics tollgate exports', (t: TestContext) => {
+  const exported = new Set<string>()
+  for (const metric of createMetrics().registry.getMetricsAsArray()) {
+    const { name, type } = metric as unknown as { name: string, type: string }
+    exported.add(name)
+    if (type === 'histogram') for (const suffix of ['_bucket', '_sum', '_count']) exported.add(`${name}${suffix}`)
+  }
+  const sources = {
+    'deploy/prometheus/tollgate-alerts.yaml': readFileSync(join(REPO_ROOT, 'deploy', 'prometheus', 'tollgate-alerts.yaml'), 'utf8'),
+    'docs/operations.md': readFileSync(join(REPO_ROOT, 'docs', 'operations.md'), 'utf8')
+  }
+  const named = Object.entries(sources).flatMap(([file, text]) =>
+    // A trailing underscore is a family (`tollgate_process_*`), not a name.
+    [...new Set(text.match(/\btollgate_[a-z0-9_]*[a-z0-9]\b/g) ?? [])].map((name) => ({ file, name })))
+  t.plan(1 + named.length)
+  t.assert.ok(named.length > 10, 'no metric names found')
+  for (const { file, name } of named) t.assert.ok(exported.has(name), `${file} names ${name}, which tollgate does not export`)
+})
