@@ -14,17 +14,32 @@ export interface LoggerOptions {
   readonly stream?: DestinationStream
 }
 
-export function createLogger (options: LoggerOptions): Logger {
-  const censor = createCensor(options.secrets)
-  return pino({
+/** The logger, and a way to add secrets to its censor (after a rotation, the new ones). */
+export interface RedactingLogger {
+  readonly logger: Logger
+  addSecrets (secrets: readonly string[]): void
+}
+
+export function createLogger (options: LoggerOptions): RedactingLogger {
+  let censor = createCensor(options.secrets)
+  let known = [...options.secrets]
+  const logger = pino({
     level: options.level,
     base: { service: 'tollgate' },
     redact: {
       paths: ['req.headers.authorization', 'headers.authorization', '*.clientSecret', '*.privateKey', '*.token', '*.access_token', '*.client_assertion', '*.inboundToken'],
       censor: REDACTED
     },
-    hooks: censor === undefined ? {} : { streamWrite: censor }
+    // Always installed (it is one closure call per line) so rotated secrets can join it later.
+    hooks: { streamWrite: (line) => censor === undefined ? line : censor(line) }
   }, options.stream ?? pino.destination({ dest: 1, sync: false }))
+  return {
+    logger,
+    addSecrets (secrets) {
+      known = [...new Set([...known, ...secrets])]
+      censor = createCensor(known)
+    }
+  }
 }
 
 /**

@@ -7,25 +7,26 @@ import { randomUUID } from 'node:crypto'
 import type { Socket } from 'node:net'
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import type { DestinationStream, Logger } from 'pino'
-import { createCredentialSource } from './auth/index.js'
 import type { Config } from './config/types.js'
 import { AbsoluteFormRefused, ShuttingDown } from './errors.js'
-import { createLimiter } from './limit/index.js'
 import { createLogger } from './logger.js'
 import { isProbe, registerHealth, type Lifecycle } from './ops/health.js'
 import { installInboundAccess } from './ops/inbound-access.js'
 import { frameworkErrors, installProblemHandlers } from './problem.js'
-import { createTokenDispatcher, createUpstreamDispatcher } from './proxy/dispatcher.js'
+import { createUpstreamDispatchers } from './proxy/dispatcher.js'
 import { validRequestId } from './proxy/headers.js'
 import upstreamPlugin, { type UpstreamRuntime } from './proxy/upstream-plugin.js'
 import { createMetrics } from './ops/metrics.js'
 import { registerOpsEndpoints } from './ops/status.js'
+import { openStore } from './store/index.js'
 import './proxy/context.js'
 
 export interface ServerDeps {
   /** Where log lines go (tests pass a sink); stdout by default. */
   readonly logStream?: DestinationStream
   readonly logger?: Logger
+  /** Where HTTPS_PROXY / HTTP_PROXY / NO_PROXY are read, once, at startup; process.env by default. */
+  readonly env?: NodeJS.ProcessEnv
 }
 
 export interface Sidecar {
@@ -39,7 +40,8 @@ export interface Sidecar {
 }
 
 export async function buildServer (config: Config, deps: ServerDeps = {}): Promise<Sidecar> {
-  const logger = deps.logger ?? createLogger({ level: config.log.level, secrets: config.secrets, ...(deps.logStream === undefined ? {} : { stream: deps.logStream }) })
+  const redacting = createLogger({ level: config.log.level, secrets: config.secrets, ...(deps.logStream === undefined ? {} : { stream: deps.logStream }) })
+  const logger = deps.logger ?? redacting.logger
   const lifecycle: Lifecycle = { draining: false }
 
   const app = Fastify({
@@ -50,13 +52,18 @@ export async function buildServer (config: Config, deps: ServerDeps = {}): Promi
     genReqId: (req) => validRequestId(req.headers['x-request-id']) ?? randomUUID(),
     return503OnClosing: false,
     forceCloseConnections: 'idle',
-    requestTimeout: 0,
+    // Slow clients (slowloris): the headers must arrive within headersTimeout and the whole
+    // request, body included, within bodyTimeout, else 408 and the socket is closed. Node checks
+    // both on a timer, every 30 s by default: far too coarse for a 10 s limit.
+    requestTimeout: config.server.bodyTimeoutMs,
+    http: { connectionsCheckingInterval: checkingInterval(config.server.headersTimeoutMs) },
     bodyLimit: config.server.bodyLimit,
     frameworkErrors
   })
   app.server.headersTimeout = config.server.headersTimeoutMs
   app.decorateRequest('tollgate', null)
-  installProblemHandlers(app)
+  const metrics = createMetrics()
+  installProblemHandlers(app, metrics.problem)
 
   // CONNECT never reaches Fastify; answer it here rather than let Node drop the socket silently.
   app.server.on('connect', (_req, socket: Socket) => {
@@ -92,17 +99,18 @@ export async function buildServer (config: Config, deps: ServerDeps = {}): Promi
 
   registerHealth(app, lifecycle)
 
-  const metrics = createMetrics()
+  // Where limiter and token state live (memory or Redis); with store.onUnavailable: fail, an unreachable Redis stops startup here.
+  const store = await openStore(config.store, { log: logger.child({ component: 'store' }) })
   const upstreams = config.upstreams.map((upstream): UpstreamRuntime => {
     const log = logger.child({ upstream: upstream.name })
     const meter = metrics.meter(upstream.name)
-    const tokenDispatcher = createTokenDispatcher(upstream)
+    const { api, token: tokenDispatcher } = createUpstreamDispatchers(upstream, { env: deps.env ?? process.env, log })
     const onFetch = (outcome: 'ok' | 'failed'): void => meter.tokenFetch(outcome)
     return {
       config: upstream,
-      credentials: createCredentialSource(upstream.name, upstream.auth, { log, onFetch, ...(tokenDispatcher === undefined ? {} : { dispatcher: tokenDispatcher }) }),
-      limiter: createLimiter(upstream.rateLimit, { log }),
-      dispatcher: createUpstreamDispatcher(upstream),
+      credentials: store.createCredentialSource(upstream, { log, onFetch, ...(tokenDispatcher === undefined ? {} : { dispatcher: tokenDispatcher }) }),
+      limiter: store.createLimiter(upstream, { log }),
+      dispatcher: api,
       meter
     }
   })
@@ -129,9 +137,20 @@ export async function buildServer (config: Config, deps: ServerDeps = {}): Promi
       // The listener is closed and its connections are gone: nothing still needs the pool.
       await runtime.dispatcher.destroy()
     }))
+    await store.close()
   })
 
   return { app, admin, config, upstreams, lifecycle, logger }
+}
+
+/**
+ * How often Node looks for requests past headersTimeout / requestTimeout: a
+ * quarter of the headers timeout, between 50 ms and 1 s, so a limit is
+ * enforced at most a quarter late (and within a second) for the cost of one
+ * walk over the open requests per tick.
+ */
+function checkingInterval (headersTimeoutMs: number): number {
+  return Math.max(50, Math.min(1000, Math.floor(headersTimeoutMs / 4)))
 }
 
 /** Listen on server.host: the app-facing port, and the admin port when configured. */

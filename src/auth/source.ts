@@ -31,5 +31,9 @@ export interface CredentialSource {
    */
   invalidate (value: string): void
   status (): CredentialStatus
-  close (): void
+  /**
+   * Stop timers. With `forget`, also drop the cached credential: the secret
+   * behind it was rotated, and its token must not be handed out again.
+   */
+  close (options?: { forget?: boolean }): void
 }

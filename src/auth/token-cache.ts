@@ -133,8 +133,10 @@ class TokenCache implements CredentialSource {
     }
   }
 
-  close (): void {
-    // The token stays in the shared cache: a source rebuilt with the same credentials reuses it.
+  close (options?: { forget?: boolean }): void {
+    // The token stays in the shared cache, so a source rebuilt with the same
+    // credentials reuses it, unless those credentials were rotated away.
+    if (options?.forget === true) tokens.delete(this.#key)
     this.#closed = true
     clearTimeout(this.#timer)
     this.#timer = undefined

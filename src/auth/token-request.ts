@@ -3,6 +3,7 @@ import { request, type Dispatcher } from 'undici'
 import type { OAuth2ClientCredentialsAuth } from '../config/types.js'
 import { TokenFetchFailed } from '../errors.js'
 import { capRetryAfter, parseRetryAfter } from '../limit/retry-after.js'
+import { describeEgressError } from '../proxy/upstream-errors.js'
 import { createClientAuth } from './client-auth.js'
 
 /** Lifetime of a token whose answer has no `expires_in` and which is no JWT with `exp`. */
@@ -194,6 +195,9 @@ const NETWORK_ERRORS: Readonly<Record<string, string>> = {
 /** undici and node:net errors → our words plus their code; their messages may quote the URL, so are dropped. */
 function networkFailure (err: unknown, timeoutMs: number): TokenFetchError {
   if ((err as Error | undefined)?.name === 'TimeoutError') return failure(`timed out after ${timeoutMs} ms`, 'timeout')
+  // TLS and proxy failures, worded the same as for the upstream itself.
+  const egress = describeEgressError(err)
+  if (egress !== undefined) return failure(egress, 'network')
   const code = (err as { code?: unknown } | undefined)?.code
   if (typeof code !== 'string' || !WORD.test(code)) return failure('request failed', 'network')
   return failure(`${NETWORK_ERRORS[code] ?? 'request failed'} (${code})`, 'network')

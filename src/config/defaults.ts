@@ -8,6 +8,13 @@ export const DEFAULT_SHUTDOWN_GRACE_MS = 10_000
 export const DEFAULT_BODY_LIMIT = 10 * 1024 * 1024
 /** A client slower than this to send its request headers is cut off (slowloris). */
 export const DEFAULT_HEADERS_TIMEOUT_MS = 10_000
+/**
+ * A request, headers and body, must have arrived within this long of its
+ * first byte (Node's requestTimeout), so a client that stalls mid-body is cut
+ * off (408) instead of holding a socket for good. As long as the upstream
+ * `timeout` by default, which already bounds a streamed upload.
+ */
+export const DEFAULT_BODY_TIMEOUT_MS = 30_000
 export const DEFAULT_LOG_LEVEL = 'info'
 export const DEFAULT_KEY_PREFIX = 'tollgate:'
 /** Upstream response timeout: headers must arrive, and the body must not stall, within it. */

@@ -17,6 +17,8 @@ export interface InterpolationContext {
   readonly issues: ConfigIssue[]
   /** Every value that came from the environment or a file: candidates for redaction. */
   readonly substituted: Set<string>
+  /** Absolute paths of every file read: watched for secret rotation. */
+  readonly files?: Set<string>
 }
 
 /** A deep copy of `raw` with every string interpolated. */
@@ -49,9 +51,11 @@ function resolveReference (reference: string, context: InterpolationContext, pat
     const file = reference.slice(5).trim()
     // eslint-disable-next-line no-template-curly-in-string -- the config syntax, quoted
     if (file === '') return issue(context, path, 'empty ${file:} reference')
+    const absolute = resolve(context.baseDir, file)
+    context.files?.add(absolute)
     try {
       // Trailing newline trimmed: secrets written by `echo` or editors end with one.
-      return readFileSync(resolve(context.baseDir, file), 'utf8').replace(/\r?\n$/, '')
+      return readFileSync(absolute, 'utf8').replace(/\r?\n$/, '')
     } catch (err) {
       return issue(context, path, `cannot read file ${file} (${(err as NodeJS.ErrnoException).code ?? 'error'}; a relative path is read from the config file's folder)`)
     }

@@ -10,7 +10,7 @@ import type { ConfigIssue } from './issues.js'
 import type { Config } from './types.js'
 import { validateConfig } from './validate.js'
 
-export type LoadResult = { config: Config, issues?: undefined } | { config?: undefined, issues: ConfigIssue[] }
+export type LoadResult = { config: Config, issues?: undefined, files: readonly string[] } | { config?: undefined, issues: ConfigIssue[] }
 
 export function loadConfigFile (file: string, env: NodeJS.ProcessEnv = process.env): LoadResult {
   let text: string
@@ -31,10 +31,11 @@ export function loadConfigFile (file: string, env: NodeJS.ProcessEnv = process.e
 
 export function resolveConfig (raw: unknown, options: { env?: NodeJS.ProcessEnv, baseDir?: string } = {}): LoadResult {
   const issues: ConfigIssue[] = []
-  const context = { env: options.env ?? process.env, baseDir: options.baseDir ?? process.cwd(), issues, substituted: new Set<string>() }
+  const files = new Set<string>()
+  const context = { env: options.env ?? process.env, baseDir: options.baseDir ?? process.cwd(), issues, substituted: new Set<string>(), files }
   const interpolated = interpolate(raw ?? {}, context)
   const validated = validateConfig(interpolated)
-  if (issues.length === 0) return validated
+  if (issues.length === 0) return validated.issues === undefined ? { config: validated.config, files: [...files] } : validated
   // Report the unresolved references, plus what else is wrong elsewhere.
   const reported = new Set(issues.map((issue) => issue.path))
   return { issues: [...issues, ...(validated.issues ?? []).filter((issue) => !reported.has(issue.path))] }

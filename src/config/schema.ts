@@ -114,6 +114,7 @@ export const serverSchema = z.strictObject({
   shutdownGrace: duration.optional(),
   bodyLimit: size.optional(),
   headersTimeout: positiveDuration.optional(),
+  bodyTimeout: positiveDuration.optional(),
   allow: z.array(z.string()).optional(),
   inboundToken: z.string().min(16, { message: 'must be at least 16 characters' }).optional()
 })

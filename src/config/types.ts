@@ -101,6 +101,8 @@ export interface ServerConfig {
   readonly shutdownGraceMs: number
   readonly bodyLimit: number
   readonly headersTimeoutMs: number
+  /** The whole request (headers and body) must arrive within this, counted from its first byte; at least headersTimeoutMs. */
+  readonly bodyTimeoutMs: number
   readonly allow: readonly string[]
   readonly inboundToken?: string
   readonly adminPort?: number

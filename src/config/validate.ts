@@ -101,12 +101,18 @@ function resolveServer (raw: RawServer, issues: ConfigIssue[], secrets: Set<stri
   if (raw.adminPort !== undefined && raw.adminPort !== 0 && raw.adminPort === raw.port) {
     issues.push({ path: 'server.adminPort', message: 'must differ from server.port' })
   }
+  const headersTimeoutMs = raw.headersTimeout ?? defaults.DEFAULT_HEADERS_TIMEOUT_MS
+  // bodyTimeout counts from the request's first byte, headers included: shorter would cut headers off early.
+  if (raw.bodyTimeout !== undefined && raw.bodyTimeout < headersTimeoutMs) {
+    issues.push({ path: 'server.bodyTimeout', message: 'must not be shorter than server.headersTimeout (it counts from the first byte of the request)' })
+  }
   return {
     host,
     port: raw.port ?? defaults.DEFAULT_PORT,
     shutdownGraceMs: raw.shutdownGrace ?? defaults.DEFAULT_SHUTDOWN_GRACE_MS,
     bodyLimit: raw.bodyLimit ?? defaults.DEFAULT_BODY_LIMIT,
-    headersTimeoutMs: raw.headersTimeout ?? defaults.DEFAULT_HEADERS_TIMEOUT_MS,
+    headersTimeoutMs,
+    bodyTimeoutMs: raw.bodyTimeout ?? Math.max(defaults.DEFAULT_BODY_TIMEOUT_MS, headersTimeoutMs),
     allow,
     ...optional('inboundToken', raw.inboundToken),
     ...optional('adminPort', raw.adminPort)
@@ -320,12 +326,19 @@ function parseCertificates (pem: string): X509Certificate[] | undefined {
   }
 }
 
+/** PKCS#8 `ENCRYPTED PRIVATE KEY`, or the legacy OpenSSL `Proc-Type: 4,ENCRYPTED` header (RFC 1421). */
+const ENCRYPTED_PEM = /-----BEGIN ENCRYPTED PRIVATE KEY-----|Proc-Type:\s*4,ENCRYPTED/
+
 function parsePrivateKey (pem: string, path: string, issues: ConfigIssue[]): KeyObject | undefined {
+  // Node's error for a missing passphrase differs between OpenSSL versions; the PEM says it plainly.
+  if (ENCRYPTED_PEM.test(pem)) {
+    issues.push({ path, message: 'is an encrypted PEM key: give tollgate the key without a passphrase' })
+    return undefined
+  }
   try {
     return createPrivateKey({ key: pem, format: 'pem' })
-  } catch (err) {
-    const encrypted = (err as { code?: unknown }).code === 'ERR_MISSING_PASSPHRASE'
-    issues.push({ path, message: encrypted ? 'is an encrypted PEM key: give tollgate the key without a passphrase' : 'not a PEM private key' })
+  } catch {
+    issues.push({ path, message: 'not a PEM private key' })
     return undefined
   }
 }

@@ -28,7 +28,8 @@ import { translateUpstreamError } from './upstream-errors.js'
 
 export interface UpstreamRuntime {
   readonly config: UpstreamConfig
-  readonly credentials: CredentialSource
+  /** Replaced when a rotated secret file changes the credentials (ops/secret-rotation.ts). */
+  credentials: CredentialSource
   readonly limiter: Limiter
   readonly dispatcher: Dispatcher
   readonly meter: UpstreamMeter
@@ -41,7 +42,7 @@ interface ReplyFromResponse {
 }
 
 export default async function upstreamPlugin (app: FastifyInstance, { runtime }: { runtime: UpstreamRuntime }): Promise<void> {
-  const { config, credentials, limiter, meter } = runtime
+  const { config, limiter, meter } = runtime
   const target = new URL(config.target)
   const basePath = target.pathname === '/' ? '' : target.pathname
   const prefixLength = config.prefix === '/' ? 0 : config.prefix.length
@@ -131,13 +132,13 @@ export default async function upstreamPlugin (app: FastifyInstance, { runtime }:
     await prepareBody(request, context)
     const waitStart = performance.now()
     const signal = clientGone(reply, context)
-    context.authorization = await credentials.authorization()
+    context.authorization = await runtime.credentials.authorization()
     context.permit = await acquire(signal)
     const waited = performance.now() - waitStart
     if (waited > 1) {
       context.waitedMs += waited
       // The wait may have outlived the token: take the current one (a plain string unless it must be refetched).
-      context.authorization = await credentials.authorization()
+      context.authorization = await runtime.credentials.authorization()
     }
   }
 
@@ -190,7 +191,7 @@ export default async function upstreamPlugin (app: FastifyInstance, { runtime }:
     context.permit?.answered()
     limiter.observe(res.headers)
     if (status === 401 && context.authorization !== undefined) {
-      credentials.invalidate(context.authorization)
+      runtime.credentials.invalidate(context.authorization)
       if (context.replayable && context.retried401 < config.retry.on401) {
         context.retried401++
         meter.retry('401')
@@ -232,7 +233,7 @@ export default async function upstreamPlugin (app: FastifyInstance, { runtime }:
 
   async function prepareAttempt (_request: FastifyRequest, reply: FastifyReply, context: ProxyContext): Promise<void> {
     const waitStart = performance.now()
-    context.authorization = await credentials.authorization()
+    context.authorization = await runtime.credentials.authorization()
     context.permit = await acquire(clientGone(reply, context))
     context.waitedMs += performance.now() - waitStart
   }

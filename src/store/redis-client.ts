@@ -70,6 +70,9 @@ export function redisOptions (overrides: Readonly<Record<string, unknown>> | und
     autoResendUnfulfilledCommands: false,
     commandTimeout: COMMAND_TIMEOUT_MS,
     connectTimeout: CONNECT_TIMEOUT_MS,
+    // disconnect() arms a timer (2 s by default) that only a later 'close' clears; on a socket
+    // that is already closed (Redis gone) it would hold the process open on shutdown that long.
+    disconnectTimeout: 200,
     retryStrategy: (attempt: number) => Math.min(RETRY_BASE_MS * 2 ** Math.min(attempt - 1, 10), RETRY_MAX_MS) + Math.floor(Math.random() * RETRY_JITTER_MS),
     // A copy: the resolved config is frozen, and ioredis may write to nested option objects.
     ...(overrides === undefined ? {} : structuredClone(overrides) as RedisOptions)
@@ -87,6 +90,7 @@ export class RedisConnection {
   readonly #subscriber: Redis
   readonly #log: StoreLog | undefined
   readonly #readyListeners = new Set<() => void>()
+  readonly #lostListeners = new Set<() => void>()
   readonly #messageListeners = new Set<(message: StoreMessage) => void>()
   #down = true
   #downSince: number | undefined = Date.now()
@@ -140,6 +144,12 @@ export class RedisConnection {
     return () => this.#readyListeners.delete(listener)
   }
 
+  /** Called once per outage, when shared state stops being usable. */
+  onLost (listener: () => void): () => void {
+    this.#lostListeners.add(listener)
+    return () => this.#lostListeners.delete(listener)
+  }
+
   onMessage (listener: (message: StoreMessage) => void): () => void {
     this.#messageListeners.add(listener)
     return () => this.#messageListeners.delete(listener)
@@ -180,6 +190,7 @@ export class RedisConnection {
   async close (): Promise<void> {
     this.#closing = true
     this.#readyListeners.clear()
+    this.#lostListeners.clear()
     this.#messageListeners.clear()
     await Promise.all([quit(this.client), quit(this.#subscriber)])
   }
@@ -203,6 +214,7 @@ export class RedisConnection {
     this.#log?.warn({ onUnavailable: this.onUnavailable }, this.onUnavailable === 'fail'
       ? 'shared store unavailable: requests that need it get 503 TG_STORE_UNAVAILABLE until it returns'
       : 'shared store unavailable: limits and tokens fall back to this process alone until it returns')
+    for (const listener of this.#lostListeners) listener()
   }
 
   #message (raw: string): void {

@@ -55,7 +55,7 @@ test('defaults are filled: host, port, grace, body limit, headers timeout, log l
   t.plan(3)
   const dir = fixtureDir(t)
   const result = loadConfigFile(dir.write('min.yaml', 'upstreams:\n  photon:\n    target: http://127.0.0.1:9\n'), {})
-  t.assert.deepStrictEqual({ ...result.config?.server }, { host: '127.0.0.1', port: 8080, shutdownGraceMs: 10_000, bodyLimit: 10 * 1024 * 1024, headersTimeoutMs: 10_000, allow: [] })
+  t.assert.deepStrictEqual({ ...result.config?.server }, { host: '127.0.0.1', port: 8080, shutdownGraceMs: 10_000, bodyLimit: 10 * 1024 * 1024, headersTimeoutMs: 10_000, bodyTimeoutMs: 30_000, allow: [] })
   t.assert.strictEqual(result.config?.log.level, 'info')
   t.assert.deepStrictEqual({ ...result.config?.store }, { type: 'memory', keyPrefix: 'tollgate:', onUnavailable: 'local' })
 })

@@ -16,7 +16,7 @@ const TARGET = 'http://127.0.0.1:9'
  */
 const CONFIGS: Record<string, unknown> = {
   'shape problems': {
-    server: { port: S, shutdownGrace: S, bodyLimit: S, headersTimeout: S, allow: S, inboundToken: S, adminPort: S },
+    server: { port: S, shutdownGrace: S, bodyLimit: S, headersTimeout: S, bodyTimeout: S, allow: S, inboundToken: S, adminPort: S },
     log: { level: S },
     store: { type: S, url: S, encryptionKey: S, onUnavailable: S },
     upstreams: {

@@ -1,0 +1,103 @@
+/**
+ * The load generator, one process per run: autocannon, driven
+ * programmatically, then one JSON line on stdout. Latency is also kept here
+ * in a microsecond histogram (autocannon's own has whole-millisecond
+ * buckets, too coarse for a "≤ 1 ms added" target), and, when asked, as a
+ * series of (completion time, latency) pairs for the refresh scenario.
+ */
+import { createHistogram } from 'node:perf_hooks'
+import autocannon from 'autocannon'
+import { childArgument, epochNow } from './child-ipc.js'
+
+export interface LoadOptions {
+  readonly url: string
+  readonly connections: number
+  readonly durationS: number
+  readonly method: 'GET' | 'POST'
+  /** POST body size in bytes (a JSON document of exactly this length). */
+  readonly bodyBytes?: number
+  /** Also return every response's completion time (epoch ms) and latency (ms), up to this many. */
+  readonly seriesMax?: number
+}
+
+export interface LoadResult {
+  readonly responses: number
+  readonly ok: number
+  readonly non2xx: number
+  readonly errors: number
+  readonly timeouts: number
+  readonly elapsedMs: number
+  readonly rps: number
+  /** Milliseconds, from the µs histogram. */
+  readonly p50: number
+  readonly p99: number
+  readonly p999: number
+  readonly max: number
+  /** CPU µs this load process used, its startup included. */
+  readonly cpuUs: number
+  readonly series?: { readonly at: number[], readonly latency: number[] }
+}
+
+function jsonBody (bytes: number): string {
+  const head = '{"resourceType":"Bundle","entry":"'
+  const tail = '"}'
+  return head + 'x'.repeat(Math.max(0, bytes - head.length - tail.length)) + tail
+}
+
+const options = childArgument<LoadOptions>()
+// Exits with the parent: a harness that died must not leave load running.
+process.on('disconnect', () => process.exit(1))
+
+const histogram = createHistogram()
+const seriesMax = options.seriesMax ?? 0
+const at: number[] = []
+const latency: number[] = []
+let responses = 0
+let ok = 0
+
+const started = performance.now()
+const instance = autocannon({
+  url: options.url,
+  connections: options.connections,
+  duration: options.durationS,
+  // autocannon stops on its sampling tick: a short tick keeps short runs short.
+  sampleInt: 100,
+  pipelining: 1,
+  timeout: 10,
+  method: options.method,
+  ...(options.method === 'POST' ? { body: jsonBody(options.bodyBytes ?? 65_536), headers: { 'content-type': 'application/json' } } : {})
+}, (err, result) => {
+  if (err !== null) {
+    process.stderr.write(`load: ${err.message}\n`)
+    process.exit(1)
+  }
+  const elapsedMs = performance.now() - started
+  const ms = (percentile: number): number => ok === 0 ? NaN : histogram.percentile(percentile) / 1000
+  const out: LoadResult = {
+    responses,
+    ok,
+    non2xx: result.non2xx,
+    errors: result.errors,
+    timeouts: result.timeouts,
+    elapsedMs,
+    rps: ok / (elapsedMs / 1000),
+    p50: ms(50),
+    p99: ms(99),
+    p999: ms(99.9),
+    max: ok === 0 ? NaN : histogram.max / 1000,
+    cpuUs: (({ user, system }) => user + system)(process.cpuUsage()),
+    ...(seriesMax > 0 ? { series: { at, latency } } : {})
+  }
+  process.stdout.write(`${JSON.stringify(out)}\n`, () => process.exit(0))
+})
+
+instance.on('response', (_client, statusCode, _bytes, responseTimeMs) => {
+  responses++
+  if (statusCode < 200 || statusCode >= 300) return
+  ok++
+  histogram.record(Math.max(1, Math.round(responseTimeMs * 1000)))
+  if (at.length < seriesMax) {
+    at.push(epochNow())
+    latency.push(responseTimeMs)
+  }
+})

@@ -1,0 +1,199 @@
+/**
+ * The printed report: Markdown tables (so a run can be pasted into
+ * docs/benchmarks.md as is) and one verdict per target of issue #6.
+ */
+import type { LimiterSummary } from './scenario-limiter.js'
+import type { QueueSummary } from './scenario-queue.js'
+import type { RefreshResult } from './scenario-refresh.js'
+import type { StampedeSummary } from './scenario-stampede.js'
+import type { ThroughputResult, ThroughputRun } from './scenario-throughput.js'
+import { max, median, min } from './stats.js'
+
+export interface Results {
+  throughput?: ThroughputResult
+  refresh?: RefreshResult
+  stampede?: StampedeSummary
+  limiter?: LimiterSummary
+  queue?: QueueSummary
+}
+
+/** Every target the harness judges; the smoke test checks that each is printed. */
+export const TARGETS = [
+  'throughput vs bare, 10 conns',
+  'throughput vs bare, 100 conns',
+  'p99 added over bare, 10 conns',
+  'p99 added over bare, 100 conns',
+  'RSS after the run',
+  'stampede token requests',
+  'limiter achieved rate',
+  'limiter windows over N',
+  'refresh waits'
+] as const
+
+const MB = 1024 * 1024
+
+export function table (header: readonly string[], rows: ReadonlyArray<readonly string[]>, rightFrom = 1): string {
+  return [
+    `| ${header.join(' | ')} |`,
+    `|${header.map((_, i) => i >= rightFrom ? '---:' : '---').join('|')}|`,
+    ...rows.map((row) => `| ${row.join(' | ')} |`)
+  ].join('\n')
+}
+
+const f = (value: number, digits = 2): string => Number.isFinite(value) ? value.toFixed(digits) : '–'
+
+interface Cell { readonly runs: ThroughputRun[] }
+
+function cells (runs: readonly ThroughputRun[]): Map<string, Cell> {
+  const out = new Map<string, Cell>()
+  for (const run of runs) {
+    const key = `${run.load} ${run.connections} ${run.target}`
+    const cell = out.get(key) ?? { runs: [] }
+    cell.runs.push(run)
+    out.set(key, cell)
+  }
+  return out
+}
+
+/** Per round, `of` against `to` (same load, connections, round), then the median and range. */
+export function roundRatios (runs: readonly ThroughputRun[], load: string, connections: number, of: string, to: string, measure: (a: ThroughputRun, b: ThroughputRun) => number): number[] {
+  const out: number[] = []
+  for (const a of runs) {
+    if (a.load !== load || a.connections !== connections || a.target !== of) continue
+    const b = runs.find((r) => r.load === load && r.connections === connections && r.round === a.round && r.target === to)
+    if (b !== undefined) out.push(measure(a, b))
+  }
+  return out
+}
+
+const rpsRatio = (a: ThroughputRun, b: ThroughputRun): number => a.result.rps / b.result.rps
+const p99Added = (a: ThroughputRun, b: ThroughputRun): number => a.result.p99 - b.result.p99
+const cpuRatio = (a: ThroughputRun, b: ThroughputRun): number => a.cpuPerRequest / b.cpuPerRequest
+
+function spread (values: readonly number[], digits = 2): string {
+  if (values.length === 0) return '–'
+  if (values.length === 1) return f(values[0] as number, digits)
+  return `${f(median(values), digits)} (${f(min(values), digits)}…${f(max(values), digits)})`
+}
+
+export function throughputSection (result: ThroughputResult, targets: readonly string[]): string {
+  const groups = cells(result.runs)
+  const loads = [...new Set(result.runs.map((r) => r.load))]
+  const conns = [...new Set(result.runs.map((r) => r.connections))]
+  // Ratios against each floor, and against tollgate itself when a candidate runs beside it.
+  const refs = targets.includes('candidate') ? ['bare', 'direct', 'tollgate'] : ['bare', 'direct']
+  const rows: string[][] = []
+  for (const load of loads) {
+    for (const c of conns) {
+      for (const target of targets) {
+        const cell = groups.get(`${load} ${c} ${target}`)
+        if (cell === undefined) continue
+        const pick = (fn: (r: ThroughputRun) => number): number => median(cell.runs.map(fn))
+        const failed = cell.runs.reduce((sum, r) => sum + r.result.non2xx + r.result.errors + r.result.timeouts, 0)
+        // A ratio only against a target listed before this one (bare against direct; tollgate against both).
+        const before = targets.slice(0, targets.indexOf(target))
+        rows.push([
+          load === 'get' ? 'GET small' : 'POST 64 KiB',
+          String(c),
+          target,
+          f(pick((r) => r.result.rps), 0),
+          f(pick((r) => r.result.p50)),
+          f(pick((r) => r.result.p99)),
+          f(pick((r) => r.result.p999)),
+          ...refs.map((ref) => before.includes(ref) ? spread(roundRatios(result.runs, load, c, target, ref, rpsRatio)) : ''),
+          before.includes('bare') ? spread(roundRatios(result.runs, load, c, target, 'bare', p99Added)) : '',
+          f(pick((r) => r.cpuPerRequest), 0),
+          before.includes('bare') ? spread(roundRatios(result.runs, load, c, target, 'bare', cpuRatio)) : '',
+          ...(refs.includes('tollgate') ? [before.includes('tollgate') ? spread(roundRatios(result.runs, load, c, target, 'tollgate', cpuRatio)) : ''] : []),
+          f(100 * pick((r) => r.foreignCpu), 0),
+          String(failed)
+        ])
+      }
+    }
+  }
+  return table(['load', 'conns', 'target', 'req/s', 'p50 ms', 'p99 ms', 'p99.9 ms', ...refs.map((ref) => `req/s ×${ref}`), '+p99 vs bare ms', 'proxy CPU µs/req', 'CPU ×bare', ...(refs.includes('tollgate') ? ['CPU ×tollgate'] : []), 'others\' CPU %', 'failed'], rows, 1)
+}
+
+export function memorySection (result: ThroughputResult): string {
+  return table(['process', 'RSS idle MB', 'peak RSS (VmHWM) MB', 'RSS after MB', 'heap used after MB'], result.memory.map((m) => [
+    m.target, f(m.idle.rss / MB, 1), f(m.proc.peakRss / MB, 1), f(m.proc.rss / MB, 1), f(m.heapUsed / MB, 1)
+  ]))
+}
+
+export function refreshSection (r: RefreshResult): string {
+  return [
+    `token lifetime ${r.lifetimeMs} ms, refreshBefore ${r.refreshBeforeMs} ms, token endpoint delay ${r.tokenDelayMs} ms; GET small, 10 conns; control = the long-token tollgate, alternating`,
+    '',
+    table(['round', 'control p99 ms', 'refreshing p99 ms', 'p99 during refreshes ms (n)', 'refreshes', `responses ≥ ${r.tokenDelayMs} ms (refreshing / control)`],
+      r.rounds.map((x, i) => [String(i + 1), f(x.controlP99), f(x.refreshP99), `${f(x.duringP99)} (${x.duringCount})`, String(x.refreshes), `${x.slowRefresh} / ${x.slowControl}`])),
+    '',
+    `median p99 ratio refreshing/control ${f(r.p99Ratio)}; during refreshes/control ${f(r.duringRatio)}`
+  ].join('\n')
+}
+
+export function stampedeSection (s: StampedeSummary): string {
+  return table(['concurrent first requests', 'token requests', 'statuses', 'TTFB p50 ms', 'TTFB p99 ms', 'TTFB max ms', 'burst span ms', 'token endpoint delay ms'], [[
+    String(s.count), String(s.tokenRequests), Object.entries(s.statuses).map(([k, v]) => `${k}×${v}`).join(' '),
+    f(s.ttfbP50, 1), f(s.ttfbP99, 1), f(s.ttfbMax, 1), f(s.spanMs, 1), String(s.tokenDelayMs)
+  ]])
+}
+
+export function limiterSection (l: LimiterSummary): string {
+  return table(['limit', 'load', 'starts', 'max in any window', 'windows over N', 'achieved / N', 'late p50 / p99 / max ms', 'client p50 ms', 'tollgate CPU per start ms', '503s'], [[
+    `${l.requests} per ${l.windowMs} ms`, `${l.connections} conns, ${l.durationS} s`, String(l.starts), String(l.maxInWindow), String(l.violations),
+    `${f(l.achieved, 4)} over ${l.windows} windows`, `${f(l.lateP50)} / ${f(l.lateP99)} / ${f(l.lateMax)}`, f(l.clientP50, 1), f(l.cpuMsPerRequest, 3), String(l.non2xx)
+  ]])
+}
+
+export function queueSection (q: QueueSummary): string {
+  const kb = (bytes: number): string => f(bytes / 1024, 2)
+  return table(['queued', 'heap before / loaded / after MB', 'RSS before / loaded / after MB', 'heap per queued KB', 'RSS per queued KB', 'queue after clients left', 'fill ms'], [[
+    `${q.queued} of ${q.count}`,
+    `${f(q.before.heapUsed / MB, 1)} / ${f(q.loaded.heapUsed / MB, 1)} / ${f(q.after.heapUsed / MB, 1)}`,
+    `${f(q.before.rss / MB, 1)} / ${f(q.loaded.rss / MB, 1)} / ${f(q.after.rss / MB, 1)}`,
+    kb(q.heapPerRequest), kb(q.rssPerRequest), String(q.queuedAfterAbort), f(q.fillMs, 0)
+  ]])
+}
+
+interface Verdict { readonly target: string, readonly goal: string, readonly measured: string, readonly verdict: string }
+
+export function verdicts (results: Results): Verdict[] {
+  const out: Verdict[] = []
+  const notRun = (target: string, goal: string): Verdict => ({ target, goal, measured: 'not run', verdict: 'NOT RUN' })
+  const pass = (ok: boolean): string => ok ? 'PASS' : 'FAIL'
+  const runs = results.throughput?.runs ?? []
+  for (const c of [10, 100]) {
+    const ratios = roundRatios(runs, 'get', c, 'tollgate', 'bare', rpsRatio)
+    const label = `throughput vs bare, ${c} conns`
+    out.push(ratios.length === 0 ? notRun(label, '≥ 0.90× (GET small)') : { target: label, goal: '≥ 0.90× (GET small)', measured: `${f(median(ratios))}×`, verdict: pass(median(ratios) >= 0.9) })
+  }
+  for (const c of [10, 100]) {
+    const added = roundRatios(runs, 'get', c, 'tollgate', 'bare', p99Added)
+    const label = `p99 added over bare, ${c} conns`
+    out.push(added.length === 0 ? notRun(label, '≤ 1 ms (GET small)') : { target: label, goal: '≤ 1 ms (GET small)', measured: `${f(median(added))} ms`, verdict: pass(median(added) <= 1) })
+  }
+  const memory = results.throughput?.memory.find((m) => m.target === 'tollgate')
+  out.push(memory === undefined
+    ? notRun('RSS after the run', '≤ 120 MB')
+    : { target: 'RSS after the run', goal: '≤ 120 MB', measured: `${f(memory.proc.rss / MB, 1)} MB (peak ${f(memory.proc.peakRss / MB, 1)} MB)`, verdict: pass(memory.proc.rss <= 120 * MB) })
+  const s = results.stampede
+  out.push(s === undefined
+    ? notRun('stampede token requests', 'exactly 1')
+    : { target: 'stampede token requests', goal: 'exactly 1', measured: `${s.tokenRequests} for ${s.count} requests`, verdict: pass(s.tokenRequests === 1) })
+  const l = results.limiter
+  out.push(l === undefined
+    ? notRun('limiter achieved rate', '≥ 0.98 N')
+    : { target: 'limiter achieved rate', goal: '≥ 0.98 N', measured: `${f(l.achieved, 4)} N`, verdict: pass(l.achieved >= 0.98) })
+  out.push(l === undefined
+    ? notRun('limiter windows over N', '0')
+    : { target: 'limiter windows over N', goal: '0', measured: `${l.violations} (max ${l.maxInWindow} in any ${l.windowMs} ms, N = ${l.requests})`, verdict: pass(l.violations === 0) })
+  const r = results.refresh
+  out.push(r === undefined
+    ? notRun('refresh waits', '0 requests wait; p99 ≈ control')
+    : { target: 'refresh waits', goal: '0 requests wait; p99 ≈ control', measured: `${r.waited} waited; p99 ${f(r.p99Ratio)}× control, ${f(r.duringRatio)}× during refreshes`, verdict: pass(r.waited === 0) })
+  return out
+}
+
+export function verdictSection (results: Results): string {
+  return table(['target', 'goal', 'measured', 'verdict'], verdicts(results).map((v) => [v.target, v.goal, v.measured, v.verdict]), 4)
+}

@@ -1,0 +1,112 @@
+/**
+ * Throughput and latency, tollgate beside its floors: the direct path (load
+ * straight at the upstream) and a bare @fastify/http-proxy. For each load
+ * (small GET, 64 KiB POST) and connection count, every round runs each target
+ * once, in turn (A B C A B C ...), so drift on a shared machine hits all of
+ * them alike; ratios are taken within a round, then their median.
+ */
+import type { LoadOptions, LoadResult } from './load.js'
+import { availableParallelism } from 'node:os'
+import { machineBusyMs, procMemory, runJsonChild, type ProcMemory } from './proc.js'
+import { POST_BYTES, PREFIX, type Bench, type LoadKind } from './setup.js'
+
+export interface Target {
+  readonly name: string
+  /** Base URL; the upstream's own paths follow it. */
+  readonly base: string
+  /** The proxy process, for its memory; none for the direct path. */
+  readonly pid?: number
+  mem? (): Promise<NodeJS.MemoryUsage>
+  /** The proxy process's CPU time so far, µs. */
+  cpu? (): Promise<number>
+}
+
+export interface ThroughputRun {
+  readonly load: LoadKind
+  readonly connections: number
+  readonly round: number
+  readonly target: string
+  readonly result: LoadResult
+  /** CPU µs the proxy process spent per answered request during the run; NaN for the direct path. */
+  readonly cpuPerRequest: number
+  /**
+   * Share of the machine's CPU that processes outside the benchmark used
+   * during the run (0 to 1): how noisy the neighbours were at the time.
+   */
+  readonly foreignCpu: number
+}
+
+export interface TargetMemory {
+  readonly target: string
+  /** Started, listening, nothing served yet. */
+  readonly idle: ProcMemory
+  readonly proc: ProcMemory
+  readonly heapUsed: number
+}
+
+export interface ThroughputResult {
+  readonly runs: ThroughputRun[]
+  readonly memory: TargetMemory[]
+}
+
+export function loadOptions (base: string, load: LoadKind, connections: number, durationS: number): LoadOptions {
+  return load === 'get'
+    ? { url: `${base}/small`, connections, durationS, method: 'GET' }
+    : { url: `${base}/ingest`, connections, durationS, method: 'POST', bodyBytes: POST_BYTES }
+}
+
+export async function runLoad (bench: Bench, options: LoadOptions): Promise<LoadResult> {
+  return await runJsonChild<LoadResult>(bench.main.outDir, 'load', options, options.durationS * 1000 + 30_000)
+}
+
+export function proxyTarget (name: string, url: string, pid: number, call: <T>(type: string, payload?: Record<string, unknown>) => Promise<T>): Target {
+  return {
+    name,
+    base: `${url}${PREFIX}`,
+    pid,
+    mem: async () => await call<NodeJS.MemoryUsage>('mem', { gc: true }),
+    cpu: async () => await call<number>('cpu')
+  }
+}
+
+export async function runThroughput (bench: Bench, targets: readonly Target[], progress: (line: string) => void): Promise<ThroughputResult> {
+  const { loads, connections, rounds, durationS, warmupS } = bench.settings
+  const idle = new Map(targets.flatMap((t) => t.pid === undefined ? [] : [[t.name, procMemory(t.pid)] as const]))
+  // JIT, pools and the first token: nothing of that belongs in a measured run (quick mode skips it).
+  for (const load of warmupS > 0 ? loads : []) {
+    for (const target of targets) await runLoad(bench, loadOptions(target.base, load, 10, warmupS))
+  }
+  const runs: ThroughputRun[] = []
+  for (const load of loads) {
+    for (const conns of connections) {
+      for (let round = 1; round <= rounds; round++) {
+        for (const target of targets) {
+          const cpuBefore = await target.cpu?.()
+          const upstreamBefore = await bench.upstream.call<number>('cpu')
+          const machineBefore = machineBusyMs()
+          const harnessBefore = process.cpuUsage()
+          const t0 = performance.now()
+          const result = await runLoad(bench, loadOptions(target.base, load, conns, durationS))
+          const elapsedMs = performance.now() - t0
+          const machineMs = machineBusyMs() - machineBefore
+          const upstreamUs = await bench.upstream.call<number>('cpu') - upstreamBefore
+          const cpuAfter = await target.cpu?.()
+          const proxyUs = cpuBefore === undefined || cpuAfter === undefined ? NaN : cpuAfter - cpuBefore
+          const cpuPerRequest = proxyUs / Math.max(1, result.ok)
+          const harness = process.cpuUsage(harnessBefore)
+          const oursMs = ((Number.isNaN(proxyUs) ? 0 : proxyUs) + upstreamUs + result.cpuUs + harness.user + harness.system) / 1000
+          const foreignCpu = Math.max(0, machineMs - oursMs) / (elapsedMs * availableParallelism())
+          runs.push({ load, connections: conns, round, target: target.name, result, cpuPerRequest, foreignCpu })
+          progress(`${load} c=${conns} round ${round}/${rounds} ${target.name}: ${Math.round(result.rps)} req/s, p99 ${result.p99.toFixed(2)} ms${Number.isNaN(cpuPerRequest) ? '' : `, ${cpuPerRequest.toFixed(0)} µs CPU/req`}, others ${(100 * foreignCpu).toFixed(0)} % CPU${result.non2xx + result.errors > 0 ? `, ${result.non2xx} non-2xx, ${result.errors} errors` : ''}`)
+        }
+      }
+    }
+  }
+  const memory: TargetMemory[] = []
+  for (const target of targets) {
+    if (target.pid === undefined || target.mem === undefined) continue
+    const usage = await target.mem()
+    memory.push({ target: target.name, idle: idle.get(target.name) ?? procMemory(target.pid), proc: procMemory(target.pid), heapUsed: usage.heapUsed })
+  }
+  return { runs, memory }
+}

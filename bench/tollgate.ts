@@ -1,0 +1,39 @@
+/**
+ * tollgate in its own process, built as the CLI builds it (resolveConfig +
+ * buildServer), with the real logger: pino at the configured level through
+ * an asynchronous destination, as in production, only to /dev/null (or a
+ * file) instead of stdout. It reports the limiter's and the token cache's
+ * status and its own memory over IPC.
+ */
+import type { AddressInfo } from 'node:net'
+import pino from 'pino'
+import { formatIssues } from '../src/config/issues.js'
+import { resolveConfig } from '../src/config/load.js'
+import { buildServer } from '../src/server.js'
+import { announce, childArgument, serveParent } from './child-ipc.js'
+
+const { config: raw, logTo } = childArgument<{ config: Record<string, unknown>, logTo: string }>()
+
+const result = resolveConfig(raw, { env: {} })
+if (result.issues !== undefined) throw new Error(`bench config invalid:\n${formatIssues(result.issues)}`)
+const sidecar = await buildServer(result.config, { logStream: pino.destination({ dest: logTo, sync: false }) })
+await sidecar.app.listen({ host: '127.0.0.1', port: 0 })
+
+const runtime = sidecar.upstreams[0]
+if (runtime === undefined) throw new Error('bench config has no upstream')
+
+serveParent({
+  /** User + system CPU µs so far (all threads of the process). */
+  cpu: () => { const { user, system } = process.cpuUsage(); return user + system },
+  status: () => ({ limiter: runtime.limiter.status(), credentials: runtime.credentials.status() }),
+  mem: ({ gc }) => {
+    if (gc === true) {
+      // Twice: the first pass can leave garbage that only a second collects (weak refs, finalizers).
+      globalThis.gc?.()
+      globalThis.gc?.()
+    }
+    return process.memoryUsage()
+  }
+}, async () => { await sidecar.app.close() })
+
+announce({ url: `http://127.0.0.1:${(sidecar.app.server.address() as AddressInfo).port}` })

@@ -1,0 +1,74 @@
+/**
+ * `store.type: redis`: one connection per sidecar, one shared limiter and one
+ * shared token source per upstream (the pieces are in this folder).
+ */
+import { createCredentialSource, type CredentialDeps } from '../auth/index.js'
+import type { StoreConfig, UpstreamConfig } from '../config/types.js'
+import { DEFAULT_MAX_QUEUE, DEFAULT_MAX_WAIT_MS } from '../config/defaults.js'
+import { StoreUnavailable } from '../errors.js'
+import type { LimiterDeps } from '../limit/index.js'
+import type { Store, StoreDeps } from './index.js'
+import { RedisConnection } from './redis-client.js'
+import { createRedisLimiter } from './redis-limiter.js'
+import { createSharedTokenSource, tokenWaitBoundMs } from './shared-token-cache.js'
+
+/** Slack on top of the computed longest pending time (event-loop delays, Redis round trips). */
+const PENDING_SLACK_MS = 5000
+
+export async function openRedisStore (config: StoreConfig, deps: StoreDeps): Promise<Store> {
+  const log = deps.log
+  const connection = new RedisConnection(config, log)
+  const where = redisLocation(config.url)
+  if (await connection.start()) {
+    log?.info({ redis: where, keyPrefix: config.keyPrefix, onUnavailable: config.onUnavailable }, 'shared store connected: limits and tokens are shared with every replica on it')
+  } else if (config.onUnavailable === 'fail') {
+    await connection.close()
+    const err = new StoreUnavailable(`cannot reach Redis at ${where} (store.onUnavailable: fail); start Redis or set store.onUnavailable: local`)
+    // An operator's problem, not a bug: the CLI prints err.stack, so keep it to the message.
+    err.stack = `${err.name} [${err.code}]: ${err.message}`
+    throw err
+  } else {
+    log?.warn({ redis: where, keyPrefix: config.keyPrefix, onUnavailable: config.onUnavailable },
+      'SHARED STORE UNAVAILABLE AT STARTUP: running on per-process limits and tokens (store.onUnavailable: local); replicas do NOT share the quota until Redis is reachable')
+  }
+
+  return {
+    type: 'redis',
+    createLimiter (upstream: UpstreamConfig, limiterDeps: LimiterDeps = {}) {
+      const tokenWaitMs = upstream.auth.type === 'oauth2_client_credentials' ? tokenWaitBoundMs(upstream.auth) : 0
+      return createRedisLimiter({
+        upstream: upstream.name,
+        config: upstream.rateLimit ?? { requests: Infinity, windowMs: 0, maxConcurrent: Infinity, maxQueue: DEFAULT_MAX_QUEUE, maxWaitMs: DEFAULT_MAX_WAIT_MS },
+        maxPendingMs: tokenWaitMs + upstream.timeoutMs + PENDING_SLACK_MS,
+        connection,
+        ...(limiterDeps.now === undefined ? {} : { now: limiterDeps.now }),
+        log: limiterDeps.log
+      })
+    },
+    createCredentialSource (upstream: UpstreamConfig, credentialDeps: CredentialDeps = {}) {
+      if (upstream.auth.type !== 'oauth2_client_credentials') return createCredentialSource(upstream.name, upstream.auth, credentialDeps)
+      return createSharedTokenSource({
+        upstream: upstream.name,
+        auth: upstream.auth,
+        connection,
+        encryptionKey: config.encryptionKey,
+        dispatcher: credentialDeps.dispatcher,
+        ...(credentialDeps.now === undefined ? {} : { now: credentialDeps.now }),
+        log: credentialDeps.log,
+        onFetch: credentialDeps.onFetch
+      })
+    },
+    status: () => connection.status(),
+    close: () => connection.close()
+  }
+}
+
+/** host:port for the log; never the password. */
+function redisLocation (url: string | undefined): string {
+  try {
+    const parsed = new URL(url ?? '')
+    return `${parsed.protocol}//${parsed.host}`
+  } catch {
+    return 'an unparsable URL'
+  }
+}

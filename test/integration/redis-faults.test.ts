@@ -1,0 +1,67 @@
+/**
+ * store.type: redis — Redis lost while running: requests in flight finish;
+ * meanwhile `onUnavailable: local` answers on per-process state and `fail`
+ * answers 503 TG_STORE_UNAVAILABLE; when Redis returns, shared state resumes
+ * without a restart (starts made meanwhile are written back).
+ */
+import { test, type TestContext } from 'node:test'
+import { Agent } from 'undici'
+import { startOrigin } from '../helpers/origin.js'
+import { startRedis, waitFor } from '../helpers/redis-server.js'
+import { startSidecar, type RunningSidecar } from '../helpers/sidecar.js'
+import { startTokenEndpoint, tokenReply } from '../helpers/token-endpoint.js'
+
+test('Redis killed mid-run and restarted: nothing in flight is lost, local carries on, fail refuses, and sharing resumes', async (t: TestContext) => {
+  const redis = await startRedis(t)
+  if (redis === undefined) return
+  const tokenEndpoint = await startTokenEndpoint(t, () => tokenReply('fault-test-token', 3600))
+  const origin = await startOrigin(t, (req, res) => {
+    req.resume()
+    setTimeout(() => res.end('ok'), req.url?.startsWith('/slow') === true ? 400 : 0)
+  })
+  const start = (onUnavailable: 'local' | 'fail'): Promise<RunningSidecar> => startSidecar(t, {
+    store: { type: 'redis', url: redis.url, keyPrefix: 'fault-test:', onUnavailable },
+    upstreams: {
+      vendor: {
+        target: origin.url,
+        auth: { type: 'oauth2_client_credentials', tokenUrl: tokenEndpoint.url, clientId: 'fault-client', clientSecret: 'fault-secret-77' },
+        rateLimit: { requests: 50, window: '30s' }
+      }
+    }
+  })
+  const local = await start('local')
+  const fail = await start('fail')
+  const client = new Agent({ connections: 16 })
+  t.after(() => client.close())
+  const get = async (url: string): Promise<{ status: number, code?: string, retryAfter: string | null }> => {
+    const res = await fetch(url, { dispatcher: client } as RequestInit)
+    const body = await res.text()
+    return { status: res.status, retryAfter: res.headers.get('retry-after'), ...(res.status >= 400 ? { code: (JSON.parse(body) as { code: string }).code } : {}) }
+  }
+
+  t.assert.strictEqual((await get(`${local.url}/vendor/warm`)).status, 200)
+  t.assert.strictEqual((await get(`${fail.url}/vendor/warm`)).status, 200)
+
+  // Two slow requests are at the upstream when Redis dies.
+  const inFlight = [get(`${local.url}/vendor/slow/1`), get(`${fail.url}/vendor/slow/2`)]
+  await waitFor('both slow requests at the upstream', () => origin.requests.filter((r) => r.url.startsWith('/slow')).length === 2)
+  await redis.kill()
+  t.assert.deepStrictEqual((await Promise.all(inFlight)).map((r) => r.status), [200, 200], 'requests in flight are not lost')
+  await waitFor('both sidecars to notice', () => [local, fail].every((s) => s.logs.text().includes('shared store unavailable')))
+
+  const during = await Promise.all([1, 2, 3, 4, 5].map((i) => get(`${local.url}/vendor/outage/${i}`)))
+  t.assert.deepStrictEqual(during.map((r) => r.status), [200, 200, 200, 200, 200], 'local: answered on per-process state')
+  const refused = await get(`${fail.url}/vendor/outage/6`)
+  t.assert.deepStrictEqual(refused, { status: 503, code: 'TG_STORE_UNAVAILABLE', retryAfter: '1' }, 'fail: 503 with Retry-After')
+
+  await redis.restart()
+  await waitFor('both sidecars to reconnect', () => [local, fail].every((s) => s.logs.text().includes('shared store available again')), 5000)
+  t.assert.strictEqual((await get(`${local.url}/vendor/back/1`)).status, 200)
+  t.assert.strictEqual((await get(`${fail.url}/vendor/back/2`)).status, 200)
+
+  // The restarted Redis is empty; it now knows every start of the last window: the 5 made
+  // without it, the 2 answered while it was down, and the 2 made since.
+  await waitFor('the shared window to hold every recent start', async () => await redis.client.zcard('fault-test:limit:{vendor}:starts') === 9, 2000)
+  t.assert.strictEqual(tokenEndpoint.requests.length, 1, 'the token held locally served through the outage')
+  for (const sidecar of [local, fail]) t.assert.ok(!sidecar.logs.text().includes('fault-test-token'), 'the token reached the log')
+})

@@ -1,0 +1,94 @@
+/**
+ * store.type: redis — several sidecars share one sliding window: the
+ * upstream's own recording of arrival times holds the window property across
+ * all of them, retries included, and x-ratelimit learning is shared.
+ */
+import { test, type TestContext } from 'node:test'
+import { Agent } from 'undici'
+import { startOrigin } from '../helpers/origin.js'
+import { startRedis, waitFor } from '../helpers/redis-server.js'
+import { startSidecar, type RunningSidecar } from '../helpers/sidecar.js'
+import { maxInAnyWindow } from '../helpers/window.js'
+
+async function sidecars (t: TestContext, count: number, url: string, upstream: Record<string, unknown>): Promise<RunningSidecar[]> {
+  return await Promise.all(Array.from({ length: count }, () => startSidecar(t, {
+    store: { type: 'redis', url, keyPrefix: 'window-test:' },
+    upstreams: { vendor: upstream }
+  })))
+}
+
+async function get (url: string, dispatcher: Agent): Promise<number> {
+  const res = await fetch(url, { dispatcher } as RequestInit)
+  await res.arrayBuffer()
+  return res.status
+}
+
+test('three sidecars, one quota: no window of the upstream sees more than `requests` arrivals, 429 retries included', async (t: TestContext) => {
+  const redis = await startRedis(t)
+  if (redis === undefined) return
+  const requests = 6
+  const windowMs = 600
+  const seen = new Set<string>()
+  const origin = await startOrigin(t, (req, res) => {
+    req.resume()
+    const url = req.url ?? ''
+    const first = !seen.has(url)
+    seen.add(url)
+    // Every fifth request is refused once with `retry-after: 0`: the sidecar retries at once, and the retry must count.
+    if (first && /\/r\/\d*[05]$/.test(url)) {
+      res.writeHead(429, { 'retry-after': '0' }).end()
+      return
+    }
+    setTimeout(() => res.end('ok'), 20)
+  })
+  const fleet = await sidecars(t, 3, redis.url, {
+    target: origin.url,
+    rateLimit: { requests, window: `${windowMs}ms`, maxWait: '20s' }
+  })
+  const client = new Agent({ connections: 64 })
+  t.after(() => client.close())
+
+  const total = 36
+  const startedAt = performance.now()
+  const statuses = await Promise.all(Array.from({ length: total }, (_, i) => get(`${fleet[i % 3]?.url}/vendor/r/${i}`, client)))
+  const elapsed = performance.now() - startedAt
+
+  t.assert.deepStrictEqual(new Set(statuses), new Set([200]))
+  const arrivals = origin.requests.map((r) => r.startedAt)
+  const retries = Array.from({ length: total }, (_, i) => i).filter((i) => i % 5 === 0).length
+  t.assert.strictEqual(arrivals.length, total + retries, 'each refused request was retried once')
+  t.assert.ok(maxInAnyWindow(arrivals, windowMs) <= requests, `${maxInAnyWindow(arrivals, windowMs)} arrivals in one ${windowMs} ms window`)
+  // Work-conserving across replicas: close to the ideal of one full window per `requests` arrivals.
+  const ideal = (Math.ceil(arrivals.length / requests) - 1) * windowMs
+  t.assert.ok(elapsed < ideal + 1500, `took ${Math.round(elapsed)} ms, ideal ${ideal} ms`)
+  // Every replica took part, and each counted its own starts.
+  for (const sidecar of fleet) {
+    const { counters } = sidecar.sidecar.upstreams[0]?.limiter.status() ?? { counters: { started: 0 } }
+    t.assert.ok(counters.started >= total / 3, `a replica started only ${counters.started}`)
+  }
+  t.assert.strictEqual(await redis.client.zcard('window-test:limit:{vendor}:pending'), 0, 'no unit left pending')
+})
+
+test('x-ratelimit-remaining seen by one replica lowers the budget of all', async (t: TestContext) => {
+  const redis = await startRedis(t)
+  if (redis === undefined) return
+  const windowMs = 1000
+  const origin = await startOrigin(t, (req, res) => {
+    req.resume()
+    // The vendor says only one more request fits (other clients of the same key used the rest).
+    res.writeHead(200, req.url === '/learn' ? { 'x-ratelimit-remaining': '1' } : {}).end('ok')
+  })
+  const [a, b] = await sidecars(t, 2, redis.url, { target: origin.url, rateLimit: { requests: 5, window: `${windowMs}ms` } })
+  const client = new Agent({ connections: 8 })
+  t.after(() => client.close())
+
+  t.assert.strictEqual(await get(`${a?.url}/vendor/learn`, client), 200)
+  // 1 real start + 3 learned ones leave exactly 1 unit.
+  await waitFor('the learned starts in Redis', async () => await redis.client.zcard('window-test:limit:{vendor}:starts') === 4)
+  const statuses = await Promise.all([1, 2, 3].map((i) => get(`${b?.url}/vendor/after/${i}`, client)))
+
+  t.assert.deepStrictEqual(statuses, [200, 200, 200])
+  const [learn, ...after] = origin.requests.map((r) => r.startedAt) as [number, ...number[]]
+  const early = after.filter((at) => at < learn + windowMs)
+  t.assert.strictEqual(early.length, 1, `replica b started ${early.length} requests inside the window the vendor said was nearly used up`)
+})
