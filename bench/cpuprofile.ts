@@ -183,21 +183,30 @@ export function formatProfile (summary: ProfileSummary, top = 25): string {
 }
 
 /**
- * Several profiles of the same load side by side, in CPU µs per request by
- * area: the floor's column against tollgate's shows where tollgate's extra
- * time goes, independent of how fast the (shared) machine was at the time.
+ * Profiles of the same load side by side, in CPU µs per request by area, the
+ * median over each target's profiles: the floor's column against tollgate's
+ * shows where tollgate's extra time goes.
  */
 export function formatAreaComparison (profiles: ReadonlyArray<{ readonly target: string, readonly requests: number, readonly summary: ProfileSummary }>, top = 18): string {
-  const perRequest = (summary: ProfileSummary, requests: number, area: string): number =>
-    ((summary.areas.find((a) => a.name === area)?.ms ?? 0) * 1000) / Math.max(1, requests)
-  const totals = new Map<string, number>()
-  for (const p of profiles) for (const a of p.summary.areas) totals.set(a.name, Math.max(totals.get(a.name) ?? 0, perRequest(p.summary, p.requests, a.name)))
-  const areas = [...totals.entries()].sort((a, b) => b[1] - a[1]).slice(0, top).map(([name]) => name)
-  const header = `| area | ${profiles.map((p) => `${p.target} µs/req`).join(' | ')} |`
-  const rule = `|---|${profiles.map(() => '---:').join('|')}|`
-  const rows = areas.map((area) => `| ${area} | ${profiles.map((p) => perRequest(p.summary, p.requests, area).toFixed(1)).join(' | ')} |`)
-  const busy = `| **all (main thread busy)** | ${profiles.map((p) => ((p.summary.busyMs * 1000) / Math.max(1, p.requests)).toFixed(1)).join(' | ')} |`
-  return [header, rule, busy, ...rows].join('\n')
+  const targets = [...new Set(profiles.map((p) => p.target))]
+  const perRequest = (target: string, area: string | undefined): number => {
+    const values = profiles.filter((p) => p.target === target).map((p) => {
+      const ms = area === undefined ? p.summary.busyMs : p.summary.areas.find((a) => a.name === area)?.ms ?? 0
+      return (ms * 1000) / Math.max(1, p.requests)
+    }).sort((a, b) => a - b)
+    const mid = values.length >> 1
+    return values.length % 2 === 1 ? values[mid] as number : ((values[mid - 1] as number) + (values[mid] as number)) / 2
+  }
+  const areas = [...new Set(profiles.flatMap((p) => p.summary.areas.map((a) => a.name)))]
+    .map((area) => ({ area, most: Math.max(...targets.map((t) => perRequest(t, area))) }))
+    .sort((a, b) => b.most - a.most)
+    .slice(0, top)
+  return [
+    `| area | ${targets.map((t) => `${t} µs/req`).join(' | ')} |`,
+    `|---|${targets.map(() => '---:').join('|')}|`,
+    `| **all (main thread busy)** | ${targets.map((t) => perRequest(t, undefined).toFixed(1)).join(' | ')} |`,
+    ...areas.map(({ area }) => `| ${area} | ${targets.map((t) => perRequest(t, area).toFixed(1)).join(' | ')} |`)
+  ].join('\n')
 }
 
 /**

@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url'
 import { buildTree } from './build.js'
 import { formatAreaComparison, formatFunctionDiff, formatProfile } from './cpuprofile.js'
 import { startChild } from './proc.js'
-import { limiterSection, memorySection, queueSection, refreshSection, stampedeSection, throughputSection, verdictSection, type Results } from './report.js'
+import { limiterSection, memorySection, pacedSection, queueSection, refreshSection, stampedeSection, throughputSection, verdictSection, type Results } from './report.js'
 import { runLimiter } from './scenario-limiter.js'
 import { medianProfiles, runProfile, type ProfileResult } from './scenario-profile.js'
 import { runQueue } from './scenario-queue.js'
@@ -113,7 +113,10 @@ function report (command: Command, results: Results, profiles: readonly ProfileR
     ''
   ]
   if (results.throughput !== undefined) {
-    out.push('## Throughput and latency (medians over rounds; ratios per round, their median and range)', '', throughputSection(results.throughput, targetNames), '')
+    out.push('## Throughput and latency, saturated (medians over rounds; ratios per round, their median and range)', '', throughputSection(results.throughput, targetNames), '')
+    if (results.throughput.paced.length > 0) {
+      out.push('## Added latency, unsaturated (GET small at a fixed rate, open loop; medians over rounds)', '', pacedSection(results.throughput.paced, targetNames), '')
+    }
     out.push('## Memory of the proxy processes', '', memorySection(results.throughput), '')
   }
   if (results.refresh !== undefined) out.push('## Token refresh under load', '', refreshSection(results.refresh), '')

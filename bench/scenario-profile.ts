@@ -53,3 +53,13 @@ export async function runProfile (bench: Bench, name: string, rootDir: string, s
   const path = join(dir, file)
   return { target: name, file: path, rps, requests, summary: summariseProfile(path, rootDir, { fromUs, toUs }) }
 }
+
+/** For each target, in first-seen order, the profile whose busy time per request is the median of its rounds. */
+export function medianProfiles (profiles: readonly ProfileResult[]): ProfileResult[] {
+  const byTarget = new Map<string, ProfileResult[]>()
+  for (const p of profiles) byTarget.set(p.target, [...(byTarget.get(p.target) ?? []), p])
+  return [...byTarget.values()].map((rounds) => {
+    const sorted = [...rounds].sort((a, b) => a.summary.busyMs / Math.max(1, a.requests) - b.summary.busyMs / Math.max(1, b.requests))
+    return sorted[(sorted.length - 1) >> 1] as ProfileResult
+  })
+}

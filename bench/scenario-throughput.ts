@@ -4,8 +4,15 @@
  * (small GET, 64 KiB POST) and connection count, every round runs each target
  * once, in turn (A B C A B C ...), so drift on a shared machine hits all of
  * them alike; ratios are taken within a round, then their median.
+ *
+ * autocannon keeps every connection busy, so at 10 and 100 connections each
+ * target runs saturated and its latency is mostly queueing (connections /
+ * throughput). Added latency is therefore also measured unsaturated: small
+ * GETs at a fixed rate, half of what the slowest proxy managed, through an
+ * open-loop generator (paced.ts), in the same alternation.
  */
 import type { LoadOptions, LoadResult } from './load.js'
+import type { PacedOptions } from './paced.js'
 import { availableParallelism } from 'node:os'
 import { machineBusyMs, procMemory, runJsonChild, type ProcMemory } from './proc.js'
 import { POST_BYTES, PREFIX, type Bench, type LoadKind } from './setup.js'
@@ -36,6 +43,15 @@ export interface ThroughputRun {
   readonly foreignCpu: number
 }
 
+export interface PacedRun {
+  readonly connections: number
+  readonly round: number
+  readonly target: string
+  /** Requests per second offered. */
+  readonly rate: number
+  readonly result: LoadResult
+}
+
 export interface TargetMemory {
   readonly target: string
   /** Started, listening, nothing served yet. */
@@ -46,6 +62,7 @@ export interface TargetMemory {
 
 export interface ThroughputResult {
   readonly runs: ThroughputRun[]
+  readonly paced: PacedRun[]
   readonly memory: TargetMemory[]
 }
 
@@ -102,11 +119,33 @@ export async function runThroughput (bench: Bench, targets: readonly Target[], p
       }
     }
   }
+  const paced: PacedRun[] = []
+  for (const conns of loads.includes('get') ? connections.filter((c) => c >= 10) : []) {
+    const rate = pacedRate(runs, conns, targets)
+    for (let round = 1; round <= rounds; round++) {
+      for (const target of targets) {
+        const options: PacedOptions = { url: `${target.base}/small`, connections: conns, rate, durationS: Math.max(durationS * 2 / 3, 0.3) }
+        const result = await runJsonChild<LoadResult>(bench.main.outDir, 'paced', options, options.durationS * 1000 + 30_000)
+        paced.push({ connections: conns, round, target: target.name, rate, result })
+        progress(`paced GET ${rate} req/s c=${conns} round ${round}/${rounds} ${target.name}: p50 ${result.p50.toFixed(2)} ms, p99 ${result.p99.toFixed(2)} ms${result.non2xx > 0 ? `, ${result.non2xx} failed` : ''}`)
+      }
+    }
+  }
   const memory: TargetMemory[] = []
   for (const target of targets) {
     if (target.pid === undefined || target.mem === undefined) continue
     const usage = await target.mem()
     memory.push({ target: target.name, idle: idle.get(target.name) ?? procMemory(target.pid), proc: procMemory(target.pid), heapUsed: usage.heapUsed })
   }
-  return { runs, memory }
+  return { runs, paced, memory }
+}
+
+/** Half the GET throughput of the slowest proxy at these connections (median over rounds), in steps of 50 req/s. */
+function pacedRate (runs: readonly ThroughputRun[], connections: number, targets: readonly Target[]): number {
+  const proxies = targets.filter((t) => t.pid !== undefined).map((t) => t.name)
+  const medians = proxies.map((name) => {
+    const rps = runs.filter((r) => r.load === 'get' && r.connections === connections && r.target === name).map((r) => r.result.rps).sort((a, b) => a - b)
+    return rps[(rps.length - 1) >> 1] ?? 100
+  })
+  return Math.max(50, Math.floor(Math.min(...medians) / 2 / 50) * 50)
 }

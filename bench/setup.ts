@@ -71,9 +71,9 @@ export function tollgateConfig (upstream: UpstreamInfo, change: { auth?: Record<
 
 export interface TollgateChild extends Child<{ url: string }> {}
 
-export async function startTollgate (bench: Bench, config: Record<string, unknown>, options: { tree?: BuiltTree, execArgv?: readonly string[] } = {}): Promise<TollgateChild> {
+export async function startTollgate (bench: Bench, config: Record<string, unknown>, options: { tree?: BuiltTree, execArgv?: readonly string[], logTo?: string } = {}): Promise<TollgateChild> {
   return await startChild<{ url: string }>((options.tree ?? bench.main).outDir, 'tollgate', {
-    arg: { config, logTo: bench.settings.logTo },
+    arg: { config, logTo: options.logTo ?? bench.settings.logTo },
     execArgv: ['--expose-gc', ...(options.execArgv ?? [])]
   })
 }

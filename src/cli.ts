@@ -60,8 +60,9 @@ async function main (argv: string[]): Promise<number> {
         process.stderr.write(`check needs --config FILE\n\n${USAGE}\n`)
         return 2
       }
-      const config = load(configFile)
-      if (config === undefined) return 1
+      const loaded = load(configFile)
+      if (loaded === undefined) return 1
+      const { config } = loaded
       process.stdout.write(`${configFile}: ok (${config.upstreams.length} upstream${config.upstreams.length === 1 ? '' : 's'}: ${config.upstreams.map((u) => `${u.prefix} → ${u.target}`).join(', ')})\n`)
       return 0
     }
@@ -88,26 +89,27 @@ async function main (argv: string[]): Promise<number> {
         if (values.port !== undefined && port === undefined) return 2
         return await runDemo({ waitForSignal, ...(port === undefined ? {} : { port }) })
       }
-      const config = load(configFile)
-      if (config === undefined) return 1
-      return await run(config)
+      const loaded = load(configFile)
+      if (loaded === undefined) return 1
+      return await run(loaded.config, configFile, loaded.files)
     }
   }
 }
 
-function load (file: string): Config | undefined {
+function load (file: string): { config: Config, files: readonly string[] } | undefined {
   const result = loadConfigFile(file)
   if (result.issues !== undefined) {
     process.stderr.write(`${file}: invalid config\n${formatIssues(result.issues)}\n`)
     return undefined
   }
-  return result.config
+  return result
 }
 
-async function run (config: Config): Promise<number> {
+async function run (config: Config, configFile: string, secretFiles: readonly string[]): Promise<number> {
   // Loaded only here: --help and check stay fast.
   const { buildServer, listen } = await import('./server.js')
   const { drain } = await import('./ops/shutdown.js')
+  const { startSecretRotation } = await import('./ops/secret-rotation.js')
   const sidecar = await buildServer(config)
   try {
     await listen(sidecar)
@@ -115,7 +117,10 @@ async function run (config: Config): Promise<number> {
     sidecar.logger.error({ err }, 'cannot listen')
     return 1
   }
+  // ${file:...} secrets are re-read when they change (rotation without restart).
+  const rotation = startSecretRotation(sidecar, configFile, secretFiles)
   const signal = await waitForSignal()
+  rotation.stop()
   sidecar.logger.info({ signal, graceMs: config.server.shutdownGraceMs }, 'shutting down')
   const outcome = await drain(sidecar, config.server.shutdownGraceMs)
   sidecar.logger.info({ outcome }, 'stopped')

@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto'
 import type { Socket } from 'node:net'
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import type { DestinationStream, Logger } from 'pino'
-import type { Config } from './config/types.js'
+import type { AuthConfig, Config, UpstreamConfig } from './config/types.js'
 import { AbsoluteFormRefused, ShuttingDown } from './errors.js'
 import { createLogger } from './logger.js'
 import { isProbe, registerHealth, type Lifecycle } from './ops/health.js'
@@ -18,7 +18,9 @@ import { validRequestId } from './proxy/headers.js'
 import upstreamPlugin, { type UpstreamRuntime } from './proxy/upstream-plugin.js'
 import { createMetrics } from './ops/metrics.js'
 import { registerOpsEndpoints } from './ops/status.js'
-import { openStore } from './store/index.js'
+import { openStore, type Store } from './store/index.js'
+import { rotateCredentials, type RotationOutcome } from './ops/secret-rotation.js'
+import type { CredentialSource } from './auth/source.js'
 import './proxy/context.js'
 
 export interface ServerDeps {
@@ -37,6 +39,13 @@ export interface Sidecar {
   readonly upstreams: readonly UpstreamRuntime[]
   readonly lifecycle: Lifecycle
   readonly logger: Logger
+  readonly store: Store
+  /**
+   * Take up a re-read config whose secrets changed: upstreams whose `auth`
+   * differs get a new credential source (and the old token is forgotten);
+   * anything else that differs needs a restart and is only reported.
+   */
+  rotate (next: Config): RotationOutcome
 }
 
 export async function buildServer (config: Config, deps: ServerDeps = {}): Promise<Sidecar> {
@@ -101,20 +110,26 @@ export async function buildServer (config: Config, deps: ServerDeps = {}): Promi
 
   // Where limiter and token state live (memory or Redis); with store.onUnavailable: fail, an unreachable Redis stops startup here.
   const store = await openStore(config.store, { log: logger.child({ component: 'store' }) })
+  // Per upstream, how to make its credential source: at startup, and again when a secret rotates.
+  const credentialFactories = new Map<string, (upstream: UpstreamConfig) => CredentialSource>()
   const upstreams = config.upstreams.map((upstream): UpstreamRuntime => {
     const log = logger.child({ upstream: upstream.name })
     const meter = metrics.meter(upstream.name)
     const { api, token: tokenDispatcher } = createUpstreamDispatchers(upstream, { env: deps.env ?? process.env, log })
     const onFetch = (outcome: 'ok' | 'failed'): void => meter.tokenFetch(outcome)
+    const makeCredentials = (current: UpstreamConfig): CredentialSource => store.createCredentialSource(current, { log, onFetch, ...(tokenDispatcher === undefined ? {} : { dispatcher: tokenDispatcher }) })
+    credentialFactories.set(upstream.name, makeCredentials)
     return {
       config: upstream,
-      credentials: store.createCredentialSource(upstream, { log, onFetch, ...(tokenDispatcher === undefined ? {} : { dispatcher: tokenDispatcher }) }),
+      credentials: makeCredentials(upstream),
       limiter: store.createLimiter(upstream, { log }),
       dispatcher: api,
       meter
     }
   })
-  metrics.watch(upstreams.map((runtime) => ({ name: runtime.config.name, credentials: runtime.credentials, limiter: runtime.limiter })))
+  // Getters: a rotation replaces runtime.credentials, and the scrape must see the new one.
+  metrics.watch(upstreams.map((runtime) => ({ name: runtime.config.name, get credentials () { return runtime.credentials }, limiter: runtime.limiter })))
+  metrics.watchStore(() => store.status())
   for (const runtime of upstreams) await app.register(upstreamPlugin, { runtime })
 
   // /metrics and /status: on the app-facing listener, or alone on server.adminPort.
@@ -122,7 +137,14 @@ export async function buildServer (config: Config, deps: ServerDeps = {}): Promi
   if (config.server.adminPort === undefined) {
     registerOpsEndpoints(app, upstreams, metrics, lifecycle)
   } else {
-    admin = Fastify({ loggerInstance: logger as FastifyBaseLogger, logController: new LogController({ disableRequestLogging: true }) })
+    admin = Fastify({
+      loggerInstance: logger as FastifyBaseLogger,
+      logController: new LogController({ disableRequestLogging: true }),
+      // The same slowloris limits as the app-facing listener: it listens on the same host.
+      requestTimeout: config.server.bodyTimeoutMs,
+      http: { connectionsCheckingInterval: checkingInterval(config.server.headersTimeoutMs) }
+    })
+    admin.server.headersTimeout = config.server.headersTimeoutMs
     installProblemHandlers(admin)
     registerHealth(admin, lifecycle)
     registerOpsEndpoints(admin, upstreams, metrics, lifecycle)
@@ -140,7 +162,15 @@ export async function buildServer (config: Config, deps: ServerDeps = {}): Promi
     await store.close()
   })
 
-  return { app, admin, config, upstreams, lifecycle, logger }
+  const appliedAuth = new Map<string, AuthConfig>()
+  const rotate = (next: Config): RotationOutcome => {
+    const outcome = rotateCredentials(config, next, upstreams, (upstream) => (credentialFactories.get(upstream.name) as (u: UpstreamConfig) => CredentialSource)(upstream), appliedAuth)
+    // New secrets join the censor before anything can log them.
+    redacting.addSecrets(next.secrets)
+    return outcome
+  }
+
+  return { app, admin, config, upstreams, lifecycle, logger, store, rotate }
 }
 
 /**

@@ -37,12 +37,15 @@ export interface Metrics {
   meter (name: string): UpstreamMeter
   /** Components whose status() is read at scrape time. */
   watch (upstreams: readonly MeteredUpstream[]): void
+  /** The shared store's state, read at scrape time. */
+  watchStore (status: () => { readonly type: string, readonly available: boolean, readonly outages: number }): void
 }
 
 export function createMetrics (): Metrics {
   const registry = new Registry()
   collectDefaultMetrics({ register: registry, prefix: 'tollgate_' })
   let watched: readonly MeteredUpstream[] = []
+  let storeStatus: (() => { readonly type: string, readonly available: boolean, readonly outages: number }) | undefined
 
   const requests = new Counter({ name: 'tollgate_requests_total', help: 'Requests answered, by upstream, method and status class', labelNames: ['upstream', 'method', 'status_class'], registers: [registry] })
   const duration = new Histogram({ name: 'tollgate_request_duration_seconds', help: 'Time to the response headers: phase "sidecar" is tollgate\'s own (routing, token, queue), "upstream" the vendor\'s', labelNames: ['upstream', 'phase'], buckets: BUCKETS, registers: [registry] })
@@ -78,9 +81,33 @@ export function createMetrics (): Metrics {
   fromStatusCounter(registry, () => watched, 'tollgate_upstream_pauses_total', 'Times an upstream was paused (or its pause extended) by a 429 or retry-after', (u) => u.limiter.status().counters.pauses)
   fromStatusCounter(registry, () => watched, 'tollgate_upstream_429_total', 'Responses from the upstream that asked tollgate to wait (429, or 503 with retry-after)', (u) => u.limiter.status().counters.observed429)
 
+  // eslint-disable-next-line no-new -- prom-client registers the metric itself
+  new Gauge({
+    name: 'tollgate_store_available',
+    help: '1 while the shared store (Redis) is in use, 0 while tollgate runs on local state; absent with store.type memory',
+    registers: [registry],
+    collect () {
+      this.reset()
+      const status = storeStatus?.()
+      if (status !== undefined && status.type !== 'memory') this.set(status.available ? 1 : 0)
+    }
+  })
+  // eslint-disable-next-line no-new -- prom-client registers the metric itself
+  new Counter({
+    name: 'tollgate_store_outages_total',
+    help: 'Times the connection to the shared store was lost',
+    registers: [registry],
+    collect () {
+      this.reset()
+      const status = storeStatus?.()
+      if (status !== undefined && status.type !== 'memory') this.inc(status.outages)
+    }
+  })
+
   return {
     registry,
     watch (upstreams) { watched = upstreams },
+    watchStore (status) { storeStatus = status },
     problem (upstream, code) { problems.inc({ upstream: upstream ?? '', code }) },
     meter (name) {
       // Counters start at zero, so an alert on their first increase sees the first event.

@@ -99,6 +99,9 @@ export class RedisConnection {
   #closing = false
   /** Set once start() has returned: later connections are reported in the log. */
   #started = false
+  /** The last connection error's message, for the startup failure. */
+  #lastError: string | undefined
+  readonly #password: string | undefined
 
   constructor (config: StoreConfig, log: StoreLog | undefined) {
     if (config.url === undefined) throw new TypeError("'store.url' is required for a redis store")
@@ -106,13 +109,17 @@ export class RedisConnection {
     this.channel = `${config.keyPrefix}events`
     this.onUnavailable = config.onUnavailable
     this.#log = log
+    this.#password = passwordOf(config.url)
     const options = redisOptions(config.redis)
     this.client = new Redis(config.url, options)
     this.#subscriber = new Redis(config.url, { ...options, enableOfflineQueue: true, maxRetriesPerRequest: null, commandTimeout: undefined, lazyConnect: false })
     this.client.on('ready', () => this.#ready())
     this.client.on('close', () => this.#lost())
     // Without a listener an 'error' event would crash the process; the outage itself is logged by #lost, once.
-    this.client.on('error', (err: Error) => this.#log?.debug?.({ err: { message: err.message } }, 'shared store connection error'))
+    this.client.on('error', (err: Error) => {
+      this.#lastError = this.#clean(err.message)
+      this.#log?.debug?.({ err: { message: this.#lastError } }, 'shared store connection error')
+    })
     this.#subscriber.on('error', () => {})
     this.#subscriber.on('message', (_channel: string, raw: string) => this.#message(raw))
     this.#subscriber.subscribe(this.channel).catch(() => {})
@@ -124,15 +131,15 @@ export class RedisConnection {
   }
 
   /**
-   * The first connection. Resolves true when Redis answered; false when it
-   * did not (ioredis keeps trying in the background either way).
+   * The first connection. Resolves with no reason when Redis answered; with
+   * why not when it did not (ioredis keeps trying in the background).
    */
-  async start (): Promise<boolean> {
+  async start (): Promise<{ readonly ok: true } | { readonly ok: false, readonly reason: string }> {
     try {
       await this.client.connect()
-      return true
-    } catch {
-      return false
+      return { ok: true }
+    } catch (err) {
+      return { ok: false, reason: this.#lastError ?? this.#clean((err as Error).message) }
     } finally {
       this.#started = true
     }
@@ -195,6 +202,11 @@ export class RedisConnection {
     await Promise.all([quit(this.client), quit(this.#subscriber)])
   }
 
+  /** ioredis messages do not quote the password; this makes sure of it. */
+  #clean (message: string): string {
+    return this.#password === undefined ? message : message.split(this.#password).join('***')
+  }
+
   #ready (): void {
     this.#coolUntil = 0
     if (!this.#down) return
@@ -226,6 +238,15 @@ export class RedisConnection {
     }
     if (typeof message !== 'object' || message === null || typeof message.k !== 'string') return
     for (const listener of this.#messageListeners) listener(message)
+  }
+}
+
+function passwordOf (url: string): string | undefined {
+  try {
+    const password = decodeURIComponent(new URL(url).password)
+    return password === '' ? undefined : password
+  } catch {
+    return undefined
   }
 }
 

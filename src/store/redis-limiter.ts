@@ -53,6 +53,8 @@ export const MAX_BATCH = 128
 const MAX_JITTER_MS = 20
 /** A retry never comes sooner than this after a refusal. */
 const MIN_RETRY_MS = 1
+/** After a failed round trip, the next one waits this long (if Redis still looks available meanwhile). */
+const RETRY_AFTER_ERROR_MS = 100
 /** Retry-After of a 503 TG_STORE_UNAVAILABLE. */
 const STORE_RETRY_AFTER_MS = 1000
 
@@ -301,25 +303,27 @@ class RedisLimiter implements Limiter {
   /** For SharedPermit: the upstream answered. */
   stampStart (member: string | undefined, local: boolean): void {
     if (local) this.#local.commit()
-    if (!this.#windowed) return
-    if (member === undefined) {
-      // A start made on the local window: Redis learns it now, or when it returns.
-      if (this.#conn.available) member = this.#member()
-      else {
-        this.#remember()
-        return
-      }
+    if (this.#windowed) {
+      // A start made on the local window (member undefined): Redis learns it now, or when it returns.
+      if (member === undefined && !this.#conn.available) this.#remember()
+      else this.#stamp(member ?? this.#member())
     }
-    // Lost (Redis away): the unit stays pending until its hold ends, never less than a real stamp;
-    // and it is written back when Redis returns, in case Redis lost it (a restart without persistence).
+    // A local stamp can decide when the local window's next unit frees.
+    if (this.#head !== undefined && !this.#shared) this.#arm(this.#now())
+  }
+
+  /**
+   * Lost (Redis away), the unit stays pending until its hold ends, never less
+   * than a real stamp; and it is written back when Redis returns, in case
+   * Redis lost it (a restart without persistence).
+   */
+  #stamp (member: string): void {
     const answeredAt = this.#now()
     this.#scripts.stamp([this.#keys.starts, this.#keys.pending], [member, this.#windowMs])
       .catch((err: unknown) => {
         this.#conn.failed(err, 'stamp')
         this.#remember(answeredAt)
       })
-    // A local stamp can decide when the local window's next unit frees.
-    if (this.#head !== undefined && !this.#shared) this.#arm(this.#now())
   }
 
   /** For SharedPermit: give back a concurrency slot. */
@@ -432,8 +436,10 @@ class RedisLimiter implements Limiter {
         this.#granted(base, n, reply as [number, string, number, string])
       }, (err: unknown) => {
         this.#reserving = false
-        // Nothing was taken as far as we know (if it was, the units' hold frees them). Next: local, or 503.
+        // Nothing was taken as far as we know (if it was, the units' hold frees them). Next: local, or
+        // 503; or, if the connection still looks fine, another try shortly, never a tight loop.
         this.#conn.failed(err, 'acquire')
+        this.#retryAt = this.#now() + RETRY_AFTER_ERROR_MS
         this.#drain()
       })
   }

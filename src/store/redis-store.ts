@@ -19,16 +19,17 @@ export async function openRedisStore (config: StoreConfig, deps: StoreDeps): Pro
   const log = deps.log
   const connection = new RedisConnection(config, log)
   const where = redisLocation(config.url)
-  if (await connection.start()) {
+  const started = await connection.start()
+  if (started.ok) {
     log?.info({ redis: where, keyPrefix: config.keyPrefix, onUnavailable: config.onUnavailable }, 'shared store connected: limits and tokens are shared with every replica on it')
   } else if (config.onUnavailable === 'fail') {
     await connection.close()
-    const err = new StoreUnavailable(`cannot reach Redis at ${where} (store.onUnavailable: fail); start Redis or set store.onUnavailable: local`)
+    const err = new StoreUnavailable(`cannot reach Redis at ${where} (${started.reason}) and store.onUnavailable is fail; start Redis or set store.onUnavailable: local`)
     // An operator's problem, not a bug: the CLI prints err.stack, so keep it to the message.
     err.stack = `${err.name} [${err.code}]: ${err.message}`
     throw err
   } else {
-    log?.warn({ redis: where, keyPrefix: config.keyPrefix, onUnavailable: config.onUnavailable },
+    log?.warn({ redis: where, reason: started.reason, keyPrefix: config.keyPrefix, onUnavailable: config.onUnavailable },
       'SHARED STORE UNAVAILABLE AT STARTUP: running on per-process limits and tokens (store.onUnavailable: local); replicas do NOT share the quota until Redis is reachable')
   }
 

@@ -205,6 +205,8 @@ export async function startTcpPeer (t: TestContext | undefined, onSocket: (socke
     socket.on('close', () => open.delete(socket))
     socket.on('error', () => {})
     onSocket(socket)
+    // A socket nobody reads never sees the peer's FIN, and would look open for good.
+    if (socket.listenerCount('data') === 0) socket.resume()
   })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   const port = (server.address() as AddressInfo).port

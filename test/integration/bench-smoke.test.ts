@@ -22,7 +22,7 @@ function runBench (args: readonly string[]): Promise<{ code: number | null, stdo
 }
 
 test('the benchmark harness completes in quick mode and prints every target', { timeout: 180_000 }, async (t: TestContext) => {
-  t.plan(3 + TARGETS.length)
+  t.plan(1 + 3 + TARGETS.length)
   const { code, stdout, stderr } = await runBench(['--quick'])
   t.assert.strictEqual(code, 0, `bench exited ${code}:\n${stderr.slice(-4000)}`)
   const rows = stdout.split('\n')

@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { test, type TestContext } from 'node:test'
 import { createMemoryLimiter } from '../../src/limit/memory-limiter.js'
 import type { Limiter } from '../../src/limit/limiter.js'
+import { LATE_SLACK_MS } from '../helpers/timing.js'
 
 /**
  * Whole ms on a monotonic clock, for the limiter and the test alike: every
@@ -33,7 +34,7 @@ async function exchange (limiter: Limiter, delayMs: () => number): Promise<Excha
   return { arrival, answeredAt, startedAt }
 }
 
-const LATE_MS = 40
+const LATE_MS = LATE_SLACK_MS
 
 test('a cold first batch that reaches the vendor late cannot crowd the next batch into its window', async (t: TestContext) => {
   const requests = 10

@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { test, type TestContext } from 'node:test'
 import { createMemoryLimiter } from '../../src/limit/memory-limiter.js'
 import type { Limiter } from '../../src/limit/limiter.js'
+import { LATE_SLACK_MS } from '../helpers/timing.js'
 
 /**
  * Epoch ms at sub-ms resolution, frozen for the rest of the current macrotask
@@ -43,7 +44,7 @@ async function start (limiter: Limiter, now: () => number): Promise<number> {
   return at
 }
 
-const LATE_MS = 40
+const LATE_MS = LATE_SLACK_MS
 
 test('a burst: never more than `requests` per window, each backlog batch as soon as units free', async (t: TestContext) => {
   const now = turnClock()
