@@ -8,7 +8,7 @@ import type { Socket } from 'node:net'
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import type { DestinationStream, Logger } from 'pino'
 import type { AuthConfig, Config, UpstreamConfig } from './config/types.js'
-import { AbsoluteFormRefused, ShuttingDown } from './errors.js'
+import { AbsoluteFormRefused, BadRequest, ShuttingDown } from './errors.js'
 import { createLogger } from './logger.js'
 import { isProbe, registerHealth, type Lifecycle } from './ops/health.js'
 import { installInboundAccess } from './ops/inbound-access.js'
@@ -82,7 +82,11 @@ export async function buildServer (config: Config, deps: ServerDeps = {}): Promi
 
   app.addHook('onRequest', async function gate (request, reply) {
     // Origin-form only (RFC 9112 §3.2.1): absolute-form would make tollgate an open proxy.
-    if (request.raw.url?.[0] !== '/') throw new AbsoluteFormRefused()
+    const target = request.raw.url ?? ''
+    if (target[0] !== '/') throw new AbsoluteFormRefused()
+    // A fragment is never part of a request target (RFC 9110 §4.2.1); URL parsers would cut the path at it.
+    if (target.includes('#')) throw new BadRequest('the request target holds a fragment (#)')
+    if (hasDuplicateHost(request.raw.rawHeaders)) throw new BadRequest('more than one Host header (RFC 9112 §3.2)')
     if (lifecycle.draining && !isProbe(request.url)) {
       reply.header('connection', 'close')
       throw new ShuttingDown()
@@ -181,6 +185,16 @@ export async function buildServer (config: Config, deps: ServerDeps = {}): Promi
  */
 function checkingInterval (headersTimeoutMs: number): number {
   return Math.max(50, Math.min(1000, Math.floor(headersTimeoutMs / 4)))
+}
+
+/** Two Host headers make a request ambiguous between hops (smuggling); Node would keep the first silently. */
+function hasDuplicateHost (rawHeaders: readonly string[]): boolean {
+  let hosts = 0
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i] as string
+    if (name.length === 4 && name.toLowerCase() === 'host' && ++hosts > 1) return true
+  }
+  return false
 }
 
 /** Listen on server.host: the app-facing port, and the admin port when configured. */

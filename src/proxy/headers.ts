@@ -6,8 +6,12 @@
  */
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http'
 
-/** Never forwarded upstream: hop-by-hop, the app's credentials, tollgate's own inbound token. */
-const DROP_REQUEST = ['keep-alive', 'proxy-connection', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'authorization', 'x-tollgate-token']
+/**
+ * Never forwarded upstream: hop-by-hop, the app's credentials, tollgate's own
+ * inbound token, and `Expect` (Node already answered the app's 100-continue;
+ * undici refuses to send it).
+ */
+const DROP_REQUEST = ['keep-alive', 'proxy-connection', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'authorization', 'x-tollgate-token', 'expect']
 /** Never passed back to the app: hop-by-hop headers of the upstream connection. */
 const DROP_RESPONSE = ['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'te', 'trailer', 'transfer-encoding', 'upgrade']
 

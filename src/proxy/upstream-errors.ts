@@ -21,6 +21,8 @@ export function translateUpstreamError (error: FastifyError, timeoutMs: number):
   if (typeof code === 'string' && (code.startsWith('HPE_') || code === 'UND_ERR_INFO' || code === 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH')) {
     return new UpstreamBadResponse(code, { cause: error })
   }
+  // undici's parser error carries no code: the answer was not HTTP/1.1 at all.
+  if (cause.name === 'HTTPParserError') return new UpstreamBadResponse('not an HTTP/1.1 response', { cause: error })
   if (error.code === 'FST_REPLY_FROM_BAD_GATEWAY') return new UpstreamBadResponse('invalid status code', { cause: error })
   return new UpstreamUnreachable(typeof code === 'string' ? code : 'request failed', { cause: error })
 }
