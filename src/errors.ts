@@ -21,4 +21,6 @@ export const QueueTimeout = createError<[number, Cause?]>('TG_QUEUE_TIMEOUT', 't
 export const ShuttingDown = createError<[Cause?]>('TG_SHUTTING_DOWN', 'tollgate is shutting down', 503)
 export const StoreUnavailable = createError<[string, Cause?]>('TG_STORE_UNAVAILABLE', 'the shared store is unavailable: %s', 503)
 export const InboundDenied = createError<[Cause?]>('TG_INBOUND_DENIED', 'this client may not use tollgate', 403)
+export const RequestTimeout = createError<[Cause?]>('TG_REQUEST_TIMEOUT', 'the request did not arrive in time', 408)
+export const HeadersTooLarge = createError<[Cause?]>('TG_HEADERS_TOO_LARGE', 'the request headers are larger than allowed', 431)
 export const BadRequest = createError<[string, Cause?]>('TG_BAD_REQUEST', '%s', 400)

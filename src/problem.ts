@@ -25,7 +25,9 @@ const TITLES: Record<number, string> = {
   401: 'Unauthorized',
   403: 'Forbidden',
   404: 'Not Found',
+  408: 'Request Timeout',
   413: 'Content Too Large',
+  415: 'Unsupported Media Type',
   431: 'Request Header Fields Too Large',
   500: 'Internal Server Error',
   502: 'Bad Gateway',
@@ -66,6 +68,28 @@ export function sendProblem (request: FastifyRequest, reply: FastifyReply, statu
     requestId: request.id
   }
   return reply.code(status).type(PROBLEM_TYPE).send(problem)
+}
+
+/**
+ * Requests Node's parser refused before Fastify saw them (bad syntax,
+ * headers too large, too slow): answered as problems too, unless a response
+ * is already on the wire for that connection, where writing would corrupt it.
+ */
+export function clientErrorHandler (err: NodeJS.ErrnoException, socket: import('node:net').Socket): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return
+  const inFlight = (socket as { _httpMessage?: { headersSent?: boolean } })._httpMessage
+  if (inFlight?.headersSent === true || !socket.writable) {
+    socket.destroy()
+    return
+  }
+  const [status, detail] = err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+    ? [408, 'the request did not arrive in time (server.headersTimeout / server.bodyTimeout)']
+    : err.code === 'HPE_HEADER_OVERFLOW'
+      ? [431, 'the request headers are larger than allowed']
+      : [400, 'the request is not valid HTTP/1.1']
+  const code = status === 400 ? 'TG_BAD_REQUEST' : status === 408 ? 'TG_REQUEST_TIMEOUT' : 'TG_HEADERS_TOO_LARGE'
+  const body = JSON.stringify({ type: `urn:tollgate:problem:${code}`, title: TITLES[status], status, detail, code })
+  socket.end(`HTTP/1.1 ${status} ${TITLES[status] ?? 'Error'}\r\ncontent-type: ${PROBLEM_TYPE}\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`)
 }
 
 /** Fastify's own routing failures (a URL it cannot decode), as problems too. */

@@ -12,7 +12,7 @@ import { AbsoluteFormRefused, BadRequest, ShuttingDown } from './errors.js'
 import { createLogger } from './logger.js'
 import { isProbe, registerHealth, type Lifecycle } from './ops/health.js'
 import { installInboundAccess } from './ops/inbound-access.js'
-import { frameworkErrors, installProblemHandlers } from './problem.js'
+import { clientErrorHandler, frameworkErrors, installProblemHandlers } from './problem.js'
 import { createUpstreamDispatchers } from './proxy/dispatcher.js'
 import { validRequestId } from './proxy/headers.js'
 import upstreamPlugin, { type UpstreamRuntime } from './proxy/upstream-plugin.js'
@@ -67,7 +67,8 @@ export async function buildServer (config: Config, deps: ServerDeps = {}): Promi
     requestTimeout: config.server.bodyTimeoutMs,
     http: { connectionsCheckingInterval: checkingInterval(config.server.headersTimeoutMs) },
     bodyLimit: config.server.bodyLimit,
-    frameworkErrors
+    frameworkErrors,
+    clientErrorHandler
   })
   app.server.headersTimeout = config.server.headersTimeoutMs
   app.decorateRequest('tollgate', null)

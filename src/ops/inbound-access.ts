@@ -2,7 +2,7 @@
  * Who may use the sidecar when it listens beyond loopback: a CIDR allow list
  * and/or a shared token in `x-tollgate-token`. Installed only when configured.
  */
-import { timingSafeEqual } from 'node:crypto'
+import { createHash, timingSafeEqual } from 'node:crypto'
 import type { FastifyInstance } from 'fastify'
 import { buildBlockList } from '../config/validate.js'
 import type { ServerConfig } from '../config/types.js'
@@ -12,7 +12,8 @@ import { isProbe } from './health.js'
 export function installInboundAccess (app: FastifyInstance, server: ServerConfig): void {
   if (server.allow.length === 0 && server.inboundToken === undefined) return
   const allowed = server.allow.length === 0 ? undefined : buildBlockList(server.allow)
-  const token = server.inboundToken === undefined ? undefined : Buffer.from(server.inboundToken)
+  // Compared as digests: equal lengths always, so the comparison's time says nothing about the token's length.
+  const token = server.inboundToken === undefined ? undefined : digest(server.inboundToken)
   app.addHook('onRequest', async function checkInbound (request) {
     if (isProbe(request.url)) return
     if (allowed !== undefined) {
@@ -23,8 +24,11 @@ export function installInboundAccess (app: FastifyInstance, server: ServerConfig
     }
     if (token !== undefined) {
       const given = request.headers['x-tollgate-token']
-      const presented = typeof given === 'string' ? Buffer.from(given) : Buffer.alloc(0)
-      if (presented.length !== token.length || !timingSafeEqual(presented, token)) throw new InboundDenied()
+      if (typeof given !== 'string' || !timingSafeEqual(digest(given), token)) throw new InboundDenied()
     }
   })
+}
+
+function digest (value: string): Buffer {
+  return createHash('sha256').update(value).digest()
 }

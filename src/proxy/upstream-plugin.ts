@@ -206,6 +206,10 @@ export default async function upstreamPlugin (app: FastifyInstance, { runtime }:
       }
     }
     context.sidecarMs = reply.elapsedTime - context.upstreamMs
+    // An app that stops reading would hold the limiter slot and the upstream
+    // connection forever (undici's body timeout pauses with backpressure).
+    // Node replaces this socket timeout with keep-alive's once the response ends.
+    reply.raw.socket?.setTimeout(config.timeoutMs)
     reply.send(res.stream)
   }
 
