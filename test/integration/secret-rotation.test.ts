@@ -1,3 +1,4 @@
+/* eslint-disable no-template-curly-in-string -- ${file:} is the config syntax under test */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
