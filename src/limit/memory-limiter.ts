@@ -50,6 +50,7 @@ import type { Limiter, LimiterStatus, Permit } from './limiter.js'
 import { remainingFrom } from './ratelimit-headers.js'
 import { queueFull, queueTimeout } from './rejection.js'
 import { type Clock, NO_WINDOW, SlidingWindow, type StartWindow } from './sliding-window.js'
+import { type Waiter, WaitQueue } from './wait-queue.js'
 
 /** The part of a pino logger the limiter uses. */
 export interface LimiterLog {
@@ -61,26 +62,6 @@ export interface LimiterDeps {
   /** Epoch ms; Date.now by default. */
   readonly now?: Clock
   readonly log?: LimiterLog
-}
-
-/** A queued acquire. It is its own list node, so leaving the queue from anywhere is O(1). */
-class Waiter {
-  prev: Waiter | undefined
-  next: Waiter | undefined
-  onAbort: (() => void) | undefined
-  readonly enqueuedAt: number
-  readonly deadline: number
-  readonly resolve: (permit: Permit) => void
-  readonly reject: (reason: unknown) => void
-  readonly signal: AbortSignal | undefined
-
-  constructor (enqueuedAt: number, deadline: number, resolve: (permit: Permit) => void, reject: (reason: unknown) => void, signal: AbortSignal | undefined) {
-    this.enqueuedAt = enqueuedAt
-    this.deadline = deadline
-    this.resolve = resolve
-    this.reject = reject
-    this.signal = signal
-  }
 }
 
 /**
@@ -133,10 +114,15 @@ class MemoryLimiter implements Limiter {
     this.#drain()
   }
 
+  /** The waiting acquires, FIFO. Emptied, the backlog is over: the next QueueFull warns again. */
+  readonly #queue = new WaitQueue({
+    emptied: () => { this.#fullWarned = false },
+    aborted: () => { this.#arm(this.#now()) }
+  })
+
+  readonly #timedOut = (waiter: Waiter, now: number): unknown => queueTimeout(now - waiter.enqueuedAt, this.#nextStartAt() - now)
+
   #running = 0
-  #queued = 0
-  #head: Waiter | undefined
-  #tail: Waiter | undefined
   /** 0 when not paused, so the hot path reads no clock for it. */
   #pausedUntil = 0
   #timer: NodeJS.Timeout | undefined
@@ -174,7 +160,7 @@ class MemoryLimiter implements Limiter {
     // Nobody waiting and a slot free: start now, synchronously. Otherwise go
     // behind the queue, even when a unit came back a moment ago and the timer
     // has not fired yet: arrivals never overtake waiters.
-    if (this.#head === undefined && this.#running < this.#maxConcurrent && !this.#paused() && !this.#closed &&
+    if (this.#queue.head === undefined && this.#running < this.#maxConcurrent && !this.#paused() && !this.#closed &&
         this.#window.tryTake() === 0) {
       return this.#start()
     }
@@ -205,7 +191,7 @@ class MemoryLimiter implements Limiter {
       requests: this.#window.requests,
       windowMs: this.#window.windowMs,
       remaining: this.#window.remaining(),
-      queued: this.#queued,
+      queued: this.#queue.length,
       running: this.#running,
       counters: {
         started: this.#started,
@@ -221,12 +207,7 @@ class MemoryLimiter implements Limiter {
   close (): void {
     this.#closed = true
     this.#disarm()
-    while (this.#head !== undefined) {
-      const waiter = this.#head
-      this.#unlink(waiter)
-      this.#rejected++
-      waiter.reject(new ShuttingDown())
-    }
+    this.#rejected += this.#queue.rejectAll(() => new ShuttingDown())
   }
 
   /** For MemoryPermit only (this class is not exported): stamp one pending unit now. */
@@ -234,14 +215,14 @@ class MemoryLimiter implements Limiter {
     this.#window.commit()
     // A commit frees nothing now, but it fixes when its unit will: make sure
     // the timer is not set later than that (a no-op when it is earlier).
-    if (this.#head !== undefined) this.#arm(this.#now())
+    if (this.#queue.head !== undefined) this.#arm(this.#now())
   }
 
   /** For MemoryPermit only: give back a concurrency slot. */
   freeSlot (): void {
     this.#running--
     // Only a release that un-saturates maxConcurrent can let a waiter start.
-    if (this.#running === this.#maxConcurrent - 1 && this.#head !== undefined) this.#drain()
+    if (this.#running === this.#maxConcurrent - 1 && this.#queue.head !== undefined) this.#drain()
   }
 
   #paused (): boolean {
@@ -264,45 +245,28 @@ class MemoryLimiter implements Limiter {
       return Promise.reject(new ShuttingDown())
     }
     const now = this.#now()
-    if (this.#queued >= this.#maxQueue) {
+    if (this.#queue.length >= this.#maxQueue) {
       this.#rejected++
       if (!this.#fullWarned) {
         this.#fullWarned = true
         this.#log?.warn({ maxQueue: this.#maxQueue }, 'limiter queue full')
       }
-      return Promise.reject(queueFull(this.#queued, this.#nextStartAt() - now))
+      return Promise.reject(queueFull(this.#queue.length, this.#nextStartAt() - now))
     }
-    return new Promise<Permit>((resolve, reject) => {
-      const waiter = new Waiter(now, now + this.#maxWaitMs, resolve, reject, signal)
-      if (signal !== undefined) {
-        waiter.onAbort = () => {
-          this.#unlink(waiter)
-          reject(signal.reason)
-          this.#arm(this.#now())
-        }
-        signal.addEventListener('abort', waiter.onAbort, { once: true })
-      }
-      this.#link(waiter)
-      this.#arm(now)
-    })
+    const waiting = this.#queue.wait(now, now + this.#maxWaitMs, signal)
+    this.#arm(now)
+    return waiting
   }
 
   /** Start every waiter that can start now, in order; then time out the ones past maxWait. */
   #drain (): void {
-    while (this.#head !== undefined && this.#running < this.#maxConcurrent && !this.#paused() &&
+    while (this.#queue.head !== undefined && this.#running < this.#maxConcurrent && !this.#paused() &&
            this.#window.tryTake() === 0) {
-      const waiter = this.#head
-      this.#unlink(waiter)
       this.#waited++
-      waiter.resolve(this.#start())
+      this.#queue.shift()?.resolve(this.#start())
     }
     const now = this.#now()
-    while (this.#head !== undefined && this.#head.deadline <= now) {
-      const waiter = this.#head
-      this.#unlink(waiter)
-      this.#rejected++
-      waiter.reject(queueTimeout(now - waiter.enqueuedAt, this.#nextStartAt() - now))
-    }
+    this.#rejected += this.#queue.rejectExpired(now, this.#timedOut)
     this.#arm(now)
   }
 
@@ -313,7 +277,7 @@ class MemoryLimiter implements Limiter {
 
   /** Keep the one timer set for the earliest moment the head of the queue can change. */
   #arm (now: number): void {
-    const head = this.#head
+    const head = this.#queue.head
     if (head === undefined) {
       this.#disarm()
       return
@@ -335,23 +299,5 @@ class MemoryLimiter implements Limiter {
     if (this.#timer === undefined) return
     clearTimeout(this.#timer)
     this.#timer = undefined
-  }
-
-  #link (waiter: Waiter): void {
-    waiter.prev = this.#tail
-    if (this.#tail === undefined) this.#head = waiter
-    else this.#tail.next = waiter
-    this.#tail = waiter
-    this.#queued++
-  }
-
-  #unlink (waiter: Waiter): void {
-    if (waiter.prev === undefined) this.#head = waiter.next
-    else waiter.prev.next = waiter.next
-    if (waiter.next === undefined) this.#tail = waiter.prev
-    else waiter.next.prev = waiter.prev
-    waiter.prev = waiter.next = undefined
-    if (waiter.onAbort !== undefined) waiter.signal?.removeEventListener('abort', waiter.onAbort)
-    if (--this.#queued === 0) this.#fullWarned = false
   }
 }

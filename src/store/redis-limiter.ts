@@ -44,6 +44,7 @@ import type { LimiterLog } from '../limit/memory-limiter.js'
 import { remainingFrom } from '../limit/ratelimit-headers.js'
 import { queueFull, queueTimeout, type LimiterRejection } from '../limit/rejection.js'
 import { type Clock, NO_WINDOW, SlidingWindow, type StartWindow } from '../limit/sliding-window.js'
+import { type Waiter, WaitQueue } from '../limit/wait-queue.js'
 import type { RedisConnection, StoreMessage } from './redis-client.js'
 import { ACQUIRE, defineScript, OBSERVE, PAUSE, RESYNC, type Script, STAMP } from './scripts.js'
 
@@ -80,25 +81,6 @@ interface Scripts {
 
 export function createRedisLimiter (options: RedisLimiterOptions): Limiter {
   return new RedisLimiter(options)
-}
-
-class Waiter {
-  prev: Waiter | undefined
-  next: Waiter | undefined
-  onAbort: (() => void) | undefined
-  readonly enqueuedAt: number
-  readonly deadline: number
-  readonly resolve: (permit: Permit) => void
-  readonly reject: (reason: unknown) => void
-  readonly signal: AbortSignal | undefined
-
-  constructor (enqueuedAt: number, deadline: number, resolve: (permit: Permit) => void, reject: (reason: unknown) => void, signal: AbortSignal | undefined) {
-    this.enqueuedAt = enqueuedAt
-    this.deadline = deadline
-    this.resolve = resolve
-    this.reject = reject
-    this.signal = signal
-  }
 }
 
 /**
@@ -156,10 +138,15 @@ class RedisLimiter implements Limiter {
     this.#drain()
   }
 
+  /** The waiting acquires, FIFO. Emptied, the backlog is over: the next QueueFull warns again. */
+  readonly #queue = new WaitQueue({
+    emptied: () => { this.#fullWarned = false },
+    aborted: () => { this.#arm(this.#now()) }
+  })
+
+  readonly #timedOut = (waiter: Waiter, now: number): unknown => queueTimeout(now - waiter.enqueuedAt, this.#nextStartAt(now) - now)
+
   #running = 0
-  #queued = 0
-  #head: Waiter | undefined
-  #tail: Waiter | undefined
   /** A round trip to Redis for the queue's head is under way: nothing else may start (FIFO). */
   #reserving = false
   /** Local ms before which Redis said no unit frees: no round trip sooner. */
@@ -208,7 +195,7 @@ class RedisLimiter implements Limiter {
     this.#unsubscribe = [
       connection.onReady(() => this.#resync()),
       // Waiters timed for Redis' answer move to the local window (or get their 503) now.
-      connection.onLost(() => { if (this.#head !== undefined && !this.#reserving) this.#drain() }),
+      connection.onLost(() => { if (this.#queue.head !== undefined && !this.#reserving) this.#drain() }),
       connection.onMessage((message) => this.#message(message))
     ]
     // Joining while another replica's pause runs: learn it now, not at the first 429.
@@ -233,7 +220,7 @@ class RedisLimiter implements Limiter {
         return Promise.reject(storeUnavailable())
       }
       // The memory limiter's fast path, on this replica's own window.
-      if (this.#head === undefined && this.#running < this.#maxConcurrent && !this.#paused() && !this.#closed &&
+      if (this.#queue.head === undefined && this.#running < this.#maxConcurrent && !this.#paused() && !this.#closed &&
           this.#local.tryTake() === 0) {
         return this.#start(undefined, true)
       }
@@ -275,7 +262,7 @@ class RedisLimiter implements Limiter {
       requests: this.#requests,
       windowMs: this.#windowed ? this.#windowMs : 0,
       remaining,
-      queued: this.#queued,
+      queued: this.#queue.length,
       running: this.#running,
       counters: {
         started: this.#started,
@@ -292,12 +279,7 @@ class RedisLimiter implements Limiter {
     this.#closed = true
     this.#disarm()
     for (const unsubscribe of this.#unsubscribe) unsubscribe()
-    while (this.#head !== undefined) {
-      const waiter = this.#head
-      this.#unlink(waiter)
-      this.#rejected++
-      waiter.reject(new ShuttingDown())
-    }
+    this.#rejected += this.#queue.rejectAll(() => new ShuttingDown())
   }
 
   /** For SharedPermit: the upstream answered. */
@@ -309,7 +291,7 @@ class RedisLimiter implements Limiter {
       else this.#stamp(member ?? this.#member())
     }
     // A local stamp can decide when the local window's next unit frees.
-    if (this.#head !== undefined && !this.#shared) this.#arm(this.#now())
+    if (this.#queue.head !== undefined && !this.#shared) this.#arm(this.#now())
   }
 
   /**
@@ -329,7 +311,7 @@ class RedisLimiter implements Limiter {
   /** For SharedPermit: give back a concurrency slot. */
   freeSlot (): void {
     this.#running--
-    if (this.#running === this.#maxConcurrent - 1 && this.#head !== undefined) this.#drain()
+    if (this.#running === this.#maxConcurrent - 1 && this.#queue.head !== undefined) this.#drain()
   }
 
   /** A start made while Redis is away, for #resync. Only the last window's matter, so the list stays short. */
@@ -365,21 +347,11 @@ class RedisLimiter implements Limiter {
     // round trip; it counts as waiting (against maxQueue) only once the
     // limiter knows the upstream is blocked. A burst that arrived before it
     // knew is trimmed when Redis says no (#trim).
-    if (this.#queued >= this.#maxQueue && (!this.#shared || this.#blocked(now))) return Promise.reject(this.#full(now))
-    return new Promise<Permit>((resolve, reject) => {
-      const waiter = new Waiter(now, now + this.#maxWaitMs, resolve, reject, signal)
-      if (signal !== undefined) {
-        waiter.onAbort = () => {
-          this.#unlink(waiter)
-          reject(signal.reason)
-          this.#arm(this.#now())
-        }
-        signal.addEventListener('abort', waiter.onAbort, { once: true })
-      }
-      this.#link(waiter)
-      if (this.#shared) this.#drain()
-      else this.#arm(now)
-    })
+    if (this.#queue.length >= this.#maxQueue && (!this.#shared || this.#blocked(now))) return Promise.reject(this.#full(now))
+    const waiting = this.#queue.wait(now, now + this.#maxWaitMs, signal)
+    if (this.#shared) this.#drain()
+    else this.#arm(now)
+    return waiting
   }
 
   #full (now: number): LimiterRejection {
@@ -388,7 +360,7 @@ class RedisLimiter implements Limiter {
       this.#fullWarned = true
       this.#log?.warn({ maxQueue: this.#maxQueue }, 'limiter queue full')
     }
-    return queueFull(this.#queued, this.#nextStartAt(now) - now)
+    return queueFull(this.#queue.length, this.#nextStartAt(now) - now)
   }
 
   /** What is known to hold the queue back now, without asking Redis. */
@@ -399,27 +371,20 @@ class RedisLimiter implements Limiter {
   /** Start what can start, in order; time out the waiters past maxWait; set the timer. */
   #drain (): void {
     const now = this.#now()
-    while (this.#head !== undefined && this.#head.deadline <= now) {
-      const waiter = this.#head
-      this.#unlink(waiter)
-      this.#rejected++
-      waiter.reject(queueTimeout(now - waiter.enqueuedAt, this.#nextStartAt(now) - now))
-    }
-    if (this.#head === undefined || this.#closed) {
+    this.#rejected += this.#queue.rejectExpired(now, this.#timedOut)
+    if (this.#queue.head === undefined || this.#closed) {
       this.#disarm()
       return
     }
     if (!this.#reserving) {
       if (this.#shared) {
-        if (!this.#blocked(now)) this.#reserve(Math.min(this.#queued, this.#maxConcurrent - this.#running, MAX_BATCH))
+        if (!this.#blocked(now)) this.#reserve(Math.min(this.#queue.length, this.#maxConcurrent - this.#running, MAX_BATCH))
       } else if (this.#failing) {
-        this.#rejectAll(storeUnavailable)
+        this.#rejected += this.#queue.rejectAll(storeUnavailable)
       } else {
-        while (this.#head !== undefined && this.#running < this.#maxConcurrent && !this.#paused() && this.#local.tryTake() === 0) {
-          const waiter = this.#head
-          this.#unlink(waiter)
+        while (this.#queue.head !== undefined && this.#running < this.#maxConcurrent && !this.#paused() && this.#local.tryTake() === 0) {
           this.#waited++
-          waiter.resolve(this.#start(undefined, true))
+          this.#queue.shift()?.resolve(this.#start(undefined, true))
         }
       }
     }
@@ -450,13 +415,11 @@ class RedisLimiter implements Limiter {
     const pauseLeft = Number(pausedMs)
     if (pauseLeft > 0 && now + pauseLeft > this.#pausedUntil) this.#pausedUntil = now + pauseLeft
     let given = 0
-    while (given < taken && this.#head !== undefined && !this.#closed && this.#running < this.#maxConcurrent) {
-      const waiter = this.#head
-      this.#unlink(waiter)
+    while (given < taken && this.#queue.head !== undefined && !this.#closed && this.#running < this.#maxConcurrent) {
       this.#waited++
       given++
       // The local window counts this replica's starts too (what it falls back on); full locally, it is simply not counted there.
-      waiter.resolve(this.#start(`${base}.${given}`, this.#local.tryTake() === 0))
+      this.#queue.shift()?.resolve(this.#start(`${base}.${given}`, this.#local.tryTake() === 0))
     }
     if (given < taken) {
       // The waiters left (aborted, timed out) or we closed meanwhile: give the units back unused.
@@ -474,19 +437,8 @@ class RedisLimiter implements Limiter {
 
   /** Redis said no: waiters beyond maxQueue (the newest) leave now, as they would have at the door. */
   #trim (now: number): void {
-    while (this.#queued > this.#maxQueue && this.#tail !== undefined) {
-      const waiter = this.#tail
-      this.#unlink(waiter)
-      waiter.reject(this.#full(now))
-    }
-  }
-
-  #rejectAll (reason: () => Error): void {
-    while (this.#head !== undefined) {
-      const waiter = this.#head
-      this.#unlink(waiter)
-      this.#rejected++
-      waiter.reject(reason())
+    while (this.#queue.length > this.#maxQueue) {
+      this.#queue.pop()?.reject(this.#full(now))
     }
   }
 
@@ -498,7 +450,7 @@ class RedisLimiter implements Limiter {
 
   /** One timer, for the earliest moment the head of the queue can move. */
   #arm (now: number): void {
-    const head = this.#head
+    const head = this.#queue.head
     if (head === undefined) {
       this.#disarm()
       return
@@ -531,7 +483,7 @@ class RedisLimiter implements Limiter {
         const pauseLeft = Number(left)
         if (pauseLeft > 0) this.#remotePause(pauseLeft)
         // Waiters queued on the local window go to the shared one now.
-        if (this.#head !== undefined) this.#drain()
+        if (this.#queue.head !== undefined) this.#drain()
       }, (err: unknown) => this.#conn.failed(err, 'resync'))
   }
 
@@ -547,24 +499,6 @@ class RedisLimiter implements Limiter {
     this.#pausedUntil = until
     this.#log?.info({ pauseMs: ms, pausedUntil: until }, 'upstream paused by another replica')
     // No re-arm needed: a pause only delays; the timer, when it fires, sees it and re-arms for its end.
-  }
-
-  #link (waiter: Waiter): void {
-    waiter.prev = this.#tail
-    if (this.#tail === undefined) this.#head = waiter
-    else this.#tail.next = waiter
-    this.#tail = waiter
-    this.#queued++
-  }
-
-  #unlink (waiter: Waiter): void {
-    if (waiter.prev === undefined) this.#head = waiter.next
-    else waiter.prev.next = waiter.next
-    if (waiter.next === undefined) this.#tail = waiter.prev
-    else waiter.next.prev = waiter.prev
-    waiter.prev = waiter.next = undefined
-    if (waiter.onAbort !== undefined) waiter.signal?.removeEventListener('abort', waiter.onAbort)
-    if (--this.#queued === 0) this.#fullWarned = false
   }
 }
 
