@@ -52,7 +52,8 @@ async function main (argv: string[]): Promise<number> {
     process.stderr.write(`unknown command: ${positionals.join(' ')}\n\n${USAGE}\n`)
     return 2
   }
-  const configFile = values.config ?? process.env.TOLLGATE_CONFIG
+  // An empty TOLLGATE_CONFIG (a template left blank) means no config, as if unset.
+  const configFile = values.config ?? (process.env.TOLLGATE_CONFIG === '' ? undefined : process.env.TOLLGATE_CONFIG)
 
   switch (command) {
     case 'check': {
