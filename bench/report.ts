@@ -202,9 +202,11 @@ export function verdicts (results: Results): Verdict[] {
     const added = pacedAdded(paced, c, 'tollgate', 'bare', (r) => r.result.p99)
     const rate = paced.find((r) => r.connections === c)?.rate
     const label = `p99 added over bare, ${c} conns`
+    // A 1 ms goal cannot be judged from rounds that disagree by more than a few ms (noisy neighbours).
+    const resolved = max(added) - min(added) <= 3
     out.push(added.length === 0
       ? notRun(label, '≤ 1 ms (GET small, paced)')
-      : { target: label, goal: '≤ 1 ms (GET small, paced)', measured: `${f(median(added))} ms at ${rate} req/s`, verdict: pass(median(added) <= 1) })
+      : { target: label, goal: '≤ 1 ms (GET small, paced)', measured: `${f(median(added))} ms (rounds ${f(min(added))}…${f(max(added))}) at ${rate} req/s`, verdict: resolved ? pass(median(added) <= 1) : 'NOISY' })
   }
   const memory = results.throughput?.memory.find((m) => m.target === 'tollgate')
   out.push(memory === undefined

@@ -8,7 +8,7 @@
  * autocannon keeps every connection busy, so at 10 and 100 connections each
  * target runs saturated and its latency is mostly queueing (connections /
  * throughput). Added latency is therefore also measured unsaturated: small
- * GETs at a fixed rate, half of what the slowest proxy managed, through an
+ * GETs at a fixed rate, a quarter of what the slowest proxy managed, through an
  * open-loop generator (paced.ts), in the same alternation.
  */
 import type { LoadOptions, LoadResult } from './load.js'
@@ -140,12 +140,12 @@ export async function runThroughput (bench: Bench, targets: readonly Target[], p
   return { runs, paced, memory }
 }
 
-/** Half the GET throughput of the slowest proxy at these connections (median over rounds), in steps of 50 req/s. */
+/** A quarter of the GET throughput of the slowest proxy at these connections (median over rounds), in steps of 50 req/s: unsaturated even when the neighbours get noisier. */
 function pacedRate (runs: readonly ThroughputRun[], connections: number, targets: readonly Target[]): number {
   const proxies = targets.filter((t) => t.pid !== undefined).map((t) => t.name)
   const medians = proxies.map((name) => {
     const rps = runs.filter((r) => r.load === 'get' && r.connections === connections && r.target === name).map((r) => r.result.rps).sort((a, b) => a - b)
     return rps[(rps.length - 1) >> 1] ?? 100
   })
-  return Math.max(50, Math.floor(Math.min(...medians) / 2 / 50) * 50)
+  return Math.max(50, Math.floor(Math.min(...medians) / 4 / 50) * 50)
 }
