@@ -43,6 +43,12 @@ export interface Limiter {
    * away while queued (then nothing is held).
    */
   acquire (signal?: AbortSignal): Permit | Promise<Permit>
+  /**
+   * A permit at once when one is free and nobody waits, else undefined. Lets
+   * the proxy skip making an AbortSignal for the common case (it is only
+   * needed to leave the queue).
+   */
+  tryAcquire? (): Permit | undefined
   /** The upstream said "wait": no request starts before `untilMs` (epoch ms). */
   pauseUntil (untilMs: number): void
   /** Learn from the upstream's x-ratelimit-* response headers. */

@@ -147,7 +147,8 @@ class MemoryLimiter implements Limiter {
     if (!Number.isFinite(maxWaitMs) || maxWaitMs < 0) {
       throw new TypeError(`'maxWaitMs' must be a non-negative number, got ${maxWaitMs}`)
     }
-    this.#now = deps.now ?? Date.now
+    // Sub-millisecond: Date.now() rounds down, which let a start land up to 1 ms early in the window.
+    this.#now = deps.now ?? preciseNow
     this.#log = deps.log
     this.#window = config.requests === Infinity ? NO_WINDOW : new SlidingWindow(config.requests, config.windowMs, this.#now)
     this.#maxConcurrent = maxConcurrent
@@ -157,14 +158,18 @@ class MemoryLimiter implements Limiter {
 
   acquire (signal?: AbortSignal): Permit | Promise<Permit> {
     if (signal?.aborted === true) return Promise.reject(signal.reason)
-    // Nobody waiting and a slot free: start now, synchronously. Otherwise go
-    // behind the queue, even when a unit came back a moment ago and the timer
+    return this.tryAcquire() ?? this.#enqueue(signal)
+  }
+
+  tryAcquire (): Permit | undefined {
+    // Nobody waiting and a slot free: start now, synchronously. Otherwise the
+    // caller queues, even when a unit came back a moment ago and the timer
     // has not fired yet: arrivals never overtake waiters.
     if (this.#queue.head === undefined && this.#running < this.#maxConcurrent && !this.#paused() && !this.#closed &&
         this.#window.tryTake() === 0) {
       return this.#start()
     }
-    return this.#enqueue(signal)
+    return undefined
   }
 
   pauseUntil (untilMs: number): void {
@@ -300,4 +305,8 @@ class MemoryLimiter implements Limiter {
     clearTimeout(this.#timer)
     this.#timer = undefined
   }
+}
+
+function preciseNow (): number {
+  return performance.timeOrigin + performance.now()
 }

@@ -22,7 +22,7 @@ import { BlockList, isIP } from 'node:net'
 import { createSecureContext, rootCertificates, type SecureContext } from 'node:tls'
 import { Agent, EnvHttpProxyAgent, Pool, ProxyAgent, type Dispatcher } from 'undici'
 import type { UpstreamConfig } from '../config/types.js'
-import { headersDeadline } from './deadline.js'
+import { withHeadersDeadline } from './deadline.js'
 
 /** Keep-alive connections per upstream; beyond this, requests wait inside undici. */
 export const MAX_CONNECTIONS_PER_UPSTREAM = 128
@@ -212,7 +212,7 @@ function defaultTrust (env: NodeJS.ProcessEnv): readonly string[] {
 
 /** The API dispatcher: the headers deadline on top; closing it closes `owned` (the token dispatcher) too. */
 function withDeadline (root: Dispatcher, timeoutMs: number, owned: Dispatcher | undefined): Dispatcher {
-  const composed = root.compose(headersDeadline(timeoutMs))
+  const composed = withHeadersDeadline(root, timeoutMs)
   if (owned === undefined) return composed
   // server.ts closes the one dispatcher it knows per upstream; this one stands for both.
   const close = async (): Promise<void> => { await Promise.all([root.close(), owned.close()]) }

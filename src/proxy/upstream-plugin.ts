@@ -131,9 +131,11 @@ export default async function upstreamPlugin (app: FastifyInstance, { runtime }:
     const context = request.tollgate as ProxyContext
     await prepareBody(request, context)
     const waitStart = performance.now()
-    const signal = clientGone(reply, context)
-    context.authorization = await runtime.credentials.authorization()
-    context.permit = await acquire(signal)
+    watchClose(reply, context)
+    const authorization = runtime.credentials.authorization()
+    context.authorization = typeof authorization === 'object' ? await authorization : authorization
+    // The common case takes a permit synchronously; only a request that must queue needs a signal to leave it.
+    context.permit = limiter.tryAcquire?.() ?? await acquire(clientGone(reply))
     const waited = performance.now() - waitStart
     if (waited > 1) {
       context.waitedMs += waited
@@ -238,7 +240,7 @@ export default async function upstreamPlugin (app: FastifyInstance, { runtime }:
   async function prepareAttempt (_request: FastifyRequest, reply: FastifyReply, context: ProxyContext): Promise<void> {
     const waitStart = performance.now()
     context.authorization = await runtime.credentials.authorization()
-    context.permit = await acquire(clientGone(reply, context))
+    context.permit = await acquire(clientGone(reply))
     context.waitedMs += performance.now() - waitStart
   }
 
@@ -252,25 +254,32 @@ export default async function upstreamPlugin (app: FastifyInstance, { runtime }:
   }
 }
 
+const kWatched = Symbol('tollgate.watched')
 const kGone = Symbol('tollgate.clientGone')
 
+type WatchedRaw = FastifyReply['raw'] & { [kWatched]?: true, [kGone]?: AbortController }
+
 /**
- * One 'close' listener per request: it frees the current limiter slot when
- * the exchange ends (normally or not) and aborts a wait the app gave up on.
+ * One 'close' listener per request: it frees the current limiter permit when
+ * the exchange ends (normally or not), and aborts a wait the app gave up on.
  */
-function clientGone (reply: FastifyReply, context: ProxyContext): AbortSignal {
-  const raw = reply.raw as typeof reply.raw & { [kGone]?: AbortController }
-  let controller = raw[kGone]
-  if (controller === undefined) {
-    const created = new AbortController()
-    controller = created
-    raw[kGone] = created
-    raw.once('close', () => {
-      context.permit?.release()
-      if (!raw.writableFinished) created.abort(new Error('the client went away'))
-    })
-  }
-  return controller.signal
+function watchClose (reply: FastifyReply, context: ProxyContext): void {
+  const raw = reply.raw as WatchedRaw
+  if (raw[kWatched] === true) return
+  raw[kWatched] = true
+  raw.once('close', () => {
+    context.permit?.release()
+    if (!raw.writableFinished) raw[kGone]?.abort(new Error('the client went away'))
+  })
+}
+
+/** The signal that aborts a queued wait when the app goes away (watchClose fires it). */
+function clientGone (reply: FastifyReply): AbortSignal {
+  const raw = reply.raw as WatchedRaw
+  raw[kGone] ??= new AbortController()
+  // Already gone before we started to wait: abort now, no 'close' will come again.
+  if (raw.destroyed && !raw.writableFinished) raw[kGone].abort(new Error('the client went away'))
+  return raw[kGone].signal
 }
 
 function noop (): void {}
