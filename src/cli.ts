@@ -3,6 +3,7 @@
  * argv → run | check | keygen | sandbox | demo. The only file that calls
  * process.exit: 0 done, 1 bad config or failure, 2 bad usage.
  */
+import { readFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
 import { formatIssues } from './config/issues.js'
 import { loadConfigFile } from './config/load.js'
@@ -17,7 +18,10 @@ Usage:
   tollgate check --config FILE        validate a config: exit 0, or print every problem and exit 1
   tollgate keygen [--kid ID] [--alg RS384]
                                       print a new private key (PEM) and its public JWKS
-  tollgate sandbox [--port N]         run only the sandbox vendors on 127.0.0.1
+  tollgate sandbox [--port N] [--redox-jwks FILE [--redox-client-id ID]]
+                                      run only the sandbox vendors on 127.0.0.1; Redox
+                                      verifies assertions with the public JWKS in FILE
+                                      (as keygen prints it; client id redox-client)
   tollgate --help                     this text
 
 Docs: README.md and docs/config.md`
@@ -35,6 +39,8 @@ async function main (argv: string[]): Promise<number> {
         port: { type: 'string', short: 'p' },
         kid: { type: 'string' },
         alg: { type: 'string' },
+        'redox-jwks': { type: 'string' },
+        'redox-client-id': { type: 'string' },
         help: { type: 'boolean', short: 'h' }
       }
     })
@@ -77,7 +83,9 @@ async function main (argv: string[]): Promise<number> {
       const port = parsePort(values.port)
       if (port === undefined) return 2
       const { startSandbox } = await import('./sandbox/server.js')
-      const sandbox = await startSandbox({ port })
+      const redox = readRedoxJwks(values['redox-jwks'], values['redox-client-id'])
+      if (redox === null) return 2
+      const sandbox = await startSandbox({ port, ...(redox === undefined ? {} : { vendors: { redox: { clients: [redox] } } }) })
       process.stdout.write(`sandbox vendors listening on ${sandbox.url} (see docs/sandbox.md)\n`)
       await waitForSignal()
       await sandbox.close()
@@ -127,6 +135,21 @@ async function run (config: Config, configFile: string, secretFiles: readonly st
   sidecar.logger.info({ outcome }, 'stopped')
   sidecar.logger.flush()
   return 0
+}
+
+/** The Redox client for `sandbox --redox-jwks`: undefined when not asked for, null after printing why it cannot be read. */
+function readRedoxJwks (file: string | undefined, clientId = 'redox-client'): { clientId: string, publicKey: { keys: Array<Record<string, string>> } } | undefined | null {
+  if (file === undefined) return undefined
+  try {
+    const text = readFileSync(file, 'utf8')
+    // `keygen` prints the private key first, then the JWKS: take the JSON part.
+    const jwks = JSON.parse(text.slice(text.indexOf('{'))) as { keys?: unknown }
+    if (!Array.isArray(jwks.keys)) throw new Error('no "keys" array')
+    return { clientId, publicKey: jwks as { keys: Array<Record<string, string>> } }
+  } catch (err) {
+    process.stderr.write(`--redox-jwks ${file}: not a readable JWKS (${(err as Error).message})\n`)
+    return null
+  }
 }
 
 function parsePort (value: string | undefined): number | undefined {

@@ -1,6 +1,9 @@
-import { createSign, createVerify } from 'node:crypto'
+import { createPrivateKey, createSign, createVerify, randomUUID } from 'node:crypto'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { test, type TestContext } from 'node:test'
-import { importJWK, exportSPKI } from 'jose'
+import { exportSPKI, importJWK, SignJWT } from 'jose'
 import { startCli } from '../helpers/cli-process.js'
 
 test('npx tollgate with no config runs the demo: every printed curl line answers 200 through the sidecar, SIGTERM exits 0', async (t: TestContext) => {
@@ -41,4 +44,29 @@ test('tollgate keygen prints a private key and the JWKS of its public half, with
   const publicPem = await exportSPKI(await importJWK(jwk as never, 'RS384', { extractable: true }) as CryptoKey)
   const signature = createSign('sha384').update('tollgate').sign(pem)
   t.assert.ok(createVerify('sha384').update('tollgate').verify(publicPem, signature))
+})
+
+test('tollgate sandbox --redox-jwks: the standalone sandbox verifies Redox assertions signed with the keygen key', async (t: TestContext) => {
+  const keygen = startCli(t, ['keygen', '--kid', 'ci-kid'])
+  t.assert.strictEqual((await keygen.exited).code, 0)
+  const dir = mkdtempSync(join(tmpdir(), 'tollgate-sandbox-redox-'))
+  t.after(() => rmSync(dir, { recursive: true, force: true }))
+  const keyFile = join(dir, 'keygen.out')
+  writeFileSync(keyFile, keygen.stdout())
+  const pem = /-----BEGIN PRIVATE KEY-----[\s\S]+?-----END PRIVATE KEY-----\n/.exec(keygen.stdout())?.[0] as string
+
+  const sandbox = startCli(t, ['sandbox', '--port', '0', '--redox-jwks', keyFile, '--redox-client-id', 'ci-client'])
+  const [, base] = await sandbox.waitForStdout(/listening on (http:\/\/127\.0\.0\.1:\d+)/) as unknown as [string, string]
+  const tokenUrl = `${base}/redox/v2/auth/token`
+  const assertion = await new SignJWT({})
+    .setProtectedHeader({ alg: 'RS384', kid: 'ci-kid', typ: 'JWT' })
+    .setIssuer('ci-client').setSubject('ci-client').setAudience(tokenUrl).setJti(randomUUID()).setIssuedAt().setExpirationTime('60s')
+    .sign(createPrivateKey(pem))
+  const body = new URLSearchParams({ grant_type: 'client_credentials', client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer', client_assertion: assertion })
+  const res = await fetch(tokenUrl, { method: 'POST', body })
+  t.assert.strictEqual(res.status, 200)
+  const answer = await res.json() as Record<string, unknown>
+  t.assert.strictEqual(typeof answer.access_token, 'string')
+  sandbox.child.kill('SIGTERM')
+  t.assert.strictEqual((await sandbox.exited).code, 0)
 })
