@@ -13,7 +13,6 @@
  */
 import { errors, type Dispatcher } from 'undici'
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- undici's handler callbacks, forwarded untouched
 type Handler = Record<string, ((...args: any[]) => unknown) | undefined>
 
 class DeadlineHandler {
