@@ -81,21 +81,23 @@ export async function buildServer (config: Config, deps: ServerDeps = {}): Promi
     socket.end(`HTTP/1.1 400 Bad Request\r\ncontent-type: application/problem+json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`)
   })
 
-  app.addHook('onRequest', async function gate (request, reply) {
+  // Callback-style hooks: an async hook costs a promise per request.
+  app.addHook('onRequest', function gate (request, reply, done) {
     // Origin-form only (RFC 9112 §3.2.1): absolute-form would make tollgate an open proxy.
     const target = request.raw.url ?? ''
-    if (target[0] !== '/') throw new AbsoluteFormRefused()
+    if (target[0] !== '/') return done(new AbsoluteFormRefused())
     // A fragment is never part of a request target (RFC 9110 §4.2.1); URL parsers would cut the path at it.
-    if (target.includes('#')) throw new BadRequest('the request target holds a fragment (#)')
-    if (hasDuplicateHost(request.raw.rawHeaders)) throw new BadRequest('more than one Host header (RFC 9112 §3.2)')
+    if (target.includes('#')) return done(new BadRequest('the request target holds a fragment (#)'))
+    if (hasDuplicateHost(request.raw.rawHeaders)) return done(new BadRequest('more than one Host header (RFC 9112 §3.2)'))
     if (lifecycle.draining && !isProbe(request.url)) {
       reply.header('connection', 'close')
-      throw new ShuttingDown()
+      return done(new ShuttingDown())
     }
+    done()
   })
   installInboundAccess(app, config.server)
 
-  app.addHook('onResponse', async function logRequest (request, reply) {
+  app.addHook('onResponse', function logRequest (request, reply, done) {
     const context = request.tollgate
     const query = request.url.indexOf('?')
     const entry = {
@@ -109,6 +111,7 @@ export async function buildServer (config: Config, deps: ServerDeps = {}): Promi
     }
     if (context === null && reply.statusCode < 400) request.log.debug(entry, 'request completed')
     else request.log.info(entry, 'request completed')
+    done()
   })
 
   registerHealth(app, lifecycle)

@@ -25,6 +25,8 @@ export interface ProxyContext {
   upstreamMs: number
   /** tollgate's own share of the time to the final response headers, once known. */
   sidecarMs: number | undefined
+  /** The request body broke tollgate's own limit (a chunked body over bodyLimit). */
+  bodyError?: Error
 }
 
 declare module 'fastify' {

@@ -49,16 +49,21 @@ export default async function upstreamPlugin (app: FastifyInstance, { runtime }:
   const rewriteHeaders = createRequestHeaderRewriter(config.headers)
   const retryMethods = config.retry.methods
 
-  app.addHook('onRequest', async function routeRequest (request) {
+  // Callback-style hooks (here and below): an async hook costs a promise per request.
+  app.addHook('onRequest', function routeRequest (request, _reply, done) {
     const url = request.url
     const query = url.indexOf('?')
     const path = query === -1 ? url : url.slice(0, query)
     // The router matched a decoded path; the raw one must carry the prefix literally.
     if (!path.startsWith(config.prefix) || (prefixLength > 0 && path.length > prefixLength && path[prefixLength] !== '/')) {
-      throw new PathEscapesBase('spells the upstream prefix with encoded characters')
+      done(new PathEscapesBase('spells the upstream prefix with encoded characters'))
+      return
     }
     const suffix = normalizeSuffix(path.slice(prefixLength))
-    if (suffix instanceof PathRefusal) throw new PathEscapesBase(suffix.reason)
+    if (suffix instanceof PathRefusal) {
+      done(new PathEscapesBase(suffix.reason))
+      return
+    }
     const context: ProxyContext = {
       upstream: config.name,
       path: basePath + suffix || '/',
@@ -75,12 +80,13 @@ export default async function upstreamPlugin (app: FastifyInstance, { runtime }:
       sidecarMs: undefined
     }
     request.tollgate = context
+    done()
   })
 
-  app.addHook('onResponse', async function meterRequest (request, reply) {
+  app.addHook('onResponse', function meterRequest (request, reply, done) {
     const context = request.tollgate
-    if (context === null) return
-    meter.request(request.method, reply.statusCode, context.sidecarMs ?? reply.elapsedTime, context.attempts > 0 ? context.upstreamMs : undefined)
+    if (context !== null) meter.request(request.method, reply.statusCode, context.sidecarMs ?? reply.elapsedTime, context.attempts > 0 ? context.upstreamMs : undefined)
+    done()
   })
 
   let fromOptions: Record<string, unknown> | undefined
@@ -127,12 +133,33 @@ export default async function upstreamPlugin (app: FastifyInstance, { runtime }:
     return rewriteHeaders(headers, request.id, (request.tollgate as ProxyContext).authorization)
   }
 
-  async function prepare (request: FastifyRequest, reply: FastifyReply): Promise<void> {
+  /**
+   * The common case — no body to keep, the token at hand, a permit free — is
+   * synchronous: no promise at all. Anything else takes the async path.
+   */
+  function prepare (request: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void): void {
     const context = request.tollgate as ProxyContext
+    watchClose(reply, context)
+    const headers = request.headers
+    let authorization: ReturnType<CredentialSource['authorization']> | undefined
+    if (headers['content-length'] === undefined && headers['transfer-encoding'] === undefined) {
+      authorization = runtime.credentials.authorization()
+      const permit = typeof authorization === 'object' ? undefined : limiter.tryAcquire?.()
+      if (permit !== undefined) {
+        context.authorization = authorization as string | undefined
+        context.permit = permit
+        done()
+        return
+      }
+    }
+    prepareSlowly(request, reply, context, authorization).then(() => { done() }, done)
+  }
+
+  /** `pending` is an authorization() result the fast path already asked for: awaited, not asked again (a rejection must not go unhandled). */
+  async function prepareSlowly (request: FastifyRequest, reply: FastifyReply, context: ProxyContext, pending?: ReturnType<CredentialSource['authorization']>): Promise<void> {
     await prepareBody(request, context)
     const waitStart = performance.now()
-    watchClose(reply, context)
-    const authorization = runtime.credentials.authorization()
+    const authorization = pending ?? runtime.credentials.authorization()
     context.authorization = typeof authorization === 'object' ? await authorization : authorization
     // The common case takes a permit synchronously; only a request that must queue needs a signal to leave it.
     context.permit = limiter.tryAcquire?.() ?? await acquire(clientGone(reply))
@@ -165,7 +192,8 @@ export default async function upstreamPlugin (app: FastifyInstance, { runtime }:
     const body = request.body as Readable | undefined
     if (body === undefined || length === 0) return
     if (chunked) {
-      request.body = limitBody(body, config.bodyLimit)
+      // The limit error is kept: it may fire before undici listens to the stream.
+      request.body = limitBody(body, config.bodyLimit).on('error', (err) => { context.bodyError = err })
       context.replayable = false
     } else if (context.replayable && length <= REPLAY_LIMIT) {
       context.replayBody = await readBody(body)
@@ -246,6 +274,7 @@ export default async function upstreamPlugin (app: FastifyInstance, { runtime }:
 
   function onError (reply: FastifyReply, { error }: { error: FastifyError }): void {
     const context = reply.request.tollgate as ProxyContext
+    if (context.bodyError !== undefined) error = context.bodyError as FastifyError
     context.upstreamMs += performance.now() - context.attemptStartedAt
     context.sidecarMs = reply.elapsedTime - context.upstreamMs
     context.permit?.answered()
