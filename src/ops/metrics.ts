@@ -54,18 +54,24 @@ export function createMetrics (): Metrics {
   const tokenFetches = new Counter({ name: 'tollgate_token_fetches_total', help: 'Token requests to the token endpoint, by outcome', labelNames: ['upstream', 'outcome'], registers: [registry] })
   const problems = new Counter({ name: 'tollgate_problems_total', help: 'Answers tollgate gave itself (problem+json), by TG_* code; upstream is empty when none matched', labelNames: ['upstream', 'code'], registers: [registry] })
 
-  const fromStatus = (name: string, help: string, read: (upstream: MeteredUpstream) => number | undefined): void => {
+  /**
+   * A per-upstream metric whose values are read from status() at scrape time:
+   * a gauge for state, a counter for the limiter's own monotonic counts.
+   */
+  const fromStatus = (name: string, help: string, read: (upstream: MeteredUpstream) => number | undefined, Kind: typeof Gauge | typeof Counter = Gauge): void => {
     // eslint-disable-next-line no-new -- prom-client registers the metric itself
-    new Gauge({
+    new Kind({
       name,
       help,
       labelNames: ['upstream'],
       registers: [registry],
-      collect () {
+      collect (this: Gauge | Counter) {
         this.reset()
         for (const upstream of watched) {
           const value = read(upstream)
-          if (value !== undefined && Number.isFinite(value)) this.set({ upstream: upstream.name }, value)
+          if (value === undefined || !Number.isFinite(value)) continue
+          if (this instanceof Gauge) this.set({ upstream: upstream.name }, value)
+          else this.inc({ upstream: upstream.name }, value)
         }
       }
     })
@@ -77,9 +83,9 @@ export function createMetrics (): Metrics {
   fromStatus('tollgate_limiter_remaining', 'Starts still allowed in the current sliding window', (u) => u.limiter.status().remaining)
   fromStatus('tollgate_upstream_paused_until_timestamp_seconds', 'End of the pause a 429 or retry-after imposed (unix seconds); absent when not paused', (u) => seconds(u.limiter.status().pausedUntil))
   // Counters kept by the limiter itself, exposed as counters (monotonic) at scrape time.
-  fromStatusCounter(registry, () => watched, 'tollgate_limiter_waits_total', 'Requests that had to wait for a slot', (u) => u.limiter.status().counters.waited)
-  fromStatusCounter(registry, () => watched, 'tollgate_upstream_pauses_total', 'Times an upstream was paused (or its pause extended) by a 429 or retry-after', (u) => u.limiter.status().counters.pauses)
-  fromStatusCounter(registry, () => watched, 'tollgate_upstream_429_total', 'Responses from the upstream that asked tollgate to wait (429, or 503 with retry-after)', (u) => u.limiter.status().counters.observed429)
+  fromStatus('tollgate_limiter_waits_total', 'Requests that had to wait for a slot', (u) => u.limiter.status().counters.waited, Counter)
+  fromStatus('tollgate_upstream_pauses_total', 'Times an upstream was paused (or its pause extended) by a 429 or retry-after', (u) => u.limiter.status().counters.pauses, Counter)
+  fromStatus('tollgate_upstream_429_total', 'Responses from the upstream that asked tollgate to wait (429, or 503 with retry-after)', (u) => u.limiter.status().counters.observed429, Counter)
 
   // eslint-disable-next-line no-new -- prom-client registers the metric itself
   new Gauge({
@@ -134,20 +140,6 @@ export function createMetrics (): Metrics {
       }
     }
   }
-}
-
-function fromStatusCounter (registry: Registry, upstreams: () => readonly MeteredUpstream[], name: string, help: string, read: (upstream: MeteredUpstream) => number): void {
-  // eslint-disable-next-line no-new -- prom-client registers the metric itself
-  new Counter({
-    name,
-    help,
-    labelNames: ['upstream'],
-    registers: [registry],
-    collect () {
-      this.reset()
-      for (const upstream of upstreams()) this.inc({ upstream: upstream.name }, read(upstream))
-    }
-  })
 }
 
 function seconds (epochMs: number | undefined): number | undefined {
