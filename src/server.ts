@@ -97,19 +97,23 @@ export async function buildServer (config: Config, deps: ServerDeps = {}): Promi
   })
   installInboundAccess(app, config.server)
 
+  // One onResponse hook per request does both: the log line and the upstream's metrics.
   app.addHook('onResponse', function logRequest (request, reply, done) {
     const context = request.tollgate
+    const elapsed = reply.elapsedTime
+    const status = reply.statusCode
+    if (context !== null) context.meter.request(request.method, status, context.sidecarMs ?? elapsed, context.attempts > 0 ? context.upstreamMs : undefined)
     const query = request.url.indexOf('?')
     const entry = {
       upstream: context?.upstream,
       method: request.method,
       path: query === -1 ? request.url : request.url.slice(0, query),
-      status: reply.statusCode,
-      durationMs: Math.round(reply.elapsedTime * 100) / 100,
+      status,
+      durationMs: Math.round(elapsed * 100) / 100,
       attempts: context?.attempts,
       waitedMs: context === null ? undefined : Math.round(context.waitedMs)
     }
-    if (context === null && reply.statusCode < 400) request.log.debug(entry, 'request completed')
+    if (context === null && status < 400) request.log.debug(entry, 'request completed')
     else request.log.info(entry, 'request completed')
     done()
   })

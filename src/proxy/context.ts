@@ -1,9 +1,12 @@
 /** Per-request state the proxy keeps on the Fastify request, plain data. */
 import type { Permit } from '../limit/limiter.js'
+import type { UpstreamMeter } from '../ops/metrics.js'
 
 export interface ProxyContext {
   /** The upstream's name, for logs and problem answers. */
   readonly upstream: string
+  /** Its metrics, recorded by the one onResponse hook (server.ts) that also logs the request. */
+  readonly meter: UpstreamMeter
   /** Base path + normalised suffix, without the query (sent byte for byte from the raw URL). */
   readonly path: string
   /** The Authorization value this attempt carries; what a 401 invalidates. */

@@ -66,6 +66,7 @@ export default async function upstreamPlugin (app: FastifyInstance, { runtime }:
     }
     const context: ProxyContext = {
       upstream: config.name,
+      meter,
       path: basePath + suffix || '/',
       authorization: undefined,
       permit: undefined,
@@ -80,12 +81,6 @@ export default async function upstreamPlugin (app: FastifyInstance, { runtime }:
       sidecarMs: undefined
     }
     request.tollgate = context
-    done()
-  })
-
-  app.addHook('onResponse', function meterRequest (request, reply, done) {
-    const context = request.tollgate
-    if (context !== null) meter.request(request.method, reply.statusCode, context.sidecarMs ?? reply.elapsedTime, context.attempts > 0 ? context.upstreamMs : undefined)
     done()
   })
 
