@@ -9,6 +9,8 @@ import { connect, createServer, type AddressInfo, type Socket } from 'node:net'
 import type { TestContext } from 'node:test'
 import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
+import { startOrigin, type Origin } from './origin.js'
+import { startSidecar } from './sidecar.js'
 
 export interface Exchange {
   /** Everything the server wrote, latin1. */
@@ -300,4 +302,29 @@ export function collectGarbage (): void {
   const gc = runInNewContext('gc') as () => void
   gc()
   gc()
+}
+
+/**
+ * The sidecar the hostile-input tests attack: upstream `/a` → origin A under
+ * base path `/base`, `/b` → origin B, and origin C, which no config names (it
+ * must never see a request).
+ */
+export interface HostileRig {
+  readonly port: number
+  readonly url: string
+  readonly a: Origin
+  readonly b: Origin
+  readonly c: Origin
+}
+
+export const HOSTILE_BASE = '/base'
+
+export async function startHostileRig (t: TestContext, server: Record<string, unknown> = {}): Promise<HostileRig> {
+  const [a, b, c] = await Promise.all([startOrigin(t), startOrigin(t), startOrigin(t)])
+  const sidecar = await startSidecar(t, {
+    log: { level: 'warn' },
+    server,
+    upstreams: { a: { target: `${a.url}${HOSTILE_BASE}` }, b: { target: b.url } }
+  })
+  return { port: Number(new URL(sidecar.url).port), url: sidecar.url, a, b, c }
 }

@@ -17,32 +17,15 @@
  */
 import { test, type TestContext } from 'node:test'
 import fc from 'fast-check'
-import { startOrigin, type Origin, type RecordedRequest } from '../helpers/origin.js'
-import { startSidecar } from '../helpers/sidecar.js'
-import { exchange, type Exchange } from '../helpers/hostile.js'
+import type { Origin, RecordedRequest } from '../helpers/origin.js'
+import { exchange, startHostileRig, type Exchange, type HostileRig as Rig } from '../helpers/hostile.js'
 
 // 415: Fastify refuses a Content-Type it cannot parse (`;;;`) before any route runs.
 const CLIENT_FAULT = new Set([400, 404, 408, 413, 415, 417, 431])
 const NEVER_UPSTREAM = ['authorization', 'proxy-authorization', 'x-tollgate-token', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'upgrade', 'expect']
 const APP_SECRET = 'app-token-never-forwarded'
 
-interface Rig {
-  readonly port: number
-  readonly url: string
-  readonly a: Origin
-  readonly b: Origin
-  readonly c: Origin
-}
-
-async function rig (t: TestContext): Promise<Rig> {
-  const [a, b, c] = await Promise.all([startOrigin(t), startOrigin(t), startOrigin(t)])
-  const sidecar = await startSidecar(t, {
-    log: { level: 'warn' },
-    server: { headersTimeout: '1s', bodyTimeout: '1s' },
-    upstreams: { a: { target: `${a.url}/base` }, b: { target: b.url } }
-  })
-  return { port: Number(new URL(sidecar.url).port), url: sidecar.url, a, b, c }
-}
+const rig = async (t: TestContext): Promise<Rig> => await startHostileRig(t, { headersTimeout: '1s', bodyTimeout: '1s' })
 
 const SMUGGLED = (path: string): string => `GET ${path}/smuggled HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n`
 

@@ -18,27 +18,13 @@
  */
 import { test, type TestContext } from 'node:test'
 import fc from 'fast-check'
-import { startOrigin, type Origin } from '../helpers/origin.js'
-import { startSidecar } from '../helpers/sidecar.js'
-import { exchange, isUnder, originReadings, pathPart, type Exchange } from '../helpers/hostile.js'
+import { exchange, isUnder, originReadings, pathPart, startHostileRig, HOSTILE_BASE, type Exchange, type HostileRig as Rig } from '../helpers/hostile.js'
 
-const BASE = '/base'
+const BASE = HOSTILE_BASE
 /** What a client may be told when its own input is at fault; 200 is origin A's or B's echo. */
 const CLIENT_FAULT = new Set([400, 404, 413, 414, 431])
 
-interface Rig {
-  readonly port: number
-  readonly url: string
-  readonly a: Origin
-  readonly b: Origin
-  readonly c: Origin
-}
-
-async function rig (t: TestContext): Promise<Rig> {
-  const [a, b, c] = await Promise.all([startOrigin(t), startOrigin(t), startOrigin(t)])
-  const sidecar = await startSidecar(t, { log: { level: 'warn' }, upstreams: { a: { target: `${a.url}${BASE}` }, b: { target: b.url } } })
-  return { port: Number(new URL(sidecar.url).port), url: sidecar.url, a, b, c }
-}
+const rig = async (t: TestContext): Promise<Rig> => await startHostileRig(t)
 
 /** Path segments an attacker would try, plus plain ones so that some requests do get through. */
 function segments (cPort: number): fc.Arbitrary<string> {
