@@ -22,7 +22,7 @@ import type { UpstreamMeter } from '../ops/metrics.js'
 import { capRetryAfter, MAX_RETRY_AFTER_MS, parseRetryAfter } from '../limit/retry-after.js'
 import { limitBody, readBody, REPLAY_LIMIT } from './body.js'
 import type { ProxyContext } from './context.js'
-import { createRequestHeaderRewriter, stripResponseHopByHop } from './headers.js'
+import { createRequestHeaderRewriter, withoutResponseHopByHop } from './headers.js'
 import { normalizeSuffix, PathRefusal } from './normalize-path.js'
 import { translateUpstreamError } from './upstream-errors.js'
 
@@ -46,6 +46,7 @@ export default async function upstreamPlugin (app: FastifyInstance, { runtime }:
   const target = new URL(config.target)
   const basePath = target.pathname === '/' ? '' : target.pathname
   const prefixLength = config.prefix === '/' ? 0 : config.prefix.length
+  const appPrefix = config.prefix.replace(/\/$/, '')
   const rewriteHeaders = createRequestHeaderRewriter(config.headers)
   const retryMethods = config.retry.methods
 
@@ -115,13 +116,14 @@ export default async function upstreamPlugin (app: FastifyInstance, { runtime }:
     }
   })
 
-  function rewriteResponseHeaders (headers: IncomingHttpHeaders): IncomingHttpHeaders {
+  function rewriteResponseHeaders (upstreamHeaders: IncomingHttpHeaders): IncomingHttpHeaders {
+    const headers = withoutResponseHopByHop(upstreamHeaders)
     const location = headers.location
     // A Location inside the base path is given back in the app's terms: /main/Patient/1 → /halaxy/Patient/1.
     if (typeof location === 'string' && location.startsWith('/') && (basePath === '' || location === basePath || location.startsWith(`${basePath}/`))) {
-      headers.location = config.prefix.replace(/\/$/, '') + location.slice(basePath.length)
+      headers.location = appPrefix + location.slice(basePath.length)
     }
-    return stripResponseHopByHop(headers)
+    return headers
   }
 
   function rewriteRequestHeaders (request: FastifyRequest, headers: IncomingHttpHeaders): IncomingHttpHeaders {

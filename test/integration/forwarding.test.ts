@@ -103,6 +103,20 @@ test('the upstream\'s status, headers and body come back unchanged', async (t: T
   t.assert.deepStrictEqual(Buffer.from(await res.arrayBuffer()), payload)
 })
 
+test('headers the upstream\'s Connection header names are not passed back (RFC 9110 §7.6.1)', async (t: TestContext) => {
+  t.plan(4)
+  const origin = await startOrigin(t, (_req, res) => {
+    res.writeHead(200, { connection: 'keep-alive, X-Hop-Only', 'x-hop-only': 'for the proxy', 'proxy-authenticate': 'Basic realm="upstream proxy"', 'x-end-to-end': 'kept' })
+    res.end('ok')
+  })
+  const { url } = await startSidecar(t, { upstreams: { halaxy: { target: origin.url } } })
+  const res = await fetch(`${url}/halaxy/hop`)
+  t.assert.strictEqual(res.status, 200)
+  t.assert.strictEqual(res.headers.get('x-hop-only'), null)
+  t.assert.strictEqual(res.headers.get('proxy-authenticate'), null)
+  t.assert.strictEqual(res.headers.get('x-end-to-end'), 'kept')
+})
+
 test('a Location inside the base path comes back in the app\'s terms', async (t: TestContext) => {
   t.plan(3)
   const origin = await startOrigin(t, (req, res) => {
