@@ -6,9 +6,10 @@
  * status and its own memory over IPC.
  */
 import type { AddressInfo } from 'node:net'
-import pino from 'pino'
+import pino, { type DestinationStream } from 'pino'
 import { formatIssues } from '../src/config/issues.js'
 import { resolveConfig } from '../src/config/load.js'
+import * as logging from '../src/logger.js'
 import { buildServer } from '../src/server.js'
 import { announce, childArgument, serveParent } from './child-ipc.js'
 
@@ -16,7 +17,12 @@ const { config: raw, logTo } = childArgument<{ config: Record<string, unknown>, 
 
 const result = resolveConfig(raw, { env: {} })
 if (result.issues !== undefined) throw new Error(`bench config invalid:\n${formatIssues(result.issues)}`)
-const sidecar = await buildServer(result.config, { logStream: pino.destination({ dest: logTo, sync: false }) })
+// The production destination (batched writes), only to /dev/null or a file instead of stdout.
+// A candidate tree from before logDestination existed gets the destination it used then.
+const logStream = 'logDestination' in logging
+  ? (logging.logDestination as (dest: string) => DestinationStream)(logTo)
+  : pino.destination({ dest: logTo, sync: false })
+const sidecar = await buildServer(result.config, { logStream })
 await sidecar.app.listen({ host: '127.0.0.1', port: 0 })
 
 const runtime = sidecar.upstreams[0]

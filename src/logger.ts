@@ -3,9 +3,18 @@
  * a config, a token response or outgoing headers) and by a censor second:
  * every configured secret value is replaced in each line before it is written.
  */
-import pino, { type DestinationStream, type Logger } from 'pino'
+import pino, { type Bindings, type ChildLoggerOptions, type DestinationStream, type Level, type Logger } from 'pino'
 
 export const REDACTED = '[redacted]'
+
+/**
+ * Lines are written in batches of about this many bytes (or every
+ * LOG_FLUSH_MS): each write is a call into libuv's thread pool, and one per
+ * request line cost about 3 µs of the main thread's time (docs/benchmarks.md).
+ */
+export const LOG_BATCH_BYTES = 4096
+/** The longest a line waits in the batch; pino writes what is left when the process exits. */
+export const LOG_FLUSH_MS = 200
 
 export interface LoggerOptions {
   readonly level: string
@@ -34,7 +43,7 @@ export function createLogger (options: LoggerOptions): RedactingLogger {
     },
     // Always installed (it is one closure call per line) so rotated secrets can join it later.
     hooks: { streamWrite: (line) => censor === undefined ? line : censor(line) }
-  }, options.stream ?? pino.destination({ dest: 1, sync: false }))
+  }, options.stream ?? logDestination(1))
   return {
     logger,
     addSecrets (secrets) {
@@ -60,5 +69,56 @@ export function createCensor (secrets: readonly string[]): ((line: string) => st
       if (line.includes(needle)) line = line.split(needle).join(REDACTED)
     }
     return line
+  }
+}
+
+/** Where the log lines go, batched (LOG_BATCH_BYTES, LOG_FLUSH_MS): a file descriptor (1 = stdout) or a file path. */
+export function logDestination (dest: number | string): DestinationStream {
+  return pino.destination({ dest, sync: false, minLength: LOG_BATCH_BYTES, periodicFlush: LOG_FLUSH_MS })
+}
+
+type LogMethod = (...args: unknown[]) => void
+const LEVELS: readonly Level[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace']
+
+/**
+ * Fastify's childLoggerFactory: `request.log` makes pino's child (with the
+ * requestId binding) only when something logs through it, a warning or an
+ * error. The one line per request goes through the root logger with the
+ * requestId in it (server.ts), so most requests never make a child, which
+ * pino builds eagerly, bindings serialised (about 1 µs per request).
+ */
+export function lazyRequestLogger (logger: Logger, bindings: Bindings, options: ChildLoggerOptions): Logger {
+  return new RequestLogger(logger, bindings, options) as unknown as Logger
+}
+
+class RequestLogger {
+  readonly #parent: Logger
+  readonly #bindings: Bindings
+  readonly #options: ChildLoggerOptions
+  #child: Logger | undefined
+
+  constructor (parent: Logger, bindings: Bindings, options: ChildLoggerOptions) {
+    this.#parent = parent
+    this.#bindings = bindings
+    this.#options = options
+  }
+
+  get #logger (): Logger {
+    this.#child ??= this.#parent.child(this.#bindings, this.#options)
+    return this.#child
+  }
+
+  get level (): string { return this.#child?.level ?? this.#options.level ?? this.#parent.level }
+  set level (level: string) { this.#logger.level = level }
+  isLevelEnabled (level: string): boolean { return this.#logger.isLevelEnabled(level) }
+  child (bindings: Bindings, options?: ChildLoggerOptions): Logger { return this.#logger.child(bindings, options) }
+  silent (): void {}
+
+  static {
+    for (const level of LEVELS) {
+      Object.defineProperty(RequestLogger.prototype, level, {
+        value: function (this: RequestLogger, ...args: unknown[]): void { (this.#logger[level] as LogMethod)(...args) }
+      })
+    }
   }
 }

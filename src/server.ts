@@ -9,7 +9,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } 
 import type { DestinationStream, Logger } from 'pino'
 import type { AuthConfig, Config, UpstreamConfig } from './config/types.js'
 import { AbsoluteFormRefused, BadRequest, ShuttingDown } from './errors.js'
-import { createLogger } from './logger.js'
+import { createLogger, lazyRequestLogger } from './logger.js'
 import { isProbe, registerHealth, type Lifecycle } from './ops/health.js'
 import { installInboundAccess } from './ops/inbound-access.js'
 import { clientErrorHandler, frameworkErrors, installProblemHandlers } from './problem.js'
@@ -55,6 +55,7 @@ export async function buildServer (config: Config, deps: ServerDeps = {}): Promi
 
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
+    childLoggerFactory: lazyRequestLogger as never,
     // Our own one line per request replaces Fastify's two (logRequest below).
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'requestId' }),
     // The app's x-request-id when sane, else a fresh one; forwarded upstream and in every log line.
@@ -104,7 +105,9 @@ export async function buildServer (config: Config, deps: ServerDeps = {}): Promi
     const status = reply.statusCode
     if (context !== null) context.meter.request(request.method, status, context.sidecarMs ?? elapsed, context.attempts > 0 ? context.upstreamMs : undefined)
     const query = request.url.indexOf('?')
+    // Through the root logger, requestId included: request.log would make a child per request (lazyRequestLogger).
     const entry = {
+      requestId: request.id,
       upstream: context?.upstream,
       method: request.method,
       path: query === -1 ? request.url : request.url.slice(0, query),
@@ -113,8 +116,8 @@ export async function buildServer (config: Config, deps: ServerDeps = {}): Promi
       attempts: context?.attempts,
       waitedMs: context === null ? undefined : Math.round(context.waitedMs)
     }
-    if (context === null && status < 400) request.log.debug(entry, 'request completed')
-    else request.log.info(entry, 'request completed')
+    if (context === null && status < 400) logger.debug(entry, 'request completed')
+    else logger.info(entry, 'request completed')
     done()
   })
 
@@ -151,6 +154,7 @@ export async function buildServer (config: Config, deps: ServerDeps = {}): Promi
   } else {
     admin = Fastify({
       loggerInstance: logger as FastifyBaseLogger,
+      childLoggerFactory: lazyRequestLogger as never,
       logController: new LogController({ disableRequestLogging: true }),
       // The same slowloris limits as the app-facing listener: it listens on the same host.
       requestTimeout: config.server.bodyTimeoutMs,
@@ -210,4 +214,6 @@ export async function listen (sidecar: Sidecar): Promise<void> {
   const { host, port, adminPort } = sidecar.config.server
   await sidecar.app.listen({ host, port })
   if (sidecar.admin !== undefined && adminPort !== undefined) await sidecar.admin.listen({ host, port: adminPort })
+  // The "listening" lines now, not with the first batch: scripts and probes wait for them.
+  sidecar.logger.flush()
 }

@@ -11,7 +11,7 @@
  * convert every handler to its newer API and the pool back again, parsing
  * the response headers twice per request (measured 10-15 µs, bench/).
  */
-import { errors, type Dispatcher } from 'undici'
+import { Dispatcher, errors } from 'undici'
 
 type Handler = Record<string, ((...args: any[]) => unknown) | undefined>
 
@@ -66,9 +66,48 @@ class DeadlineHandler {
   }
 }
 
-/** `root` with every dispatch under the deadline; everything else (close, destroy, stats) is root's own. */
-export function withHeadersDeadline<D extends Dispatcher> (root: D, timeoutMs: number): D {
-  const dispatch = (options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean =>
-    root.dispatch(options, new DeadlineHandler(timeoutMs, handler as unknown as Handler) as unknown as Dispatcher.DispatchHandler)
-  return new Proxy(root, { get: (target, key) => key === 'dispatch' ? dispatch : Reflect.get(target, key) })
+/**
+ * `root` with every dispatch under the deadline. A Dispatcher of its own, so
+ * undici's request() (which reply-from calls) runs on it and reaches this
+ * dispatch; a Proxy around `root` cost a trap per property read on the hot
+ * path. Closing or destroying it does the same to `owned`: the upstream's
+ * token dispatcher, which the server never sees on its own.
+ */
+export class DeadlineDispatcher extends Dispatcher {
+  readonly #root: Dispatcher
+  readonly #timeoutMs: number
+  readonly #owned: Dispatcher | undefined
+
+  constructor (root: Dispatcher, timeoutMs: number, owned?: Dispatcher) {
+    super()
+    this.#root = root
+    this.#timeoutMs = timeoutMs
+    this.#owned = owned
+  }
+
+  override dispatch (options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
+    return this.#root.dispatch(options, new DeadlineHandler(this.#timeoutMs, handler as unknown as Handler) as unknown as Dispatcher.DispatchHandler)
+  }
+
+  override close (): Promise<void>
+  override close (callback: () => void): void
+  override close (callback?: () => void): Promise<void> | void {
+    return settle(Promise.all([this.#root.close(), this.#owned?.close()]), callback)
+  }
+
+  override destroy (): Promise<void>
+  override destroy (err: Error | null): Promise<void>
+  override destroy (callback: () => void): void
+  override destroy (err: Error | null, callback: () => void): void
+  override destroy (errOrCallback?: Error | null | (() => void), callback?: () => void): Promise<void> | void {
+    const err = typeof errOrCallback === 'function' ? null : errOrCallback ?? null
+    return settle(Promise.all([this.#root.destroy(err), this.#owned?.destroy(err)]), typeof errOrCallback === 'function' ? errOrCallback : callback)
+  }
+}
+
+/** undici's two calling conventions: a promise, or a callback when one is given. */
+function settle (work: Promise<unknown>, callback: (() => void) | undefined): Promise<void> | void {
+  const done = work.then(() => {})
+  if (callback === undefined) return done
+  done.then(callback, callback)
 }

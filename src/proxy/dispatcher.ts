@@ -22,7 +22,7 @@ import { BlockList, isIP } from 'node:net'
 import { createSecureContext, rootCertificates, type SecureContext } from 'node:tls'
 import { Agent, EnvHttpProxyAgent, Pool, ProxyAgent, type Dispatcher } from 'undici'
 import type { UpstreamConfig } from '../config/types.js'
-import { withHeadersDeadline } from './deadline.js'
+import { DeadlineDispatcher } from './deadline.js'
 
 /** Keep-alive connections per upstream; beyond this, requests wait inside undici. */
 export const MAX_CONNECTIONS_PER_UPSTREAM = 128
@@ -107,7 +107,7 @@ export function createUpstreamDispatchers (upstream: UpstreamConfig, deps: Egres
       token = new Agent({ connect })
     }
   }
-  return { api: withDeadline(apiRoot, upstream.timeoutMs, token), token }
+  return { api: new DeadlineDispatcher(apiRoot, upstream.timeoutMs, token), token }
 }
 
 /** The upstream's own proxy; else the environment's, unless the target is loopback or NO_PROXY is `*`. */
@@ -208,18 +208,6 @@ function defaultTrust (env: NodeJS.ProcessEnv): readonly string[] {
   } catch {
     return rootCertificates
   }
-}
-
-/** The API dispatcher: the headers deadline on top; closing it closes `owned` (the token dispatcher) too. */
-function withDeadline (root: Dispatcher, timeoutMs: number, owned: Dispatcher | undefined): Dispatcher {
-  const composed = withHeadersDeadline(root, timeoutMs)
-  if (owned === undefined) return composed
-  // server.ts closes the one dispatcher it knows per upstream; this one stands for both.
-  const close = async (): Promise<void> => { await Promise.all([root.close(), owned.close()]) }
-  const destroy = async (): Promise<void> => { await Promise.all([root.destroy(), owned.destroy()]) }
-  return new Proxy(composed, {
-    get: (target, key) => key === 'close' ? close : key === 'destroy' ? destroy : Reflect.get(target, key)
-  })
 }
 
 const LOOPBACK = new BlockList()

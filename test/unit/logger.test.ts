@@ -1,0 +1,37 @@
+import { test, type TestContext } from 'node:test'
+import { createLogger, lazyRequestLogger, REDACTED } from '../../src/logger.js'
+import { logSink } from '../helpers/log-sink.js'
+
+test('a request logger makes its pino child only when something logs through it', (t: TestContext) => {
+  const sink = logSink()
+  const { logger } = createLogger({ level: 'info', secrets: [], stream: sink.stream })
+  let children = 0
+  const child = logger.child.bind(logger)
+  logger.child = ((...args: Parameters<typeof child>) => { children++; return child(...args) }) as typeof logger.child
+
+  const requestLog = lazyRequestLogger(logger, { requestId: 'req-1' }, {})
+  t.assert.strictEqual(requestLog.level, 'info')
+  t.assert.strictEqual(children, 0, 'no child for a request that logs nothing')
+
+  requestLog.warn({ upstream: 'halaxy' }, 'first')
+  requestLog.info('second')
+  requestLog.debug('below the level')
+  t.assert.strictEqual(children, 1, 'one child, made on first use')
+  const lines = sink.entries()
+  t.assert.deepStrictEqual(lines.map((line) => [line.requestId, line.msg, line.level]), [['req-1', 'first', 40], ['req-1', 'second', 30]])
+  t.assert.strictEqual(lines[0]?.upstream, 'halaxy')
+
+  requestLog.level = 'debug'
+  requestLog.debug('now shown')
+  t.assert.strictEqual(sink.entries().at(-1)?.msg, 'now shown')
+  t.assert.strictEqual(logger.level, 'info', 'the root logger keeps its level')
+})
+
+test('the censor blanks a secret wherever it lands in a line, through a request logger too', (t: TestContext) => {
+  const secret = 'canary-secret-value-1234'
+  const sink = logSink()
+  const { logger } = createLogger({ level: 'info', secrets: [secret], stream: sink.stream })
+  lazyRequestLogger(logger, { requestId: 'req-2' }, {}).warn({ detail: `token endpoint said ${secret}` }, 'oops')
+  t.assert.ok(!sink.text().includes(secret))
+  t.assert.strictEqual(sink.entries()[0]?.detail, `token endpoint said ${REDACTED}`)
+})
