@@ -27,11 +27,14 @@ export interface LoggerOptions {
 export interface RedactingLogger {
   readonly logger: Logger
   addSecrets (secrets: readonly string[]): void
+  /** A line serialised elsewhere (src/request-line.ts), written through the same censor and destination. */
+  writeLine (line: string): void
 }
 
 export function createLogger (options: LoggerOptions): RedactingLogger {
   let censor = createCensor(options.secrets)
   let known = [...options.secrets]
+  const destination = options.stream ?? logDestination(1)
   const logger = pino({
     level: options.level,
     base: { service: 'tollgate' },
@@ -43,9 +46,10 @@ export function createLogger (options: LoggerOptions): RedactingLogger {
     },
     // Always installed (it is one closure call per line) so rotated secrets can join it later.
     hooks: { streamWrite: (line) => censor === undefined ? line : censor(line) }
-  }, options.stream ?? logDestination(1))
+  }, destination)
   return {
     logger,
+    writeLine (line) { destination.write(censor === undefined ? line : censor(line)) },
     addSecrets (secrets) {
       known = [...new Set([...known, ...secrets])]
       censor = createCensor(known)

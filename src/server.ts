@@ -10,6 +10,7 @@ import type { DestinationStream, Logger } from 'pino'
 import type { AuthConfig, Config, UpstreamConfig } from './config/types.js'
 import { AbsoluteFormRefused, BadRequest, ShuttingDown } from './errors.js'
 import { createLogger, lazyRequestLogger } from './logger.js'
+import { DEBUG, formatRequestLine, INFO } from './request-line.js'
 import { isProbe, registerHealth, type Lifecycle } from './ops/health.js'
 import { installInboundAccess } from './ops/inbound-access.js'
 import { clientErrorHandler, frameworkErrors, installProblemHandlers } from './problem.js'
@@ -26,7 +27,6 @@ import './proxy/context.js'
 export interface ServerDeps {
   /** Where log lines go (tests pass a sink); stdout by default. */
   readonly logStream?: DestinationStream
-  readonly logger?: Logger
   /** Where HTTPS_PROXY / HTTP_PROXY / NO_PROXY are read, once, at startup; process.env by default. */
   readonly env?: NodeJS.ProcessEnv
 }
@@ -50,7 +50,7 @@ export interface Sidecar {
 
 export async function buildServer (config: Config, deps: ServerDeps = {}): Promise<Sidecar> {
   const redacting = createLogger({ level: config.log.level, secrets: config.secrets, ...(deps.logStream === undefined ? {} : { stream: deps.logStream }) })
-  const logger = deps.logger ?? redacting.logger
+  const logger = redacting.logger
   const lifecycle: Lifecycle = { draining: false }
 
   const app = Fastify({
@@ -104,20 +104,21 @@ export async function buildServer (config: Config, deps: ServerDeps = {}): Promi
     const elapsed = reply.elapsedTime
     const status = reply.statusCode
     if (context !== null) context.meter.request(request.method, status, context.sidecarMs ?? elapsed, context.attempts > 0 ? context.upstreamMs : undefined)
-    const query = request.url.indexOf('?')
-    // Through the root logger, requestId included: request.log would make a child per request (lazyRequestLogger).
-    const entry = {
-      requestId: request.id,
-      upstream: context?.upstream,
-      method: request.method,
-      path: query === -1 ? request.url : request.url.slice(0, query),
-      status,
-      durationMs: Math.round(elapsed * 100) / 100,
-      attempts: context?.attempts,
-      waitedMs: context === null ? undefined : Math.round(context.waitedMs)
+    // Successful answers tollgate gives itself (probes, /metrics) are debug; everything else info.
+    const level = context === null && status < 400 ? DEBUG : INFO
+    if (logger.levelVal <= level) {
+      const query = request.url.indexOf('?')
+      redacting.writeLine(formatRequestLine(level, Date.now(), {
+        requestId: request.id,
+        upstream: context?.upstream,
+        method: request.method,
+        path: query === -1 ? request.url : request.url.slice(0, query),
+        status,
+        durationMs: Math.round(elapsed * 100) / 100,
+        attempts: context?.attempts,
+        waitedMs: context === null ? undefined : Math.round(context.waitedMs)
+      }))
     }
-    if (context === null && status < 400) logger.debug(entry, 'request completed')
-    else logger.info(entry, 'request completed')
     done()
   })
 

@@ -15,25 +15,93 @@ import { Dispatcher, errors } from 'undici'
 
 type Handler = Record<string, ((...args: any[]) => unknown) | undefined>
 
-class DeadlineHandler {
-  readonly #handler: Handler
+/**
+ * The in-flight requests of one upstream, oldest first. They share one
+ * timeout, so dispatch order is deadline order: one native timer, set for
+ * the oldest, serves them all, and a request that gets its headers unlinks
+ * itself in O(1). Node's own timers keep a list per duration too, but a
+ * setTimeout/clearTimeout pair per request (a Timeout object, an async id,
+ * a read of libuv's clock) cost about 2 µs per request in the profile.
+ */
+export class DeadlineList {
+  readonly timeoutMs: number
+  #head: DeadlineHandler | undefined
+  #tail: DeadlineHandler | undefined
   #timer: NodeJS.Timeout | undefined
+
+  constructor (timeoutMs: number) {
+    this.timeoutMs = timeoutMs
+  }
+
+  add (entry: DeadlineHandler): void {
+    entry.deadline = performance.now() + this.timeoutMs
+    entry.prev = this.#tail
+    entry.next = undefined
+    if (this.#tail === undefined) this.#head = entry
+    else this.#tail.next = entry
+    this.#tail = entry
+    entry.listed = true
+    // An armed timer is due no later than this entry: it re-arms for the next one when it fires.
+    if (this.#timer === undefined) this.#arm(this.timeoutMs)
+  }
+
+  remove (entry: DeadlineHandler): void {
+    if (!entry.listed) return
+    entry.listed = false
+    if (entry.prev === undefined) this.#head = entry.next
+    else entry.prev.next = entry.next
+    if (entry.next === undefined) this.#tail = entry.prev
+    else entry.next.prev = entry.prev
+    entry.prev = entry.next = undefined
+  }
+
+  /** How many requests are waiting for their headers (tests). */
+  get size (): number {
+    let count = 0
+    for (let entry = this.#head; entry !== undefined; entry = entry.next) count++
+    return count
+  }
+
+  #arm (ms: number): void {
+    // Unref'd: a forgotten deadline must not keep a closing process alive.
+    this.#timer = setTimeout(() => { this.#expireDue() }, Math.max(1, Math.ceil(ms))).unref()
+  }
+
+  #expireDue (): void {
+    this.#timer = undefined
+    const now = performance.now()
+    let entry = this.#head
+    while (entry !== undefined && entry.deadline <= now) {
+      this.remove(entry)
+      entry.expire()
+      entry = this.#head
+    }
+    if (entry !== undefined) this.#arm(entry.deadline - now)
+  }
+}
+
+/** Exported for DeadlineList's tests; the proxy only meets it through DeadlineDispatcher. */
+export class DeadlineHandler {
+  // DeadlineList's links: the handler is its own list node, so listing it allocates nothing.
+  deadline = 0
+  prev: DeadlineHandler | undefined = undefined
+  next: DeadlineHandler | undefined = undefined
+  listed = false
+  readonly #handler: Handler
+  readonly #list: DeadlineList
   #abort: ((err: Error) => void) | undefined
   #expired = false
 
-  constructor (timeoutMs: number, handler: Handler) {
+  constructor (list: DeadlineList, handler: Handler) {
     this.#handler = handler
+    this.#list = list
     // Counted from dispatch, so waiting for a pooled connection is part of it.
-    this.#timer = setTimeout(() => {
-      this.#timer = undefined
-      this.#expired = true
-      this.#abort?.(new errors.HeadersTimeoutError())
-    }, timeoutMs)
+    list.add(this)
   }
 
-  #clear (): void {
-    if (this.#timer !== undefined) clearTimeout(this.#timer)
-    this.#timer = undefined
+  expire (): void {
+    this.#expired = true
+    this.#abort?.(new errors.HeadersTimeoutError())
   }
 
   onConnect (abort: (err: Error) => void, context: unknown): unknown {
@@ -48,12 +116,12 @@ class DeadlineHandler {
   onRequestSent (): unknown { return this.#handler.onRequestSent?.() }
 
   onHeaders (statusCode: number, rawHeaders: unknown, resume: unknown, statusText: unknown): unknown {
-    this.#clear()
+    this.#list.remove(this)
     return this.#handler.onHeaders?.(statusCode, rawHeaders, resume, statusText)
   }
 
   onUpgrade (statusCode: number, rawHeaders: unknown, socket: unknown): unknown {
-    this.#clear()
+    this.#list.remove(this)
     return this.#handler.onUpgrade?.(statusCode, rawHeaders, socket)
   }
 
@@ -61,7 +129,7 @@ class DeadlineHandler {
   onComplete (trailers: unknown): unknown { return this.#handler.onComplete?.(trailers) }
 
   onError (err: Error): unknown {
-    this.#clear()
+    this.#list.remove(this)
     return this.#handler.onError?.(err)
   }
 }
@@ -75,18 +143,18 @@ class DeadlineHandler {
  */
 export class DeadlineDispatcher extends Dispatcher {
   readonly #root: Dispatcher
-  readonly #timeoutMs: number
+  readonly #deadlines: DeadlineList
   readonly #owned: Dispatcher | undefined
 
   constructor (root: Dispatcher, timeoutMs: number, owned?: Dispatcher) {
     super()
     this.#root = root
-    this.#timeoutMs = timeoutMs
+    this.#deadlines = new DeadlineList(timeoutMs)
     this.#owned = owned
   }
 
   override dispatch (options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
-    return this.#root.dispatch(options, new DeadlineHandler(this.#timeoutMs, handler as unknown as Handler) as unknown as Dispatcher.DispatchHandler)
+    return this.#root.dispatch(options, new DeadlineHandler(this.#deadlines, handler as unknown as Handler) as unknown as Dispatcher.DispatchHandler)
   }
 
   override close (): Promise<void>

@@ -1,0 +1,51 @@
+import { setTimeout as sleep } from 'node:timers/promises'
+import { test, type TestContext } from 'node:test'
+import { DeadlineHandler, DeadlineList } from '../../src/proxy/deadline.js'
+
+interface Tracked { handler: DeadlineHandler, dispatchedAt: number, abortedAt?: number }
+
+/** A handler as undici drives it: connected at once, aborted through the abort it was given. */
+function dispatch (list: DeadlineList, into: Tracked[]): Tracked {
+  const tracked: Tracked = { handler: undefined as unknown as DeadlineHandler, dispatchedAt: performance.now() }
+  tracked.handler = new DeadlineHandler(list, { onHeaders: () => true, onError: () => undefined })
+  tracked.handler.onConnect(() => { tracked.abortedAt ??= performance.now() }, undefined)
+  into.push(tracked)
+  return tracked
+}
+
+test('one timer for many: answered requests never expire, the others expire at their own deadline, in order', async (t: TestContext) => {
+  const list = new DeadlineList(80)
+  const all: Tracked[] = []
+  // 60 requests dispatched over ~60 ms; every third never gets its headers.
+  for (let i = 0; i < 60; i++) {
+    dispatch(list, all)
+    await sleep(1)
+  }
+  const answered = all.filter((_, i) => i % 3 !== 0)
+  for (const tracked of answered) tracked.handler.onHeaders(200, [], () => {}, 'OK')
+  const unanswered = all.filter((_, i) => i % 3 === 0)
+  // On a slow machine the oldest may already be due: those have left the list too.
+  t.assert.strictEqual(list.size, unanswered.filter((tracked) => tracked.abortedAt === undefined).length)
+
+  await sleep(200)
+  t.assert.strictEqual(list.size, 0, 'every unanswered request has left the list')
+  for (const tracked of answered) t.assert.strictEqual(tracked.abortedAt, undefined, 'an answered request is never aborted')
+  for (const tracked of unanswered) {
+    const after = (tracked.abortedAt ?? Number.NaN) - tracked.dispatchedAt
+    t.assert.ok(after >= 79 && after < 80 + 150, `aborted ${after.toFixed(1)} ms after dispatch, the timeout is 80 ms`)
+  }
+  const order = unanswered.map((tracked) => tracked.abortedAt as number)
+  t.assert.deepStrictEqual(order, [...order].sort((a, b) => a - b), 'expired oldest first')
+})
+
+test('a request answered with an error leaves the list; a list emptied and refilled still times out', async (t: TestContext) => {
+  const list = new DeadlineList(30)
+  const all: Tracked[] = []
+  dispatch(list, all).handler.onError(new Error('reset'))
+  t.assert.strictEqual(list.size, 0)
+  await sleep(50)
+  const late = dispatch(list, all)
+  await sleep(80)
+  t.assert.ok(late.abortedAt !== undefined, 'the second request expired although the first timer found nothing')
+  t.assert.strictEqual(all[0]?.abortedAt, undefined)
+})
