@@ -5,85 +5,109 @@
  * stall is charged to every request it delayed (no coordinated omission).
  * autocannon cannot do this: its rate limit sends each connection's quota
  * back to back at the start of every second (lib/httpClient.js), a burst
- * that measures queueing. One JSON line on stdout, in load.ts's shape.
+ * that measures queueing.
+ *
+ * Several targets are loaded at once, paired: at each due time one request
+ * goes to every target (each over its own pool), in an order that rotates
+ * from one due time to the next. A stall of the machine (its neighbours,
+ * this process's own GC) then lands on all targets alike, so the difference
+ * of their percentiles is the proxies' own; run one after the other on a
+ * shared machine, identical p99s differed by tens of ms. One JSON line on
+ * stdout: an array of load.ts-shaped results, in the order of `urls`.
  */
-import { createHistogram } from 'node:perf_hooks'
+import { createHistogram, type RecordableHistogram } from 'node:perf_hooks'
 import { Pool } from 'undici'
 import { childArgument } from './child-ipc.js'
 import type { LoadResult } from './load.js'
 
 export interface PacedOptions {
-  readonly url: string
+  readonly urls: readonly string[]
   readonly connections: number
   /** Requests per second. */
   readonly rate: number
   readonly durationS: number
 }
 
-const { url, connections, rate, durationS } = childArgument<PacedOptions>()
+const { urls, connections, rate, durationS } = childArgument<PacedOptions>()
 process.on('disconnect', () => process.exit(1))
 
-const target = new URL(url)
-const pool = new Pool(target.origin, { connections, pipelining: 1 })
-const histogram = createHistogram()
+interface PacedTarget {
+  readonly path: string
+  readonly pool: Pool
+  readonly histogram: RecordableHistogram
+  ok: number
+  failed: number
+}
+
+const targets: PacedTarget[] = urls.map((url) => {
+  const target = new URL(url)
+  return { path: target.pathname, pool: new Pool(target.origin, { connections, pipelining: 1 }), histogram: createHistogram(), ok: 0, failed: 0 }
+})
 const intervalMs = 1000 / rate
 const total = Math.max(1, Math.floor(rate * durationS))
 let sent = 0
 let settled = 0
-let ok = 0
-let failed = 0
 let started = 0
 
-function send (dueAt: number): void {
-  pool.request({ path: target.pathname, method: 'GET' }).then(async (res) => {
+function send (target: PacedTarget, dueAt: number): void {
+  target.pool.request({ path: target.path, method: 'GET' }).then(async (res) => {
     await res.body.dump()
     if (res.statusCode >= 200 && res.statusCode < 300) {
-      ok++
-      histogram.record(Math.max(1, Math.round((performance.now() - dueAt) * 1000)))
+      target.ok++
+      target.histogram.record(Math.max(1, Math.round((performance.now() - dueAt) * 1000)))
     } else {
-      failed++
+      target.failed++
     }
-  }, () => { failed++ }).finally(() => {
-    if (++settled === total) finish()
+  }, () => { target.failed++ }).finally(() => {
+    if (++settled === total * targets.length) finish()
   })
 }
 
 function tick (): void {
   const now = performance.now()
-  while (sent < total && started + sent * intervalMs <= now) send(started + sent++ * intervalMs)
+  while (sent < total && started + sent * intervalMs <= now) {
+    const dueAt = started + sent * intervalMs
+    // Who goes first rotates, so no target always has the head start.
+    for (let i = 0; i < targets.length; i++) send(targets[(sent + i) % targets.length] as PacedTarget, dueAt)
+    sent++
+  }
   if (sent < total) setTimeout(tick, Math.max(0, started + sent * intervalMs - performance.now()))
 }
 
 function finish (): void {
   const elapsedMs = performance.now() - started
-  const ms = (p: number): number => ok === 0 ? NaN : histogram.percentile(p) / 1000
-  const out: LoadResult = {
-    responses: ok + failed,
-    ok,
-    non2xx: failed,
-    errors: 0,
-    timeouts: 0,
-    elapsedMs,
-    rps: ok / (elapsedMs / 1000),
-    p50: ms(50),
-    p99: ms(99),
-    p999: ms(99.9),
-    max: ok === 0 ? NaN : histogram.max / 1000,
-    cpuUs: (({ user, system }) => user + system)(process.cpuUsage())
-  }
-  pool.destroy().finally(() => process.stdout.write(`${JSON.stringify(out)}\n`, () => process.exit(0)))
+  const cpuUs = (({ user, system }) => user + system)(process.cpuUsage())
+  const out: LoadResult[] = targets.map(({ ok, failed, histogram }) => {
+    const ms = (p: number): number => ok === 0 ? NaN : histogram.percentile(p) / 1000
+    return {
+      responses: ok + failed,
+      ok,
+      non2xx: failed,
+      errors: 0,
+      timeouts: 0,
+      elapsedMs,
+      rps: ok / (elapsedMs / 1000),
+      p50: ms(50),
+      p99: ms(99),
+      p999: ms(99.9),
+      max: ok === 0 ? NaN : histogram.max / 1000,
+      cpuUs
+    }
+  })
+  Promise.all(targets.map(async (target) => { await target.pool.destroy() }))
+    .finally(() => process.stdout.write(`${JSON.stringify(out)}\n`, () => process.exit(0)))
 }
 
 // Bounded: whatever happens to the answers, the process ends.
 setTimeout(() => {
-  process.stderr.write(`paced: ${total - settled} of ${total} requests unanswered after ${durationS + 20} s\n`)
+  process.stderr.write(`paced: ${total * targets.length - settled} of ${total * targets.length} requests unanswered after ${durationS + 20} s\n`)
   process.exit(1)
 }, (durationS + 20) * 1000).unref()
 
 // Connections first, so connecting is not what the first requests measure.
-await Promise.all(Array.from({ length: Math.min(connections, 10) }, async () => {
-  const res = await pool.request({ path: target.pathname, method: 'GET' })
+await Promise.all(targets.flatMap((target) => Array.from({ length: Math.min(connections, 10) }, async () => {
+  const res = await target.pool.request({ path: target.path, method: 'GET' })
   await res.body.dump()
-}))
+})))
 started = performance.now()
 tick()

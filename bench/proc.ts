@@ -159,6 +159,6 @@ export async function runJsonChild<T> (builtDir: string, script: string, arg: un
   running.delete(child)
   const lines = Buffer.concat(chunks).toString('utf8').trim().split('\n')
   const last = lines[lines.length - 1] ?? ''
-  if (code !== 0 || !last.startsWith('{')) throw new Error(`${script} failed (exit ${code}${code === 'SIGKILL' ? `, killed after ${timeoutMs} ms` : ''})`)
+  if (code !== 0 || !(last.startsWith('{') || last.startsWith('['))) throw new Error(`${script} failed (exit ${code}${code === 'SIGKILL' ? `, killed after ${timeoutMs} ms` : ''})`)
   return JSON.parse(last) as T
 }

@@ -8,8 +8,9 @@
  * autocannon keeps every connection busy, so at 10 and 100 connections each
  * target runs saturated and its latency is mostly queueing (connections /
  * throughput). Added latency is therefore also measured unsaturated: small
- * GETs at a fixed rate, a quarter of what the slowest proxy managed, through an
- * open-loop generator (paced.ts), in the same alternation.
+ * GETs at a fixed rate, well below what the slowest proxy managed, through an
+ * open-loop generator (paced.ts) that loads all targets at once, paired
+ * request by request, so a stall of the machine hits them alike.
  */
 import type { LoadOptions, LoadResult } from './load.js'
 import type { PacedOptions } from './paced.js'
@@ -123,12 +124,14 @@ export async function runThroughput (bench: Bench, targets: readonly Target[], p
   for (const conns of loads.includes('get') ? connections.filter((c) => c >= 10) : []) {
     const rate = pacedRate(runs, conns, targets)
     for (let round = 1; round <= rounds; round++) {
-      for (const target of targets) {
-        const options: PacedOptions = { url: `${target.base}/small`, connections: conns, rate, durationS: Math.max(durationS * 2 / 3, 0.3) }
-        const result = await runJsonChild<LoadResult>(bench.main.outDir, 'paced', options, options.durationS * 1000 + 30_000)
+      // All targets at once, paired request by request (paced.ts): their differences survive a noisy machine.
+      const options: PacedOptions = { urls: targets.map((target) => `${target.base}/small`), connections: conns, rate, durationS: Math.max(durationS * 2 / 3, 0.3) }
+      const results = await runJsonChild<LoadResult[]>(bench.main.outDir, 'paced', options, options.durationS * 1000 + 30_000)
+      targets.forEach((target, i) => {
+        const result = results[i] as LoadResult
         paced.push({ connections: conns, round, target: target.name, rate, result })
-        progress(`paced GET ${rate} req/s c=${conns} round ${round}/${rounds} ${target.name}: p50 ${result.p50.toFixed(2)} ms, p99 ${result.p99.toFixed(2)} ms${result.non2xx > 0 ? `, ${result.non2xx} failed` : ''}`)
-      }
+        progress(`paced GET ${rate} req/s each, c=${conns} round ${round}/${rounds} ${target.name}: p50 ${result.p50.toFixed(2)} ms, p99 ${result.p99.toFixed(2)} ms${result.non2xx > 0 ? `, ${result.non2xx} failed` : ''}`)
+      })
     }
   }
   const memory: TargetMemory[] = []
@@ -140,12 +143,16 @@ export async function runThroughput (bench: Bench, targets: readonly Target[], p
   return { runs, paced, memory }
 }
 
-/** A quarter of the GET throughput of the slowest proxy at these connections (median over rounds), in steps of 50 req/s: unsaturated even when the neighbours get noisier. */
+/**
+ * Per target, a quarter of the GET throughput of the slowest proxy at these
+ * connections (median over rounds) shared among the proxies loaded at once,
+ * in steps of 50 req/s: unsaturated even when the neighbours get noisier.
+ */
 function pacedRate (runs: readonly ThroughputRun[], connections: number, targets: readonly Target[]): number {
   const proxies = targets.filter((t) => t.pid !== undefined).map((t) => t.name)
   const medians = proxies.map((name) => {
     const rps = runs.filter((r) => r.load === 'get' && r.connections === connections && r.target === name).map((r) => r.result.rps).sort((a, b) => a - b)
     return rps[(rps.length - 1) >> 1] ?? 100
   })
-  return Math.max(50, Math.floor(Math.min(...medians) / 4 / 50) * 50)
+  return Math.max(50, Math.floor(Math.min(...medians) / 4 / proxies.length / 50) * 50)
 }

@@ -85,14 +85,20 @@ type LogMethod = (...args: unknown[]) => void
 const LEVELS: readonly Level[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace']
 
 /**
- * Fastify's childLoggerFactory: `request.log` makes pino's child (with the
- * requestId binding) only when something logs through it, a warning or an
- * error. The one line per request goes through the root logger with the
- * requestId in it (server.ts), so most requests never make a child, which
- * pino builds eagerly, bindings serialised (about 1 µs per request).
+ * The root logger as Fastify gets it (`loggerInstance`): its child() makes a
+ * request logger that builds pino's child (with the requestId binding) only
+ * when something logs through `request.log`, a warning or an error. The one
+ * line per request does not go through it (src/request-line.ts), so most
+ * requests never make a child; pino builds one eagerly, bindings serialised
+ * (about 1 µs per request). Overriding child() on the root rather than
+ * passing Fastify a childLoggerFactory spares Fastify's per-request check of
+ * a custom factory's result.
  */
-export function lazyRequestLogger (logger: Logger, bindings: Bindings, options: ChildLoggerOptions): Logger {
-  return new RequestLogger(logger, bindings, options) as unknown as Logger
+export function withLazyRequestLoggers (logger: Logger): Logger {
+  const root = Object.create(logger) as Logger
+  const child = (bindings: Bindings, options?: ChildLoggerOptions): unknown => new RequestLogger(logger, bindings, options ?? {})
+  root.child = child as Logger['child']
+  return root
 }
 
 class RequestLogger {

@@ -9,7 +9,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } 
 import type { DestinationStream, Logger } from 'pino'
 import type { AuthConfig, Config, UpstreamConfig } from './config/types.js'
 import { AbsoluteFormRefused, BadRequest, ShuttingDown } from './errors.js'
-import { createLogger, lazyRequestLogger } from './logger.js'
+import { createLogger, withLazyRequestLoggers } from './logger.js'
 import { DEBUG, formatRequestLine, INFO } from './request-line.js'
 import { isProbe, registerHealth, type Lifecycle } from './ops/health.js'
 import { installInboundAccess } from './ops/inbound-access.js'
@@ -51,11 +51,11 @@ export interface Sidecar {
 export async function buildServer (config: Config, deps: ServerDeps = {}): Promise<Sidecar> {
   const redacting = createLogger({ level: config.log.level, secrets: config.secrets, ...(deps.logStream === undefined ? {} : { stream: deps.logStream }) })
   const logger = redacting.logger
+  const fastifyLogger = withLazyRequestLoggers(logger) as FastifyBaseLogger
   const lifecycle: Lifecycle = { draining: false }
 
   const app = Fastify({
-    loggerInstance: logger as FastifyBaseLogger,
-    childLoggerFactory: lazyRequestLogger as never,
+    loggerInstance: fastifyLogger,
     // Our own one line per request replaces Fastify's two (logRequest below).
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'requestId' }),
     // The app's x-request-id when sane, else a fresh one; forwarded upstream and in every log line.
@@ -154,8 +154,7 @@ export async function buildServer (config: Config, deps: ServerDeps = {}): Promi
     registerOpsEndpoints(app, upstreams, metrics, lifecycle)
   } else {
     admin = Fastify({
-      loggerInstance: logger as FastifyBaseLogger,
-      childLoggerFactory: lazyRequestLogger as never,
+      loggerInstance: fastifyLogger,
       logController: new LogController({ disableRequestLogging: true }),
       // The same slowloris limits as the app-facing listener: it listens on the same host.
       requestTimeout: config.server.bodyTimeoutMs,

@@ -235,8 +235,12 @@ export default async function upstreamPlugin (app: FastifyInstance, { runtime }:
     context.sidecarMs = reply.elapsedTime - context.upstreamMs
     // An app that stops reading would hold the limiter slot and the upstream
     // connection forever (undici's body timeout pauses with backpressure).
-    // Node replaces this socket timeout with keep-alive's once the response ends.
-    reply.raw.socket?.setTimeout(config.timeoutMs)
+    // Once the app falls behind (the pipe pauses the body for it), its socket
+    // must make progress within `timeout`; most answers never pause, and a
+    // socket timeout set on every response cost 2 µs. Node replaces it with
+    // keep-alive's once the response ends.
+    const socket = reply.raw.socket
+    if (socket !== null) res.stream.on('pause', () => socket.setTimeout(config.timeoutMs))
     reply.send(res.stream)
   }
 

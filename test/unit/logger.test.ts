@@ -1,15 +1,17 @@
 import { test, type TestContext } from 'node:test'
-import { createLogger, lazyRequestLogger, REDACTED } from '../../src/logger.js'
+import { createLogger, REDACTED, withLazyRequestLoggers } from '../../src/logger.js'
 import { logSink } from '../helpers/log-sink.js'
 
 test('a request logger makes its pino child only when something logs through it', (t: TestContext) => {
   const sink = logSink()
   const { logger } = createLogger({ level: 'info', secrets: [], stream: sink.stream })
+  const fastifyLogger = withLazyRequestLoggers(logger)
   let children = 0
   const child = logger.child.bind(logger)
   logger.child = ((...args: Parameters<typeof child>) => { children++; return child(...args) }) as typeof logger.child
 
-  const requestLog = lazyRequestLogger(logger, { requestId: 'req-1' }, {})
+  // What Fastify does per request: root.child({ requestId }, options).
+  const requestLog = fastifyLogger.child({ requestId: 'req-1' }, {})
   t.assert.strictEqual(requestLog.level, 'info')
   t.assert.strictEqual(children, 0, 'no child for a request that logs nothing')
 
@@ -25,13 +27,17 @@ test('a request logger makes its pino child only when something logs through it'
   requestLog.debug('now shown')
   t.assert.strictEqual(sink.entries().at(-1)?.msg, 'now shown')
   t.assert.strictEqual(logger.level, 'info', 'the root logger keeps its level')
+
+  fastifyLogger.info('through the root Fastify holds')
+  t.assert.strictEqual(sink.entries().at(-1)?.msg, 'through the root Fastify holds')
+  t.assert.strictEqual(sink.entries().at(-1)?.requestId, undefined)
 })
 
 test('the censor blanks a secret wherever it lands in a line, through a request logger too', (t: TestContext) => {
   const secret = 'canary-secret-value-1234'
   const sink = logSink()
   const { logger } = createLogger({ level: 'info', secrets: [secret], stream: sink.stream })
-  lazyRequestLogger(logger, { requestId: 'req-2' }, {}).warn({ detail: `token endpoint said ${secret}` }, 'oops')
+  withLazyRequestLoggers(logger).child({ requestId: 'req-2' }).warn({ detail: `token endpoint said ${secret}` }, 'oops')
   t.assert.ok(!sink.text().includes(secret))
   t.assert.strictEqual(sink.entries()[0]?.detail, `token endpoint said ${REDACTED}`)
 })

@@ -1,7 +1,7 @@
 import { test, type TestContext } from 'node:test'
 import fc from 'fast-check'
 import pino from 'pino'
-import { DEBUG, formatRequestLine, INFO, type RequestLineFields } from '../../src/request-line.js'
+import { DEBUG, formatRequestLine, hundredths, INFO, type RequestLineFields } from '../../src/request-line.js'
 
 /** What pino itself prints for these fields, at a fixed time, with tollgate's base. */
 function pinoLine (level: number, time: number, fields: RequestLineFields): string {
@@ -13,13 +13,16 @@ function pinoLine (level: number, time: number, fields: RequestLineFields): stri
 }
 
 test('the hand-made request line is what pino prints for the same fields', (t: TestContext) => {
+  // What the sidecar hands it: ids validRequestId() accepts (or uuids), token-character methods, ms in hundredths.
+  const idChars = fc.constantFrom(...'ABCXYZabcxyz0189._:@/+=-')
+  const ms = fc.integer({ min: 0, max: 10_000_000 }).map((cents) => cents / 100)
   const fields = fc.record({
-    requestId: fc.string(),
+    requestId: fc.string({ unit: idChars, minLength: 1, maxLength: 128 }),
     upstream: fc.option(fc.string(), { nil: undefined }),
-    method: fc.string(),
+    method: fc.string({ unit: fc.constantFrom(...'ACDEGHILMNOPRSTU!#$%&\'*+-.^_`|~09'), minLength: 1, maxLength: 12 }),
     path: fc.string({ unit: 'binary' }),
     status: fc.integer({ min: 100, max: 599 }),
-    durationMs: fc.double({ noNaN: true, noDefaultInfinity: true }),
+    durationMs: ms,
     attempts: fc.option(fc.nat(), { nil: undefined }),
     waitedMs: fc.option(fc.nat(), { nil: undefined })
   })
@@ -35,4 +38,13 @@ test('an everyday request line is byte for byte pino\'s', (t: TestContext) => {
   t.assert.strictEqual(formatRequestLine(INFO, 1795397225920, entry), pinoLine(INFO, 1795397225920, entry))
   const probe = { ...entry, upstream: undefined, path: '/healthz', attempts: undefined, waitedMs: undefined }
   t.assert.strictEqual(formatRequestLine(DEBUG, 1795397225920, probe), pinoLine(DEBUG, 1795397225920, probe))
+})
+
+test('hundredths: the shortest JSON for a value rounded to two decimals', (t: TestContext) => {
+  for (const [value, text] of [[0, '0'], [1.5, '1.5'], [1.05, '1.05'], [1.23, '1.23'], [12.3, '12.3'], [0.004, '0'], [0.005, '0.01'], [-0.25, '-0.25'], [1e300, '1e+300'], [Number.NaN, 'null']] as const) {
+    t.assert.strictEqual(hundredths(value), text, String(value))
+  }
+  fc.assert(fc.property(fc.double({ min: -1e12, max: 1e12, noNaN: true }), (value) => {
+    t.assert.strictEqual(JSON.parse(hundredths(value)), Math.round(value * 100) / 100 || 0)
+  }), { numRuns: 2000 })
 })
