@@ -119,10 +119,11 @@ test('each request on a kept-alive connection gets its own bodyTimeout', async (
 })
 
 // A client that stops reading: the response cannot be written, undici stops reading the
-// origin (backpressure), and undici's body timeout does not run while it is paused. Nothing
-// else in tollgate bounds this: the limiter slot and the upstream connection are held for as
-// long as the app keeps the socket open (no socket idle timeout on the listener). nginx bounds
-// it with send_timeout (60 s), Envoy with stream_idle_timeout (5 min). See SECURITY.md.
+// origin (backpressure), and undici's body timeout does not run while it is paused. Unbounded,
+// the limiter slot and the upstream connection would be held for as long as the app keeps the
+// socket open. tollgate bounds it as nginx does with send_timeout and Envoy with
+// stream_idle_timeout: once the body is paused for the app, its socket must make progress
+// within the upstream's timeout (src/proxy/upstream-plugin.ts). See SECURITY.md.
 test('a client that stops reading a large response loses its slot within a bound', async (t: TestContext) => {
   const origin = await startCountedOrigin(t, (_req, res) => {
     const chunk = Buffer.alloc(64 * 1024, 120)
