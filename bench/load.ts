@@ -8,6 +8,7 @@
 import { createHistogram } from 'node:perf_hooks'
 import autocannon from 'autocannon'
 import { childArgument, epochNow } from './child-ipc.js'
+import { summariseLoad, type LoadResult } from './load-result.js'
 
 export interface LoadOptions {
   readonly url: string
@@ -18,24 +19,6 @@ export interface LoadOptions {
   readonly bodyBytes?: number
   /** Also return every response's completion time (epoch ms) and latency (ms), up to this many. */
   readonly seriesMax?: number
-}
-
-export interface LoadResult {
-  readonly responses: number
-  readonly ok: number
-  readonly non2xx: number
-  readonly errors: number
-  readonly timeouts: number
-  readonly elapsedMs: number
-  readonly rps: number
-  /** Milliseconds, from the µs histogram. */
-  readonly p50: number
-  readonly p99: number
-  readonly p999: number
-  readonly max: number
-  /** CPU µs this load process used, its startup included. */
-  readonly cpuUs: number
-  readonly series?: { readonly at: number[], readonly latency: number[] }
 }
 
 function jsonBody (bytes: number): string {
@@ -52,7 +35,6 @@ const histogram = createHistogram()
 const seriesMax = options.seriesMax ?? 0
 const at: number[] = []
 const latency: number[] = []
-let responses = 0
 let ok = 0
 
 const started = performance.now()
@@ -72,27 +54,14 @@ const instance = autocannon({
     process.exit(1)
   }
   const elapsedMs = performance.now() - started
-  const ms = (percentile: number): number => ok === 0 ? NaN : histogram.percentile(percentile) / 1000
   const out: LoadResult = {
-    responses,
-    ok,
-    non2xx: result.non2xx,
-    errors: result.errors,
-    timeouts: result.timeouts,
-    elapsedMs,
-    rps: ok / (elapsedMs / 1000),
-    p50: ms(50),
-    p99: ms(99),
-    p999: ms(99.9),
-    max: ok === 0 ? NaN : histogram.max / 1000,
-    cpuUs: (({ user, system }) => user + system)(process.cpuUsage()),
+    ...summariseLoad(histogram, { ok, non2xx: result.non2xx, errors: result.errors, timeouts: result.timeouts, elapsedMs }),
     ...(seriesMax > 0 ? { series: { at, latency } } : {})
   }
   process.stdout.write(`${JSON.stringify(out)}\n`, () => process.exit(0))
 })
 
 instance.on('response', (_client, statusCode, _bytes, responseTimeMs) => {
-  responses++
   if (statusCode < 200 || statusCode >= 300) return
   ok++
   histogram.record(Math.max(1, Math.round(responseTimeMs * 1000)))

@@ -18,7 +18,7 @@
 import { createHistogram, type RecordableHistogram } from 'node:perf_hooks'
 import { Pool } from 'undici'
 import { childArgument } from './child-ipc.js'
-import type { LoadResult } from './load.js'
+import { summariseLoad, type LoadResult } from './load-result.js'
 
 export interface PacedOptions {
   readonly urls: readonly string[]
@@ -76,24 +76,7 @@ function tick (): void {
 
 function finish (): void {
   const elapsedMs = performance.now() - started
-  const cpuUs = (({ user, system }) => user + system)(process.cpuUsage())
-  const out: LoadResult[] = targets.map(({ ok, failed, histogram }) => {
-    const ms = (p: number): number => ok === 0 ? NaN : histogram.percentile(p) / 1000
-    return {
-      responses: ok + failed,
-      ok,
-      non2xx: failed,
-      errors: 0,
-      timeouts: 0,
-      elapsedMs,
-      rps: ok / (elapsedMs / 1000),
-      p50: ms(50),
-      p99: ms(99),
-      p999: ms(99.9),
-      max: ok === 0 ? NaN : histogram.max / 1000,
-      cpuUs
-    }
-  })
+  const out: LoadResult[] = targets.map(({ ok, failed, histogram }) => summariseLoad(histogram, { ok, non2xx: failed, errors: 0, timeouts: 0, elapsedMs }))
   Promise.all(targets.map(async (target) => { await target.pool.destroy() }))
     .finally(() => process.stdout.write(`${JSON.stringify(out)}\n`, () => process.exit(0)))
 }

@@ -12,7 +12,8 @@
  * open-loop generator (paced.ts) that loads all targets at once, paired
  * request by request, so a stall of the machine hits them alike.
  */
-import type { LoadOptions, LoadResult } from './load.js'
+import type { LoadOptions } from './load.js'
+import type { LoadResult } from './load-result.js'
 import type { PacedOptions } from './paced.js'
 import { availableParallelism } from 'node:os'
 import { machineBusyMs, procMemory, runJsonChild, type ProcMemory } from './proc.js'

@@ -82,7 +82,6 @@ export function logDestination (dest: number | string): DestinationStream {
 }
 
 type LogMethod = (...args: unknown[]) => void
-const LEVELS: readonly Level[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace']
 
 /**
  * The root logger as Fastify gets it (`loggerInstance`): its child() makes a
@@ -101,34 +100,42 @@ export function withLazyRequestLoggers (logger: Logger): Logger {
   return root
 }
 
+/**
+ * Fastify also wraps the root it is given in a child of its own at startup,
+ * so a request logger's parent may be another lazy one: children of a lazy
+ * logger are lazy too, and each pino child is made once, on first use.
+ */
 class RequestLogger {
-  readonly #parent: Logger
+  readonly #parent: Logger | RequestLogger
   readonly #bindings: Bindings
   readonly #options: ChildLoggerOptions
   #child: Logger | undefined
 
-  constructor (parent: Logger, bindings: Bindings, options: ChildLoggerOptions) {
+  constructor (parent: Logger | RequestLogger, bindings: Bindings, options: ChildLoggerOptions) {
     this.#parent = parent
     this.#bindings = bindings
     this.#options = options
   }
 
   get #logger (): Logger {
-    this.#child ??= this.#parent.child(this.#bindings, this.#options)
+    this.#child ??= (this.#parent instanceof RequestLogger ? this.#parent.#logger : this.#parent).child(this.#bindings, this.#options)
     return this.#child
   }
 
   get level (): string { return this.#child?.level ?? this.#options.level ?? this.#parent.level }
   set level (level: string) { this.#logger.level = level }
   isLevelEnabled (level: string): boolean { return this.#logger.isLevelEnabled(level) }
-  child (bindings: Bindings, options?: ChildLoggerOptions): Logger { return this.#logger.child(bindings, options) }
+  child (bindings: Bindings, options?: ChildLoggerOptions): Logger { return new RequestLogger(this, bindings, options ?? {}) as unknown as Logger }
   silent (): void {}
 
-  static {
-    for (const level of LEVELS) {
-      Object.defineProperty(RequestLogger.prototype, level, {
-        value: function (this: RequestLogger, ...args: unknown[]): void { (this.#logger[level] as LogMethod)(...args) }
-      })
-    }
+  fatal (...args: unknown[]): void { this.#log('fatal', args) }
+  error (...args: unknown[]): void { this.#log('error', args) }
+  warn (...args: unknown[]): void { this.#log('warn', args) }
+  info (...args: unknown[]): void { this.#log('info', args) }
+  debug (...args: unknown[]): void { this.#log('debug', args) }
+  trace (...args: unknown[]): void { this.#log('trace', args) }
+
+  #log (level: Level, args: unknown[]): void {
+    (this.#logger[level] as LogMethod)(...args)
   }
 }

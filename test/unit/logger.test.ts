@@ -10,15 +10,17 @@ test('a request logger makes its pino child only when something logs through it'
   const child = logger.child.bind(logger)
   logger.child = ((...args: Parameters<typeof child>) => { children++; return child(...args) }) as typeof logger.child
 
-  // What Fastify does per request: root.child({ requestId }, options).
-  const requestLog = fastifyLogger.child({ requestId: 'req-1' }, {})
+  // What Fastify does: a child of the root at startup, then one of that per request.
+  const requestLog = fastifyLogger.child({}, {}).child({ requestId: 'req-1' }, {})
   t.assert.strictEqual(requestLog.level, 'info')
   t.assert.strictEqual(children, 0, 'no child for a request that logs nothing')
 
   requestLog.warn({ upstream: 'halaxy' }, 'first')
   requestLog.info('second')
   requestLog.debug('below the level')
-  t.assert.strictEqual(children, 1, 'one child, made on first use')
+  t.assert.strictEqual(children, 2, 'made on first use: the request\'s child and the startup one it hangs from')
+  fastifyLogger.child({}, {}).child({ requestId: 'req-0' }, {})
+  t.assert.strictEqual(children, 2, 'a request that logs nothing still makes none')
   const lines = sink.entries()
   t.assert.deepStrictEqual(lines.map((line) => [line.requestId, line.msg, line.level]), [['req-1', 'first', 40], ['req-1', 'second', 30]])
   t.assert.strictEqual(lines[0]?.upstream, 'halaxy')
