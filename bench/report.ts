@@ -7,7 +7,7 @@ import type { QueueSummary } from './scenario-queue.js'
 import type { RefreshResult } from './scenario-refresh.js'
 import type { StampedeSummary } from './scenario-stampede.js'
 import type { PacedRun, ThroughputResult, ThroughputRun } from './scenario-throughput.js'
-import { max, median, min } from './stats.js'
+import { max, median, min, percentile } from './stats.js'
 
 export interface Results {
   throughput?: ThroughputResult
@@ -203,10 +203,11 @@ export function verdicts (results: Results): Verdict[] {
     const rate = paced.find((r) => r.connections === c)?.rate
     const label = `p99 added over bare, ${c} conns`
     // A 1 ms goal cannot be judged from rounds that disagree by more than a few ms (noisy neighbours).
-    const resolved = max(added) - min(added) <= 3
+    // The middle half of the rounds must agree: one round that a stall hit unevenly does not veto.
+    const resolved = added.length > 0 && percentile(added, 75) - percentile(added, 25) <= 3
     out.push(added.length === 0
       ? notRun(label, '≤ 1 ms (GET small, paced)')
-      : { target: label, goal: '≤ 1 ms (GET small, paced)', measured: `${f(median(added))} ms (rounds ${f(min(added))}…${f(max(added))}) at ${rate} req/s`, verdict: resolved ? pass(median(added) <= 1) : 'NOISY' })
+      : { target: label, goal: '≤ 1 ms (GET small, paced)', measured: `${f(median(added))} ms (rounds ${f(min(added))}…${f(max(added))}, middle half ${f(percentile(added, 25))}…${f(percentile(added, 75))}) at ${rate} req/s each`, verdict: resolved ? pass(median(added) <= 1) : 'NOISY' })
   }
   const memory = results.throughput?.memory.find((m) => m.target === 'tollgate')
   out.push(memory === undefined

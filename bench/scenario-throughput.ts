@@ -126,7 +126,8 @@ export async function runThroughput (bench: Bench, targets: readonly Target[], p
     const rate = pacedRate(runs, conns, targets)
     for (let round = 1; round <= rounds; round++) {
       // All targets at once, paired request by request (paced.ts): their differences survive a noisy machine.
-      const options: PacedOptions = { urls: targets.map((target) => `${target.base}/small`), connections: conns, rate, durationS: Math.max(durationS * 2 / 3, 0.3) }
+      // Twice the saturated run's length: a p99 wants a few thousand samples per target, not a few hundred.
+      const options: PacedOptions = { urls: targets.map((target) => `${target.base}/small`), connections: conns, rate, durationS: durationS * 2 }
       const results = await runJsonChild<LoadResult[]>(bench.main.outDir, 'paced', options, options.durationS * 1000 + 30_000)
       targets.forEach((target, i) => {
         const result = results[i] as LoadResult
