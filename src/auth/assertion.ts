@@ -1,5 +1,4 @@
 import { createPrivateKey, randomUUID, type KeyObject } from 'node:crypto'
-import { SignJWT } from 'jose'
 import type { SigningAlg } from '../config/types.js'
 
 /**
@@ -36,6 +35,8 @@ export function createAssertionSigner (options: AssertionOptions): () => Promise
   const key = importSigningKey(options.privateKey, alg)
   const header = keyId === undefined ? { alg, typ: 'JWT' } : { alg, kid: keyId, typ: 'JWT' }
   return async () => {
+    // Loaded on first use: only private_key_jwt upstreams need jose at all.
+    const { SignJWT } = await import('jose')
     const iat = Math.floor(now() / 1000)
     return await new SignJWT()
       .setProtectedHeader(header)

@@ -13,7 +13,6 @@ import { createTokenRequest } from './token-request.js'
 
 export type { CredentialSource, CredentialStatus } from './source.js'
 export type { TokenFetchError, TokenFailureReason } from './token-request.js'
-export { generateKeyMaterial, type KeyMaterial, type KeyOptions } from './keygen.js'
 
 export interface CredentialDeps {
   /** For TLS or a proxy on the way to the token endpoint; undici's global dispatcher by default. */
