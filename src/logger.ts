@@ -4,17 +4,9 @@
  * every configured secret value is replaced in each line before it is written.
  */
 import pino, { type Bindings, type ChildLoggerOptions, type DestinationStream, type Level, type Logger } from 'pino'
+import { logDestination } from './log-destination.js'
 
 export const REDACTED = '[redacted]'
-
-/**
- * Lines are written in batches of about this many bytes (or every
- * LOG_FLUSH_MS): each write is a call into libuv's thread pool, and one per
- * request line cost about 3 µs of the main thread's time (docs/benchmarks.md).
- */
-export const LOG_BATCH_BYTES = 4096
-/** The longest a line waits in the batch; pino writes what is left when the process exits. */
-export const LOG_FLUSH_MS = 200
 
 export interface LoggerOptions {
   readonly level: string
@@ -76,10 +68,7 @@ export function createCensor (secrets: readonly string[]): ((line: string) => st
   }
 }
 
-/** Where the log lines go, batched (LOG_BATCH_BYTES, LOG_FLUSH_MS): a file descriptor (1 = stdout) or a file path. */
-export function logDestination (dest: number | string): DestinationStream {
-  return pino.destination({ dest, sync: false, minLength: LOG_BATCH_BYTES, periodicFlush: LOG_FLUSH_MS })
-}
+export { logDestination } from './log-destination.js'
 
 type LogMethod = (...args: unknown[]) => void
 
