@@ -306,7 +306,7 @@ for (const { file, deployment } of DEPLOYMENTS) {
     })
 
     await t.test('requests and limits are set, with room for tollgate\'s memory target', (t: TestContext) => {
-      t.plan(6)
+      t.plan(7)
       const { requests = {}, limits = {} } = container.resources ?? {}
       t.assert.ok(millicores(requests.cpu) > 0 && millicores(limits.cpu) >= millicores(requests.cpu), 'cpu requests and limits')
       t.assert.ok(bytes(requests.memory) > 0, 'memory request')
@@ -315,6 +315,9 @@ for (const { file, deployment } of DEPLOYMENTS) {
       const heap = /--max-old-space-size=(\d+)/.exec(container.env?.find((variable) => variable.name === 'NODE_OPTIONS')?.value ?? '')
       t.assert.ok(heap !== null, 'cap the heap below the memory limit (NODE_OPTIONS=--max-old-space-size)')
       t.assert.ok(heap !== null && Number(heap[1]) * 2 ** 20 < bytes(limits.memory), 'the heap cap must leave room below the memory limit')
+      const semi = /--max-semi-space-size=(\d+)/.exec(container.env?.find((variable) => variable.name === 'NODE_OPTIONS')?.value ?? '')
+      // The young generation is three semi-spaces at most; old space, young generation and ~50 MiB of code and buffers must fit.
+      t.assert.ok(semi !== null && heap !== null && (Number(heap[1]) + 3 * Number(semi[1]) + 50) * 2 ** 20 <= bytes(limits.memory), 'cap the young generation too (--max-semi-space-size), so a burst of large bodies stays inside the limit')
     })
 
     await t.test('the app calls tollgate on loopback, under an upstream prefix', (t: TestContext) => {
