@@ -35,6 +35,25 @@ export interface LimiterStatus {
   }
 }
 
+/** The monotonic counts status() reports; each limiter keeps one and bumps it in place. */
+export interface LimiterCounters {
+  started: number
+  waited: number
+  rejected: number
+  pauses: number
+  observed429: number
+}
+
+export function createCounters (): LimiterCounters {
+  return { started: 0, waited: 0, rejected: 0, pauses: 0, observed429: 0 }
+}
+
+/** A status() answer: a copy of the counters, and `pausedUntil` only while a pause lasts. */
+export function limiterStatus (state: Omit<LimiterStatus, 'counters' | 'pausedUntil'>, counters: LimiterCounters, pausedUntil: number | undefined): LimiterStatus {
+  const status = { ...state, counters: { ...counters } }
+  return pausedUntil === undefined ? status : { ...status, pausedUntil }
+}
+
 export interface Limiter {
   /**
    * Wait for a start slot. Resolves with a Permit; a plain Permit when no

@@ -46,7 +46,7 @@
  */
 import type { RateLimitConfig } from '../config/types.js'
 import { ShuttingDown } from '../errors.js'
-import type { Limiter, LimiterStatus, Permit } from './limiter.js'
+import { createCounters, limiterStatus, type Limiter, type LimiterStatus, type Permit } from './limiter.js'
 import { remainingFrom } from './ratelimit-headers.js'
 import { queueFull, queueTimeout } from './rejection.js'
 import { type Clock, NO_WINDOW, SlidingWindow, type StartWindow } from './sliding-window.js'
@@ -130,11 +130,7 @@ class MemoryLimiter implements Limiter {
   #closed = false
   /** Set by the first QueueFull of a backlog: warn once per backlog, not once per rejection. */
   #fullWarned = false
-  #started = 0
-  #waited = 0
-  #rejected = 0
-  #pauses = 0
-  #observed429 = 0
+  readonly #counters = createCounters()
 
   constructor (config: RateLimitConfig, deps: LimiterDeps) {
     const { maxConcurrent, maxQueue, maxWaitMs } = config
@@ -173,12 +169,12 @@ class MemoryLimiter implements Limiter {
   }
 
   pauseUntil (untilMs: number): void {
-    this.#observed429++
+    this.#counters.observed429++
     const now = this.#now()
     // `!(a > b)` also turns NaN away.
     if (!(untilMs > now) || untilMs <= this.#pausedUntil) return
     this.#pausedUntil = untilMs
-    this.#pauses++
+    this.#counters.pauses++
     this.#log?.info({ pauseMs: untilMs - now, pausedUntil: untilMs }, 'upstream paused')
     // No re-arm: a timer set for an earlier unit wakes, sees the pause, and re-arms for its end.
   }
@@ -192,27 +188,19 @@ class MemoryLimiter implements Limiter {
   }
 
   status (): LimiterStatus {
-    const status = {
+    return limiterStatus({
       requests: this.#window.requests,
       windowMs: this.#window.windowMs,
       remaining: this.#window.remaining(),
       queued: this.#queue.length,
-      running: this.#running,
-      counters: {
-        started: this.#started,
-        waited: this.#waited,
-        rejected: this.#rejected,
-        pauses: this.#pauses,
-        observed429: this.#observed429
-      }
-    }
-    return this.#paused() ? { ...status, pausedUntil: this.#pausedUntil } : status
+      running: this.#running
+    }, this.#counters, this.#paused() ? this.#pausedUntil : undefined)
   }
 
   close (): void {
     this.#closed = true
     this.#disarm()
-    this.#rejected += this.#queue.rejectAll(() => new ShuttingDown())
+    this.#counters.rejected += this.#queue.rejectAll(() => new ShuttingDown())
   }
 
   /** For MemoryPermit only (this class is not exported): stamp one pending unit now. */
@@ -240,18 +228,18 @@ class MemoryLimiter implements Limiter {
   /** Take a concurrency slot; the (pending) window unit was taken by the caller. */
   #start (): Permit {
     this.#running++
-    this.#started++
+    this.#counters.started++
     return new MemoryPermit(this)
   }
 
   #enqueue (signal: AbortSignal | undefined): Promise<Permit> {
     if (this.#closed) {
-      this.#rejected++
+      this.#counters.rejected++
       return Promise.reject(new ShuttingDown())
     }
     const now = this.#now()
     if (this.#queue.length >= this.#maxQueue) {
-      this.#rejected++
+      this.#counters.rejected++
       if (!this.#fullWarned) {
         this.#fullWarned = true
         this.#log?.warn({ maxQueue: this.#maxQueue }, 'limiter queue full')
@@ -267,11 +255,11 @@ class MemoryLimiter implements Limiter {
   #drain (): void {
     while (this.#queue.head !== undefined && this.#running < this.#maxConcurrent && !this.#paused() &&
            this.#window.tryTake() === 0) {
-      this.#waited++
+      this.#counters.waited++
       this.#queue.shift()?.resolve(this.#start())
     }
     const now = this.#now()
-    this.#rejected += this.#queue.rejectExpired(now, this.#timedOut)
+    this.#counters.rejected += this.#queue.rejectExpired(now, this.#timedOut)
     this.#arm(now)
   }
 

@@ -39,7 +39,7 @@
  */
 import { ShuttingDown, StoreUnavailable } from '../errors.js'
 import type { RateLimitConfig } from '../config/types.js'
-import type { Limiter, LimiterStatus, Permit } from '../limit/limiter.js'
+import { createCounters, limiterStatus, type Limiter, type LimiterStatus, type Permit } from '../limit/limiter.js'
 import type { LimiterLog } from '../limit/memory-limiter.js'
 import { remainingFrom } from '../limit/ratelimit-headers.js'
 import { queueFull, queueTimeout, type LimiterRejection } from '../limit/rejection.js'
@@ -161,11 +161,7 @@ class RedisLimiter implements Limiter {
   #timerAt = 0
   #closed = false
   #fullWarned = false
-  #started = 0
-  #waited = 0
-  #rejected = 0
-  #pauses = 0
-  #observed429 = 0
+  readonly #counters = createCounters()
 
   constructor (options: RedisLimiterOptions) {
     const { config, connection } = options
@@ -216,7 +212,7 @@ class RedisLimiter implements Limiter {
     if (signal?.aborted === true) return Promise.reject(signal.reason)
     if (!this.#shared) {
       if (this.#failing) {
-        this.#rejected++
+        this.#counters.rejected++
         return Promise.reject(storeUnavailable())
       }
       // The memory limiter's fast path, on this replica's own window.
@@ -229,11 +225,11 @@ class RedisLimiter implements Limiter {
   }
 
   pauseUntil (untilMs: number): void {
-    this.#observed429++
+    this.#counters.observed429++
     const now = this.#now()
     if (!(untilMs > now) || untilMs <= this.#pausedUntil) return
     this.#pausedUntil = untilMs
-    this.#pauses++
+    this.#counters.pauses++
     this.#log?.info({ pauseMs: untilMs - now, pausedUntil: untilMs }, 'upstream paused')
     if (!this.#conn.available) return
     const message: StoreMessage = { t: 'pause', k: this.#keys.pause, ms: untilMs - now, from: this.#conn.replicaId }
@@ -258,28 +254,20 @@ class RedisLimiter implements Limiter {
 
   status (): LimiterStatus {
     const remaining = this.#shared ? Math.max(0, Math.min(this.#sharedRemaining ?? this.#requests, this.#requests)) : this.#local.remaining()
-    const status = {
+    return limiterStatus({
       requests: this.#requests,
       windowMs: this.#windowed ? this.#windowMs : 0,
       remaining,
       queued: this.#queue.length,
-      running: this.#running,
-      counters: {
-        started: this.#started,
-        waited: this.#waited,
-        rejected: this.#rejected,
-        pauses: this.#pauses,
-        observed429: this.#observed429
-      }
-    }
-    return this.#paused() ? { ...status, pausedUntil: this.#pausedUntil } : status
+      running: this.#running
+    }, this.#counters, this.#paused() ? this.#pausedUntil : undefined)
   }
 
   close (): void {
     this.#closed = true
     this.#disarm()
     for (const unsubscribe of this.#unsubscribe) unsubscribe()
-    this.#rejected += this.#queue.rejectAll(() => new ShuttingDown())
+    this.#counters.rejected += this.#queue.rejectAll(() => new ShuttingDown())
   }
 
   /** For SharedPermit: the upstream answered. */
@@ -333,13 +321,13 @@ class RedisLimiter implements Limiter {
 
   #start (member: string | undefined, local: boolean): Permit {
     this.#running++
-    this.#started++
+    this.#counters.started++
     return new SharedPermit(this, member, local)
   }
 
   #enqueue (signal: AbortSignal | undefined): Promise<Permit> {
     if (this.#closed) {
-      this.#rejected++
+      this.#counters.rejected++
       return Promise.reject(new ShuttingDown())
     }
     const now = this.#now()
@@ -355,7 +343,7 @@ class RedisLimiter implements Limiter {
   }
 
   #full (now: number): LimiterRejection {
-    this.#rejected++
+    this.#counters.rejected++
     if (!this.#fullWarned) {
       this.#fullWarned = true
       this.#log?.warn({ maxQueue: this.#maxQueue }, 'limiter queue full')
@@ -371,7 +359,7 @@ class RedisLimiter implements Limiter {
   /** Start what can start, in order; time out the waiters past maxWait; set the timer. */
   #drain (): void {
     const now = this.#now()
-    this.#rejected += this.#queue.rejectExpired(now, this.#timedOut)
+    this.#counters.rejected += this.#queue.rejectExpired(now, this.#timedOut)
     if (this.#queue.head === undefined || this.#closed) {
       this.#disarm()
       return
@@ -380,10 +368,10 @@ class RedisLimiter implements Limiter {
       if (this.#shared) {
         if (!this.#blocked(now)) this.#reserve(Math.min(this.#queue.length, this.#maxConcurrent - this.#running, MAX_BATCH))
       } else if (this.#failing) {
-        this.#rejected += this.#queue.rejectAll(storeUnavailable)
+        this.#counters.rejected += this.#queue.rejectAll(storeUnavailable)
       } else {
         while (this.#queue.head !== undefined && this.#running < this.#maxConcurrent && !this.#paused() && this.#local.tryTake() === 0) {
-          this.#waited++
+          this.#counters.waited++
           this.#queue.shift()?.resolve(this.#start(undefined, true))
         }
       }
@@ -416,7 +404,7 @@ class RedisLimiter implements Limiter {
     if (pauseLeft > 0 && now + pauseLeft > this.#pausedUntil) this.#pausedUntil = now + pauseLeft
     let given = 0
     while (given < taken && this.#queue.head !== undefined && !this.#closed && this.#running < this.#maxConcurrent) {
-      this.#waited++
+      this.#counters.waited++
       given++
       // The local window counts this replica's starts too (what it falls back on); full locally, it is simply not counted there.
       this.#queue.shift()?.resolve(this.#start(`${base}.${given}`, this.#local.tryTake() === 0))
