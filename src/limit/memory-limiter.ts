@@ -51,6 +51,7 @@ import { remainingFrom } from './ratelimit-headers.js'
 import { queueFull, queueTimeout } from './rejection.js'
 import { type Clock, NO_WINDOW, SlidingWindow, type StartWindow } from './sliding-window.js'
 import { type Waiter, WaitQueue } from './wait-queue.js'
+import { EarliestTimer } from './earliest-timer.js'
 
 /** The part of a pino logger the limiter uses. */
 export interface LimiterLog {
@@ -109,10 +110,7 @@ class MemoryLimiter implements Limiter {
   readonly #maxWaitMs: number
   readonly #now: Clock
   readonly #log: LimiterLog | undefined
-  readonly #onTimer = (): void => {
-    this.#timer = undefined
-    this.#drain()
-  }
+  readonly #timer = new EarliestTimer(() => { this.#drain() })
 
   /** The waiting acquires, FIFO. Emptied, the backlog is over: the next QueueFull warns again. */
   readonly #queue = new WaitQueue({
@@ -125,8 +123,6 @@ class MemoryLimiter implements Limiter {
   #running = 0
   /** 0 when not paused, so the hot path reads no clock for it. */
   #pausedUntil = 0
-  #timer: NodeJS.Timeout | undefined
-  #timerAt = 0
   #closed = false
   /** Set by the first QueueFull of a backlog: warn once per backlog, not once per rejection. */
   #fullWarned = false
@@ -277,21 +273,12 @@ class MemoryLimiter implements Limiter {
     }
     // Blocked on maxConcurrent, only a release (which drains) or the deadline can move the queue.
     const at = this.#running < this.#maxConcurrent ? Math.min(head.deadline, this.#nextStartAt()) : head.deadline
-    if (this.#timer !== undefined) {
-      // An earlier timer is kept: when it fires, #drain re-arms.
-      if (this.#timerAt <= at) return
-      clearTimeout(this.#timer)
-    }
-    this.#timerAt = at
-    // Rounded up: a timer must not fire before its unit is free. If it still
-    // does (timer and clock disagree by a fraction of a ms), #drain re-arms.
-    this.#timer = setTimeout(this.#onTimer, Math.max(0, Math.ceil(at - now)))
+    // An earlier timer is kept: when it fires, #drain re-arms.
+    this.#timer.armAt(at, now)
   }
 
   #disarm (): void {
-    if (this.#timer === undefined) return
-    clearTimeout(this.#timer)
-    this.#timer = undefined
+    this.#timer.disarm()
   }
 }
 

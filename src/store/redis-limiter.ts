@@ -47,6 +47,7 @@ import { type Clock, NO_WINDOW, SlidingWindow, type StartWindow } from '../limit
 import { type Waiter, WaitQueue } from '../limit/wait-queue.js'
 import type { RedisConnection, StoreMessage } from './redis-client.js'
 import { ACQUIRE, defineScript, OBSERVE, PAUSE, RESYNC, type Script, STAMP } from './scripts.js'
+import { EarliestTimer } from '../limit/earliest-timer.js'
 
 /** Most units one round trip asks for. */
 export const MAX_BATCH = 128
@@ -133,10 +134,7 @@ class RedisLimiter implements Limiter {
   /** This replica's own starts, always; the whole window while Redis is away. */
   readonly #local: StartWindow
   readonly #unsubscribe: Array<() => void>
-  readonly #onTimer = (): void => {
-    this.#timer = undefined
-    this.#drain()
-  }
+  readonly #timer = new EarliestTimer(() => { this.#drain() })
 
   /** The waiting acquires, FIFO. Emptied, the backlog is over: the next QueueFull warns again. */
   readonly #queue = new WaitQueue({
@@ -157,8 +155,6 @@ class RedisLimiter implements Limiter {
   #offline: number[] = []
   #sharedRemaining: number | undefined
   #seq = 0
-  #timer: NodeJS.Timeout | undefined
-  #timerAt = 0
   #closed = false
   #fullWarned = false
   readonly #counters = createCounters()
@@ -445,19 +441,12 @@ class RedisLimiter implements Limiter {
     }
     // While a round trip is under way, its answer drains; else only a release (which drains) or the deadline.
     const at = !this.#reserving && this.#running < this.#maxConcurrent ? Math.min(head.deadline, this.#nextStartAt(now)) : head.deadline
-    if (this.#timer !== undefined) {
-      if (this.#timerAt <= at) return
-      clearTimeout(this.#timer)
-    }
-    this.#timerAt = at
-    // Not unref'd: it settles a pending acquire (memory-limiter.ts says why).
-    this.#timer = setTimeout(this.#onTimer, Math.max(0, Math.ceil(at - now)))
+    // An earlier timer is kept: when it fires, #drain re-arms.
+    this.#timer.armAt(at, now)
   }
 
   #disarm (): void {
-    if (this.#timer === undefined) return
-    clearTimeout(this.#timer)
-    this.#timer = undefined
+    this.#timer.disarm()
   }
 
   /** Redis is (back) there: hand it the starts made without it, and learn the pause in force. */
