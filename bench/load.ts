@@ -19,6 +19,8 @@ export interface LoadOptions {
   readonly bodyBytes?: number
   /** Also return every response's completion time (epoch ms) and latency (ms), up to this many. */
   readonly seriesMax?: number
+  /** Start at this epoch ms rather than at once: load processes forked together start together. */
+  readonly startAt?: number
 }
 
 function jsonBody (bytes: number): string {
@@ -37,6 +39,7 @@ const at: number[] = []
 const latency: number[] = []
 let ok = 0
 
+await new Promise((resolve) => setTimeout(resolve, Math.max(0, (options.startAt ?? 0) - epochNow())))
 const started = performance.now()
 const instance = autocannon({
   url: options.url,

@@ -7,6 +7,7 @@
 import { fork, type ChildProcess } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { launcher, type Role } from './cpu-placement.js'
 
 export interface Child<Ready = Record<string, unknown>> {
   readonly name: string
@@ -24,6 +25,8 @@ export interface StartOptions {
   readonly readyTimeoutMs?: number
   /** Where the child's stdout goes; stderr always goes to ours. */
   readonly stdout?: 'inherit' | 'ignore' | 'pipe'
+  /** Which CPUs it runs on (cpu-placement.ts); support by default. */
+  readonly role?: Role
 }
 
 const running = new Set<ChildProcess>()
@@ -44,8 +47,10 @@ let callIds = 0
 
 export async function startChild<Ready = Record<string, unknown>> (builtDir: string, script: string, options: StartOptions = {}): Promise<Child<Ready> & { process: ChildProcess }> {
   const file = join(builtDir, 'bench', `${script}.js`)
+  const { execPath, prefix } = launcher(options.role ?? 'support')
   const child = fork(file, options.arg === undefined ? [] : [JSON.stringify(options.arg)], {
-    execArgv: [...(options.execArgv ?? [])],
+    execPath,
+    execArgv: [...prefix, ...(options.execArgv ?? [])],
     stdio: ['ignore', options.stdout ?? 'ignore', 'inherit', 'ipc'],
     serialization: 'advanced'
   })
@@ -147,7 +152,10 @@ export function procCpuMs (pid: number): number {
  * load generator, the raw clients); killed if it runs past `timeoutMs`.
  */
 export async function runJsonChild<T> (builtDir: string, script: string, arg: unknown, timeoutMs: number): Promise<T> {
+  const { execPath, prefix } = launcher('support')
   const child = fork(join(builtDir, 'bench', `${script}.js`), [JSON.stringify(arg)], {
+    execPath,
+    execArgv: prefix,
     stdio: ['ignore', 'pipe', 'inherit', 'ipc']
   })
   running.add(child)

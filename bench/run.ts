@@ -11,7 +11,8 @@ import { fileURLToPath } from 'node:url'
 import { buildTree } from './build.js'
 import { formatAreaComparison, formatFunctionDiff, formatProfile } from './cpuprofile.js'
 import { startChild } from './proc.js'
-import { limiterSection, memorySection, pacedSection, queueSection, refreshSection, stampedeSection, throughputSection, verdictSection, type Results } from './report.js'
+import { applyPlacement, describePlacement, planPlacement } from './cpu-placement.js'
+import { limiterSection, memorySection, pacedSection, pairedSection, queueSection, refreshSection, stampedeSection, throughputSection, verdictSection, type Results } from './report.js'
 import { runLimiter } from './scenario-limiter.js'
 import { medianProfiles, runProfile, type ProfileResult } from './scenario-profile.js'
 import { runQueue } from './scenario-queue.js'
@@ -48,7 +49,7 @@ async function runScenarios (bench: Bench, results: Results, profiles: ProfileRe
     const patched = candidate === undefined ? undefined : await startCandidate(bench, candidate, tollgateConfig(upstream.ready))
     try {
       if (s.has('throughput')) {
-        const bare = await startChild<{ url: string }>(bench.main.outDir, 'bare-proxy', { arg: { upstream: upstream.ready.origin, prefix: PREFIX } })
+        const bare = await startChild<{ url: string }>(bench.main.outDir, 'bare-proxy', { arg: { upstream: upstream.ready.origin, prefix: PREFIX }, role: 'measured' })
         try {
           const targets: Target[] = [
             { name: 'direct', base: upstream.ready.origin },
@@ -90,7 +91,7 @@ async function runScenarios (bench: Bench, results: Results, profiles: ProfileRe
       progress(`CPU profiles, round ${round}/${settings.profileRounds}, ${settings.profileS} s each`)
       // The floor first, under the same load: the difference is tollgate's own work.
       profiles.push(await runProfile(bench, 'bare', repoRoot, async (execArgv) =>
-        await startChild<{ url: string }>(bench.main.outDir, 'bare-proxy', { arg: { upstream: upstream.ready.origin, prefix: PREFIX }, execArgv })))
+        await startChild<{ url: string }>(bench.main.outDir, 'bare-proxy', { arg: { upstream: upstream.ready.origin, prefix: PREFIX }, execArgv, role: 'measured' })))
       profiles.push(await runProfile(bench, 'tollgate', repoRoot, async (execArgv) =>
         await startTollgate(bench, tollgateConfig(upstream.ready), { execArgv })))
       if (candidate !== undefined) {
@@ -101,11 +102,12 @@ async function runScenarios (bench: Bench, results: Results, profiles: ProfileRe
   }
 }
 
-function report (command: Command, results: Results, profiles: readonly ProfileResult[], targetNames: readonly string[], load: { start: number, end: number }): string {
+function report (command: Command, results: Results, profiles: readonly ProfileResult[], targetNames: readonly string[], load: { start: number, end: number }, placement: string): string {
   const out: string[] = [
     '# tollgate benchmark',
     '',
     `machine: ${machine()}; load average ${load.start.toFixed(1)} at the start, ${load.end.toFixed(1)} at the end`,
+    `CPUs: ${placement}`,
     `command: npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`,
     `settings: ${command.rounds} round(s) × ${command.durationS} s per run, connections ${command.connections.join(',')}, loads ${command.loads.join(',')}; tollgate logs at info to ${command.logTo}` +
       (command.candidateFlags.length > 0 ? `; candidate node flags: ${command.candidateFlags.join(' ')}` : '') +
@@ -113,7 +115,10 @@ function report (command: Command, results: Results, profiles: readonly ProfileR
     ''
   ]
   if (results.throughput !== undefined) {
-    out.push('## Throughput and latency, saturated (medians over rounds; ratios per round, their median and range)', '', throughputSection(results.throughput, targetNames), '')
+    out.push('## Throughput and latency, saturated, alternating (medians over rounds; ratios per round, their median and range)', '', throughputSection(results.throughput, targetNames), '')
+    if (results.throughput.paired.length > 0) {
+      out.push('## Throughput, saturated, paired: every proxy at once on one CPU (medians over rounds; ratios per round)', '', pairedSection(results.throughput, targetNames.filter((t) => t !== 'direct')), '')
+    }
     if (results.throughput.paced.length > 0) {
       out.push('## Added latency, unsaturated (GET small at a fixed rate, open loop; medians over rounds)', '', pacedSection(results.throughput.paced, targetNames), '')
     }
@@ -144,6 +149,8 @@ async function main (): Promise<void> {
     return
   }
   const loadAtStart = loadavg()[0] ?? NaN
+  const plan = command.pin ? planPlacement() : 'not pinned: --no-pin'
+  if (typeof plan !== 'string') applyPlacement(plan)
   // One build per invocation, so two runs (a developer's and the smoke test) never share one; gone at exit.
   const cacheRoot = join(repoRoot, 'node_modules', '.cache', 'tollgate-bench', String(process.pid))
   process.once('exit', () => rmSync(cacheRoot, { recursive: true, force: true }))
@@ -165,7 +172,7 @@ async function main (): Promise<void> {
   } finally {
     await upstream.stop()
   }
-  process.stdout.write(report(command, results, profiles, targetNames, { start: loadAtStart, end: loadavg()[0] ?? NaN }))
+  process.stdout.write(report(command, results, profiles, targetNames, { start: loadAtStart, end: loadavg()[0] ?? NaN }, describePlacement(plan)))
   if (command.json !== undefined) {
     writeFileSync(command.json, JSON.stringify({
       command: { ...command, scenarios: [...command.scenarios] },

@@ -11,13 +11,26 @@
  * GETs at a fixed rate, well below what the slowest proxy managed, through an
  * open-loop generator (paced.ts) that loads all targets at once, paired
  * request by request, so a stall of the machine hits them alike.
+ *
+ * Alternating 3 s runs do not resolve a 10 % difference on this kind of
+ * machine: the same process's CPU per request moves by half from one run to
+ * the next. So throughput is also measured *paired*: every proxy saturated
+ * at once, each by its own load process, all on the one CPU the placement
+ * gives the measured process (cpu-placement.ts). The kernel then alternates
+ * them every few ms, a slowdown of that CPU hits each alike, and the ratio
+ * of their req/s is the ratio of their cost per request (two identical
+ * tollgates: within 3 %, docs/benchmarks.md).
  */
 import type { LoadOptions } from './load.js'
 import type { LoadResult } from './load-result.js'
 import type { PacedOptions } from './paced.js'
 import { availableParallelism } from 'node:os'
+import { epochNow } from './child-ipc.js'
 import { machineBusyMs, procMemory, runJsonChild, type ProcMemory } from './proc.js'
 import { POST_BYTES, PREFIX, type Bench, type LoadKind } from './setup.js'
+
+/** Time for the load processes of a paired run to start (a Node process with autocannon loaded: ~0.3 s on one busy CPU). */
+const PAIRED_START_DELAY_MS = 1500
 
 export interface Target {
   readonly name: string
@@ -63,7 +76,10 @@ export interface TargetMemory {
 }
 
 export interface ThroughputResult {
+  /** One target at a time, in alternation. */
   readonly runs: ThroughputRun[]
+  /** Every proxy at once (no direct path), same loads, connections and rounds. */
+  readonly paired: ThroughputRun[]
   readonly paced: PacedRun[]
   readonly memory: TargetMemory[]
 }
@@ -96,10 +112,13 @@ export async function runThroughput (bench: Bench, targets: readonly Target[], p
     for (const target of targets) await runLoad(bench, loadOptions(target.base, load, 10, warmupS))
   }
   const runs: ThroughputRun[] = []
+  const paired: ThroughputRun[] = []
+  const proxies = targets.filter((t) => t.pid !== undefined)
   for (const load of loads) {
     for (const conns of connections) {
       for (let round = 1; round <= rounds; round++) {
-        for (const target of targets) {
+        // A B C, then C B A: a machine that speeds up or slows down during a round favours no target.
+        for (const target of round % 2 === 1 ? targets : [...targets].reverse()) {
           const cpuBefore = await target.cpu?.()
           const upstreamBefore = await bench.upstream.call<number>('cpu')
           const machineBefore = machineBusyMs()
@@ -118,6 +137,21 @@ export async function runThroughput (bench: Bench, targets: readonly Target[], p
           runs.push({ load, connections: conns, round, target: target.name, result, cpuPerRequest, foreignCpu })
           progress(`${load} c=${conns} round ${round}/${rounds} ${target.name}: ${Math.round(result.rps)} req/s, p99 ${result.p99.toFixed(2)} ms${Number.isNaN(cpuPerRequest) ? '' : `, ${cpuPerRequest.toFixed(0)} µs CPU/req`}, others ${(100 * foreignCpu).toFixed(0)} % CPU${result.non2xx + result.errors > 0 ? `, ${result.non2xx} non-2xx, ${result.errors} errors` : ''}`)
         }
+      }
+      for (let round = 1; round <= (proxies.length > 1 ? rounds : 0); round++) {
+        // The load processes start in a rotating order, so no proxy is always first to be loaded.
+        const order = proxies.map((_, i) => proxies[(i + round - 1) % proxies.length] as Target)
+        const cpuBefore = await Promise.all(order.map(async (target) => await target.cpu?.()))
+        // Forked together, started together: a process that started first would have the CPU to itself for a moment.
+        const startAt = epochNow() + PAIRED_START_DELAY_MS
+        const results = await Promise.all(order.map(async (target) => await runLoad(bench, { ...loadOptions(target.base, load, conns, durationS), startAt })))
+        const cpuAfter = await Promise.all(order.map(async (target) => await target.cpu?.()))
+        order.forEach((target, i) => {
+          const result = results[i] as LoadResult
+          const cpuPerRequest = ((cpuAfter[i] ?? NaN) - (cpuBefore[i] ?? NaN)) / Math.max(1, result.ok)
+          paired.push({ load, connections: conns, round, target: target.name, result, cpuPerRequest, foreignCpu: NaN })
+          progress(`${load} c=${conns} paired round ${round}/${rounds} ${target.name}: ${Math.round(result.rps)} req/s, ${cpuPerRequest.toFixed(0)} µs CPU/req${result.non2xx + result.errors > 0 ? `, ${result.non2xx} non-2xx, ${result.errors} errors` : ''}`)
+        })
       }
     }
   }
@@ -142,7 +176,7 @@ export async function runThroughput (bench: Bench, targets: readonly Target[], p
     const usage = await target.mem()
     memory.push({ target: target.name, idle: idle.get(target.name) ?? procMemory(target.pid), proc: procMemory(target.pid), heapUsed: usage.heapUsed })
   }
-  return { runs, paced, memory }
+  return { runs, paired, paced, memory }
 }
 
 /**

@@ -14,6 +14,7 @@ export const HELP = `npm run bench -- [options]
   --profile-rounds=N      profile each target N times, alternating; medians per area (default 1)
   --candidate=DIR         also benchmark DIR/src (a patched copy of the repository) beside tollgate
   --candidate-flags=FLAGS node flags for the candidate only (with no --candidate: this tree's src/)
+  --no-pin                leave CPU placement to the scheduler (default: the measured process gets a CPU of its own)
   --log-file=FILE         tollgate logs there instead of /dev/null
   --json=FILE             also write every measurement as JSON
 `
@@ -22,6 +23,8 @@ export interface Command extends Settings {
   readonly candidateDir: string | undefined
   readonly candidateFlags: readonly string[]
   readonly json: string | undefined
+  /** Give the measured process a CPU of its own (cpu-placement.ts). */
+  readonly pin: boolean
   readonly help: boolean
 }
 
@@ -49,6 +52,7 @@ export function parseCommand (argv: readonly string[]): Command {
       'profile-rounds': { type: 'string' },
       candidate: { type: 'string' },
       'candidate-flags': { type: 'string' },
+      'no-pin': { type: 'boolean', default: false },
       'log-file': { type: 'string' },
       json: { type: 'string' },
       help: { type: 'boolean', default: false }
@@ -72,6 +76,7 @@ export function parseCommand (argv: readonly string[]): Command {
     profileS: bounded('profile-seconds', Number(values['profile-seconds'] ?? (quick ? 1 : 10)), 0.5, 120),
     profileRounds: bounded('profile-rounds', Number(values['profile-rounds'] ?? 1), 1, 10),
     logTo: values['log-file'] ?? '/dev/null',
+    pin: values['no-pin'] !== true,
     candidateDir: values.candidate,
     candidateFlags: values['candidate-flags']?.split(/\s+/).filter((f) => f !== '') ?? [],
     json: values.json,

@@ -74,7 +74,8 @@ export interface TollgateChild extends Child<{ url: string }> {}
 export async function startTollgate (bench: Bench, config: Record<string, unknown>, options: { tree?: BuiltTree, execArgv?: readonly string[], logTo?: string } = {}): Promise<TollgateChild> {
   return await startChild<{ url: string }>((options.tree ?? bench.main).outDir, 'tollgate', {
     arg: { config, logTo: options.logTo ?? bench.settings.logTo },
-    execArgv: ['--expose-gc', ...(options.execArgv ?? [])]
+    execArgv: ['--expose-gc', ...(options.execArgv ?? [])],
+    role: 'measured'
   })
 }
 
