@@ -10,7 +10,7 @@ import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { buildTree } from './build.js'
 import { formatAreaComparison, formatFunctionDiff, formatProfile } from './cpuprofile.js'
-import { startChild } from './proc.js'
+import { startChild, type Child } from './proc.js'
 import { applyPlacement, describePlacement, planPlacement } from './cpu-placement.js'
 import { limiterSection, memorySection, pacedSection, pairedSection, queueSection, refreshSection, stampedeSection, throughputSection, verdictSection, type Results } from './report.js'
 import { runLimiter } from './scenario-limiter.js'
@@ -49,13 +49,14 @@ async function runScenarios (bench: Bench, results: Results, profiles: ProfileRe
     const patched = candidate === undefined ? undefined : await startCandidate(bench, candidate, tollgateConfig(upstream.ready))
     try {
       if (s.has('throughput')) {
-        const bare = await startChild<{ url: string }>(bench.main.outDir, 'bare-proxy', { arg: { upstream: upstream.ready.origin, prefix: PREFIX }, role: 'measured' })
+        const startBare = async (): Promise<Child<{ url: string }>> => await startChild<{ url: string }>(bench.main.outDir, 'bare-proxy', { arg: { upstream: upstream.ready.origin, prefix: PREFIX }, role: 'measured' })
+        const bare = await startBare()
         try {
           const targets: Target[] = [
             { name: 'direct', base: upstream.ready.origin },
-            proxyTarget('bare', bare.ready.url, bare.pid, bare.call),
-            proxyTarget('tollgate', tollgate.ready.url, tollgate.pid, tollgate.call),
-            ...(patched === undefined ? [] : [proxyTarget('candidate', patched.ready.url, patched.pid, patched.call)])
+            proxyTarget('bare', bare, startBare),
+            proxyTarget('tollgate', tollgate, async () => await startTollgate(bench, tollgateConfig(upstream.ready))),
+            ...(patched === undefined || candidate === undefined ? [] : [proxyTarget('candidate', patched, async () => await startCandidate(bench, candidate, tollgateConfig(upstream.ready)))])
           ]
           targetNames.push(...targets.map((t) => t.name))
           results.throughput = await runThroughput(bench, targets, progress)

@@ -19,18 +19,26 @@
  * gives the measured process (cpu-placement.ts). The kernel then alternates
  * them every few ms, a slowdown of that CPU hits each alike, and the ratio
  * of their req/s is the ratio of their cost per request (two identical
- * tollgates: within 3 %, docs/benchmarks.md).
+ * tollgates: within 3 %, docs/benchmarks.md). Each paired round runs on
+ * freshly started processes (runPairedRound says why).
  */
 import type { LoadOptions } from './load.js'
 import type { LoadResult } from './load-result.js'
 import type { PacedOptions } from './paced.js'
 import { availableParallelism } from 'node:os'
 import { epochNow } from './child-ipc.js'
-import { machineBusyMs, procMemory, runJsonChild, type ProcMemory } from './proc.js'
+import { machineBusyMs, procMemory, runJsonChild, type Child, type ProcMemory } from './proc.js'
 import { POST_BYTES, PREFIX, type Bench, type LoadKind } from './setup.js'
 
 /** Time for the load processes of a paired run to start (a Node process with autocannon loaded: ~0.3 s on one busy CPU). */
 const PAIRED_START_DELAY_MS = 1500
+/**
+ * A fresh process's warm-up before a paired round. Alone on its CPU, a fresh
+ * tollgate at 10 connections cost 600, 250, then 155-170 µs per request in
+ * successive 2 s slices: it settles after about 10,000 requests. Sharing the
+ * CPU, each proxy needs twice the time for as many.
+ */
+const PAIRED_WARMUP_S = 8
 
 export interface Target {
   readonly name: string
@@ -41,6 +49,13 @@ export interface Target {
   mem? (): Promise<NodeJS.MemoryUsage>
   /** The proxy process's CPU time so far, µs. */
   cpu? (): Promise<number>
+  /** Start another process of the same proxy, for the paired rounds (each round gets fresh ones). */
+  fresh? (): Promise<StartedTarget>
+}
+
+export interface StartedTarget {
+  readonly target: Target
+  stop (): Promise<void>
 }
 
 export interface ThroughputRun {
@@ -94,13 +109,21 @@ export async function runLoad (bench: Bench, options: LoadOptions): Promise<Load
   return await runJsonChild<LoadResult>(bench.main.outDir, 'load', options, options.durationS * 1000 + 30_000)
 }
 
-export function proxyTarget (name: string, url: string, pid: number, call: <T>(type: string, payload?: Record<string, unknown>) => Promise<T>): Target {
+export function proxyTarget (name: string, child: Child<{ url: string }>, start?: () => Promise<Child<{ url: string }>>): Target {
   return {
     name,
-    base: `${url}${PREFIX}`,
-    pid,
-    mem: async () => await call<NodeJS.MemoryUsage>('mem', { gc: true }),
-    cpu: async () => await call<number>('cpu')
+    base: `${child.ready.url}${PREFIX}`,
+    pid: child.pid,
+    mem: async () => await child.call<NodeJS.MemoryUsage>('mem', { gc: true }),
+    cpu: async () => await child.call<number>('cpu'),
+    ...(start === undefined
+      ? {}
+      : {
+          fresh: async () => {
+            const another = await start()
+            return { target: proxyTarget(name, another), stop: async () => { await another.stop() } }
+          }
+        })
   }
 }
 
@@ -138,20 +161,8 @@ export async function runThroughput (bench: Bench, targets: readonly Target[], p
           progress(`${load} c=${conns} round ${round}/${rounds} ${target.name}: ${Math.round(result.rps)} req/s, p99 ${result.p99.toFixed(2)} ms${Number.isNaN(cpuPerRequest) ? '' : `, ${cpuPerRequest.toFixed(0)} µs CPU/req`}, others ${(100 * foreignCpu).toFixed(0)} % CPU${result.non2xx + result.errors > 0 ? `, ${result.non2xx} non-2xx, ${result.errors} errors` : ''}`)
         }
       }
-      for (let round = 1; round <= (proxies.length > 1 ? rounds : 0); round++) {
-        // The load processes start in a rotating order, so no proxy is always first to be loaded.
-        const order = proxies.map((_, i) => proxies[(i + round - 1) % proxies.length] as Target)
-        const cpuBefore = await Promise.all(order.map(async (target) => await target.cpu?.()))
-        // Forked together, started together: a process that started first would have the CPU to itself for a moment.
-        const startAt = epochNow() + PAIRED_START_DELAY_MS
-        const results = await Promise.all(order.map(async (target) => await runLoad(bench, { ...loadOptions(target.base, load, conns, durationS), startAt })))
-        const cpuAfter = await Promise.all(order.map(async (target) => await target.cpu?.()))
-        order.forEach((target, i) => {
-          const result = results[i] as LoadResult
-          const cpuPerRequest = ((cpuAfter[i] ?? NaN) - (cpuBefore[i] ?? NaN)) / Math.max(1, result.ok)
-          paired.push({ load, connections: conns, round, target: target.name, result, cpuPerRequest, foreignCpu: NaN })
-          progress(`${load} c=${conns} paired round ${round}/${rounds} ${target.name}: ${Math.round(result.rps)} req/s, ${cpuPerRequest.toFixed(0)} µs CPU/req${result.non2xx + result.errors > 0 ? `, ${result.non2xx} non-2xx, ${result.errors} errors` : ''}`)
-        })
+      for (let round = 1; round <= (proxies.length > 1 && conns >= 10 ? rounds : 0); round++) {
+        paired.push(...await runPairedRound(bench, proxies, load, conns, round, progress))
       }
     }
   }
@@ -177,6 +188,40 @@ export async function runThroughput (bench: Bench, targets: readonly Target[], p
     memory.push({ target: target.name, idle: idle.get(target.name) ?? procMemory(target.pid), proc: procMemory(target.pid), heapUsed: usage.heapUsed })
   }
   return { runs, paired, paced, memory }
+}
+
+/**
+ * One paired round: every proxy saturated at once, each by its own load
+ * process. Each round starts fresh processes where it can: two processes of
+ * the same tollgate, warmed alike, differed by up to 15 % in cost per
+ * request for as long as they ran (V8's optimisation decisions depend on
+ * timing), so one process per target would carry its luck into every round.
+ */
+async function runPairedRound (bench: Bench, proxies: readonly Target[], load: LoadKind, conns: number, round: number, progress: (line: string) => void): Promise<ThroughputRun[]> {
+  const { durationS, warmupS } = bench.settings
+  // Started in a rotating order, so no proxy is always the first to be loaded.
+  const rotated = proxies.map((_, i) => proxies[(i + round - 1) % proxies.length] as Target)
+  const started = await Promise.all(rotated.map(async (target): Promise<StartedTarget> => await target.fresh?.() ?? { target, stop: async () => {} }))
+  try {
+    const order = started.map((s) => s.target)
+    // Forked together, started together: a load that started first would have the CPU to itself for a moment.
+    const together = async (seconds: number): Promise<LoadResult[]> => {
+      const startAt = epochNow() + PAIRED_START_DELAY_MS
+      return await Promise.all(order.map(async (target) => await runLoad(bench, { ...loadOptions(target.base, load, conns, seconds), startAt })))
+    }
+    if (warmupS > 0) await together(PAIRED_WARMUP_S)
+    const cpuBefore = await Promise.all(order.map(async (target) => await target.cpu?.()))
+    const results = await together(durationS)
+    const cpuAfter = await Promise.all(order.map(async (target) => await target.cpu?.()))
+    return order.map((target, i) => {
+      const result = results[i] as LoadResult
+      const cpuPerRequest = ((cpuAfter[i] ?? NaN) - (cpuBefore[i] ?? NaN)) / Math.max(1, result.ok)
+      progress(`${load} c=${conns} paired round ${round} ${target.name}: ${Math.round(result.rps)} req/s, ${cpuPerRequest.toFixed(0)} µs CPU/req${result.non2xx + result.errors > 0 ? `, ${result.non2xx} non-2xx, ${result.errors} errors` : ''}`)
+      return { load, connections: conns, round, target: target.name, result, cpuPerRequest, foreignCpu: NaN }
+    })
+  } finally {
+    await Promise.all(started.map(async (s) => { await s.stop() }))
+  }
 }
 
 /**
