@@ -86,9 +86,23 @@ export interface TargetMemory {
   readonly target: string
   /** Started, listening, nothing served yet. */
   readonly idle: ProcMemory
+  /** The moment the last load stopped, nothing collected: about the peak. */
+  readonly atEnd: ProcMemory
+  /** After SETTLE_MS without load and a full GC: what the process keeps (see SETTLE_MS). */
   readonly proc: ProcMemory
   readonly heapUsed: number
 }
+
+/**
+ * How long the proxies sit idle before "RSS after the run" is read. V8 keeps
+ * the young generation it grew under load (about 30 MB at 100 connections)
+ * until a collection at a low allocation rate gives it back: left alone, its
+ * memory reducer did so 45-55 s after a burst (bare and tollgate alike); a
+ * full GC forced within 5 s of the burst still kept it, because V8 judges the
+ * rate over the last 5 s; forced after 10 s idle, it gave it back. So: wait,
+ * then force, and read the state the process reaches by itself a minute on.
+ */
+const SETTLE_MS = 10_000
 
 export interface ThroughputResult {
   /** One target at a time, in alternation. */
@@ -181,11 +195,14 @@ export async function runThroughput (bench: Bench, targets: readonly Target[], p
       })
     }
   }
+  const measured = targets.filter((t) => t.pid !== undefined && t.mem !== undefined)
+  const atEnd = new Map(measured.map((t) => [t.name, procMemory(t.pid as number)] as const))
+  if (measured.length > 0) await new Promise((resolve) => setTimeout(resolve, bench.settings.quick ? 0 : SETTLE_MS))
   const memory: TargetMemory[] = []
-  for (const target of targets) {
-    if (target.pid === undefined || target.mem === undefined) continue
-    const usage = await target.mem()
-    memory.push({ target: target.name, idle: idle.get(target.name) ?? procMemory(target.pid), proc: procMemory(target.pid), heapUsed: usage.heapUsed })
+  for (const target of measured) {
+    const pid = target.pid as number
+    const usage = await target.mem?.() as NodeJS.MemoryUsage
+    memory.push({ target: target.name, idle: idle.get(target.name) ?? procMemory(pid), atEnd: atEnd.get(target.name) ?? procMemory(pid), proc: procMemory(pid), heapUsed: usage.heapUsed })
   }
   return { runs, paired, paced, memory }
 }
