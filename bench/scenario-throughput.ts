@@ -30,13 +30,13 @@ import { epochNow } from './child-ipc.js'
 import { machineBusyMs, procMemory, runJsonChild, type Child, type ProcMemory } from './proc.js'
 import { POST_BYTES, PREFIX, type Bench, type LoadKind } from './setup.js'
 
-/** Time for the load processes of a paired run to start (a Node process with autocannon loaded: ~0.3 s on one busy CPU). */
+/** Time for the load processes of a paired run to start: each is a new Node process that loads autocannon. */
 const PAIRED_START_DELAY_MS = 1500
 /**
  * A fresh process's warm-up before a paired round. Alone on its CPU, a fresh
  * tollgate at 10 connections cost 600, 250, then 155-170 µs per request in
- * successive 2 s slices: it settles after about 10,000 requests. Sharing the
- * CPU, each proxy needs twice the time for as many.
+ * successive 2 s slices. A fresh bare/tollgate pair sharing the CPU: their
+ * ratio settled from the third 2 s slice, their absolute cost later.
  */
 const PAIRED_WARMUP_S = 8
 
@@ -107,7 +107,7 @@ const SETTLE_MS = 10_000
 export interface ThroughputResult {
   /** One target at a time, in alternation. */
   readonly runs: ThroughputRun[]
-  /** Every proxy at once (no direct path), same loads, connections and rounds. */
+  /** Every proxy at once (no direct path), same loads and rounds, connections from 10 up. */
   readonly paired: ThroughputRun[]
   readonly paced: PacedRun[]
   readonly memory: TargetMemory[]
