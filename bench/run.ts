@@ -5,7 +5,7 @@
  */
 import { execFileSync } from 'node:child_process'
 import { readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { availableParallelism, loadavg, totalmem } from 'node:os'
+import { cpus, loadavg, totalmem } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { buildTree } from './build.js'
@@ -38,7 +38,7 @@ function machine (): string {
     const dirty = execFileSync('git', ['status', '--porcelain', '--', 'src'], { cwd: repoRoot, encoding: 'utf8' }).split('\n').filter((l) => l !== '').length
     git = `${rev}${dirty > 0 ? ` + ${dirty} uncommitted change(s) in src/` : ''}`
   } catch {}
-  return `nproc ${availableParallelism()}, ${model}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB; Node ${process.version}; tollgate ${git}`
+  return `nproc ${cpus().length}, ${model}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB; Node ${process.version}; tollgate ${git}`
 }
 
 async function runScenarios (bench: Bench, results: Results, profiles: ProfileResult[], targetNames: string[]): Promise<void> {

@@ -25,7 +25,7 @@
 import type { LoadOptions } from './load.js'
 import type { LoadResult } from './load-result.js'
 import type { PacedOptions } from './paced.js'
-import { availableParallelism } from 'node:os'
+import { cpus } from 'node:os'
 import { epochNow } from './child-ipc.js'
 import { machineBusyMs, procMemory, runJsonChild, type Child, type ProcMemory } from './proc.js'
 import { POST_BYTES, PREFIX, type Bench, type LoadKind } from './setup.js'
@@ -170,7 +170,8 @@ export async function runThroughput (bench: Bench, targets: readonly Target[], p
           const cpuPerRequest = proxyUs / Math.max(1, result.ok)
           const harness = process.cpuUsage(harnessBefore)
           const oursMs = ((Number.isNaN(proxyUs) ? 0 : proxyUs) + upstreamUs + result.cpuUs + harness.user + harness.system) / 1000
-          const foreignCpu = Math.max(0, machineMs - oursMs) / (elapsedMs * availableParallelism())
+          // /proc/stat counts every CPU of the machine; availableParallelism() would count only the harness's own (pinned).
+          const foreignCpu = Math.max(0, machineMs - oursMs) / (elapsedMs * cpus().length)
           runs.push({ load, connections: conns, round, target: target.name, result, cpuPerRequest, foreignCpu })
           progress(`${load} c=${conns} round ${round}/${rounds} ${target.name}: ${Math.round(result.rps)} req/s, p99 ${result.p99.toFixed(2)} ms${Number.isNaN(cpuPerRequest) ? '' : `, ${cpuPerRequest.toFixed(0)} µs CPU/req`}, others ${(100 * foreignCpu).toFixed(0)} % CPU${result.non2xx + result.errors > 0 ? `, ${result.non2xx} non-2xx, ${result.errors} errors` : ''}`)
         }
