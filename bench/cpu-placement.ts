@@ -35,7 +35,12 @@ export function allowedCpus (status = readFileSync('/proc/self/status', 'utf8'))
 
 /** The plan for this machine, or why there is none. */
 export function planPlacement (): Placement | string {
-  const cpus = allowedCpus()
+  let cpus: number[]
+  try {
+    cpus = allowedCpus()
+  } catch {
+    return 'not pinned: no /proc/self/status (not Linux)'
+  }
   if (cpus.length < 2) return `not pinned: ${cpus.length} CPU allowed`
   try {
     execFileSync('taskset', ['-V'], { stdio: 'ignore' })
