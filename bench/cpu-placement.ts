@@ -5,7 +5,7 @@
  * the others. Left to the scheduler, a process's speed depended on where it
  * landed: two identical tollgates loaded at once differed by up to 18 % in
  * CPU per request from one 3 s run to the next; pinned to one CPU together,
- * by at most 3 % (docs/benchmarks.md, "How noisy"). Pinning also keeps the
+ * by at most 3 % (docs/benchmarks.md, "Session 3"). Pinning also keeps the
  * load generator from taking the proxy's CPU, as a sidecar's CPU limit would.
  *
  * Done with util-linux's `taskset` as an exec wrapper, so every thread the
