@@ -18,6 +18,7 @@ export const UpstreamBadResponse = createError<[string, Cause?]>('TG_UPSTREAM_BA
 export const UpstreamTimeout = createError<[number, Cause?]>('TG_UPSTREAM_TIMEOUT', 'the upstream did not answer within %d ms', 504)
 export const QueueFull = createError<[number, Cause?]>('TG_QUEUE_FULL', 'the queue for this upstream is full (%d waiting)', 503)
 export const QueueTimeout = createError<[number, Cause?]>('TG_QUEUE_TIMEOUT', 'the request waited %d ms for a rate-limit slot', 503)
+export const UpstreamPaused = createError<[number, Cause?]>('TG_UPSTREAM_PAUSED', 'the upstream asked for a pause that ends after this request\'s maxWait (%d ms left)', 503)
 export const ShuttingDown = createError<[Cause?]>('TG_SHUTTING_DOWN', 'tollgate is shutting down', 503)
 export const StoreUnavailable = createError<[string, Cause?]>('TG_STORE_UNAVAILABLE', 'the shared store is unavailable: %s', 503)
 export const InboundDenied = createError<[Cause?]>('TG_INBOUND_DENIED', 'this client may not use tollgate', 403)

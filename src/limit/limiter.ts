@@ -15,6 +15,12 @@ export interface Permit {
   answered (): void
   /** The exchange is over: free the concurrency slot; stamps the start first if answered() was not called. Idempotent. */
   release (): void
+  /**
+   * Nothing of this start was sent upstream (the app left during the token
+   * wait, or between attempts): free the slot and give the window unit back
+   * unstamped. After answered(), the same as release(). Idempotent.
+   */
+  withdraw (): void
 }
 
 export interface LimiterStatus {
@@ -68,8 +74,15 @@ export interface Limiter {
    * needed to leave the queue).
    */
   tryAcquire? (): Permit | undefined
-  /** The upstream said "wait": no request starts before `untilMs` (epoch ms). */
+  /** The upstream said "wait": no request starts before `untilMs`, on the limiter's own clock (tests). */
   pauseUntil (untilMs: number): void
+  /**
+   * The upstream said "wait `ms`": no request starts for that long. A
+   * duration, so the caller never mixes its clock with the limiter's. Queued
+   * waiters whose maxWait ends before the pause does leave at once with
+   * TG_UPSTREAM_PAUSED, and so do arrivals while it lasts.
+   */
+  pauseFor (ms: number): void
   /** Learn from the upstream's x-ratelimit-* response headers. */
   observe (headers: Readonly<Record<string, string | string[] | undefined>>): void
   status (): LimiterStatus

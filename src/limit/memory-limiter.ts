@@ -48,7 +48,7 @@ import type { RateLimitConfig } from '../config/types.js'
 import { ShuttingDown } from '../errors.js'
 import { createCounters, limiterStatus, type Limiter, type LimiterStatus, type Permit } from './limiter.js'
 import { remainingFrom } from './ratelimit-headers.js'
-import { queueFull, queueTimeout } from './rejection.js'
+import { queueFull, queueTimeout, upstreamPaused } from './rejection.js'
 import { type Clock, NO_WINDOW, SlidingWindow, type StartWindow } from './sliding-window.js'
 import { type Waiter, WaitQueue } from './wait-queue.js'
 import { EarliestTimer } from './earliest-timer.js'
@@ -60,8 +60,10 @@ export interface LimiterLog {
 }
 
 export interface LimiterDeps {
-  /** Epoch ms; Date.now by default. */
+  /** Monotonic ms for every duration (performance.now by default). */
   readonly now?: Clock
+  /** Epoch ms, only to report `pausedUntil` in status(); Date.now by default, or `now` when only that is injected. */
+  readonly wallNow?: Clock
   readonly log?: LimiterLog
 }
 
@@ -91,6 +93,15 @@ class MemoryPermit implements Permit {
     this.answered()
     this.#limiter.freeSlot()
   }
+
+  withdraw (): void {
+    if (this.#released) return
+    if (!this.#answered) {
+      this.#answered = true
+      this.#limiter.giveBackUnit()
+    }
+    this.release()
+  }
 }
 
 /**
@@ -109,6 +120,7 @@ class MemoryLimiter implements Limiter {
   readonly #maxQueue: number
   readonly #maxWaitMs: number
   readonly #now: Clock
+  readonly #wallNow: Clock
   readonly #log: LimiterLog | undefined
   readonly #timer = new EarliestTimer(() => { this.#drain() })
 
@@ -139,8 +151,9 @@ class MemoryLimiter implements Limiter {
     if (!Number.isFinite(maxWaitMs) || maxWaitMs < 0) {
       throw new TypeError(`'maxWaitMs' must be a non-negative number, got ${maxWaitMs}`)
     }
-    // Sub-millisecond: Date.now() rounds down, which let a start land up to 1 ms early in the window.
+    // Monotonic, so a wall-clock step moves no pause or window; sub-millisecond, as Date.now() rounding down let a start land up to 1 ms early.
     this.#now = deps.now ?? preciseNow
+    this.#wallNow = deps.wallNow ?? deps.now ?? Date.now
     this.#log = deps.log
     this.#window = config.requests === Infinity ? NO_WINDOW : new SlidingWindow(config.requests, config.windowMs, this.#now)
     this.#maxConcurrent = maxConcurrent
@@ -164,6 +177,10 @@ class MemoryLimiter implements Limiter {
     return undefined
   }
 
+  pauseFor (ms: number): void {
+    this.pauseUntil(this.#now() + ms)
+  }
+
   pauseUntil (untilMs: number): void {
     this.#counters.observed429++
     const now = this.#now()
@@ -172,6 +189,9 @@ class MemoryLimiter implements Limiter {
     this.#pausedUntil = untilMs
     this.#counters.pauses++
     this.#log?.info({ pauseMs: untilMs - now, pausedUntil: untilMs }, 'upstream paused')
+    // Waiters whose maxWait ends before the pause does could only time out: they leave now.
+    // Deadlines are in queue order, so they are the head of the queue.
+    this.#counters.rejected += this.#queue.rejectExpired(untilMs, () => upstreamPaused(untilMs - now))
     // No re-arm: a timer set for an earlier unit wakes, sees the pause, and re-arms for its end.
   }
 
@@ -190,7 +210,7 @@ class MemoryLimiter implements Limiter {
       remaining: this.#window.remaining(),
       queued: this.#queue.length,
       running: this.#running
-    }, this.#counters, this.#paused() ? this.#pausedUntil : undefined)
+    }, this.#counters, this.#paused() ? this.#wallNow() + (this.#pausedUntil - this.#now()) : undefined)
   }
 
   close (): void {
@@ -205,6 +225,12 @@ class MemoryLimiter implements Limiter {
     // A commit frees nothing now, but it fixes when its unit will: make sure
     // the timer is not set later than that (a no-op when it is earlier).
     if (this.#queue.head !== undefined) this.#arm(this.#now())
+  }
+
+  /** For MemoryPermit only: its start never reached the upstream; its pending unit is free again. */
+  giveBackUnit (): void {
+    this.#window.giveBack()
+    if (this.#queue.head !== undefined) this.#drain()
   }
 
   /** For MemoryPermit only: give back a concurrency slot. */
@@ -241,6 +267,10 @@ class MemoryLimiter implements Limiter {
         this.#log?.warn({ maxQueue: this.#maxQueue }, 'limiter queue full')
       }
       return Promise.reject(queueFull(this.#queue.length, this.#nextStartAt() - now))
+    }
+    if (this.#paused() && this.#pausedUntil > now + this.#maxWaitMs) {
+      this.#counters.rejected++
+      return Promise.reject(upstreamPaused(this.#pausedUntil - now))
     }
     const waiting = this.#queue.wait(now, now + this.#maxWaitMs, signal)
     this.#arm(now)
@@ -282,6 +312,7 @@ class MemoryLimiter implements Limiter {
   }
 }
 
+/** Monotonic: a wall-clock step must neither shorten nor stretch a pause or a window. */
 function preciseNow (): number {
-  return performance.timeOrigin + performance.now()
+  return performance.now()
 }

@@ -3,7 +3,7 @@
  * proxy turns `retryAfterMs` into `Retry-After` (whole seconds, rounded up).
  */
 import type { FastifyError } from '@fastify/error'
-import { QueueFull, QueueTimeout } from '../errors.js'
+import { QueueFull, QueueTimeout, UpstreamPaused } from '../errors.js'
 
 export type LimiterRejection = FastifyError & { retryAfterMs: number }
 
@@ -20,6 +20,11 @@ export function queueFull (queued: number, retryAfterMs: number): LimiterRejecti
 
 export function queueTimeout (waitedMs: number, retryAfterMs: number): LimiterRejection {
   return withRetryAfter(new QueueTimeout(Math.round(waitedMs)), retryAfterMs)
+}
+
+/** The pause outlasts the request's maxWait: no point waiting for it. */
+export function upstreamPaused (pauseLeftMs: number): LimiterRejection {
+  return withRetryAfter(new UpstreamPaused(Math.ceil(pauseLeftMs)), pauseLeftMs)
 }
 
 function withRetryAfter (err: FastifyError, retryAfterMs: number): LimiterRejection {

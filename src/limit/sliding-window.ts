@@ -33,6 +33,7 @@ export interface StartWindow {
   readonly windowMs: number
   tryTake (): number
   commit (): void
+  giveBack (): void
   remaining (): number
   nextFreeAt (): number
   addPhantomStarts (n: number): void
@@ -48,6 +49,7 @@ export const NO_WINDOW: StartWindow = Object.freeze({
   windowMs: 0,
   tryTake: () => 0,
   commit: () => {},
+  giveBack: () => {},
   remaining: () => Infinity,
   nextFreeAt: () => 0,
   addPhantomStarts: () => {}
@@ -94,6 +96,11 @@ export class SlidingWindow implements StartWindow {
     if (this.#pending === 0) return
     this.#pending--
     this.#push(this.#now())
+  }
+
+  /** Drop one pending unit unstamped: nothing of its start reached the upstream. */
+  giveBack (): void {
+    if (this.#pending > 0) this.#pending--
   }
 
   /** Units free now; pending ones count as used. */

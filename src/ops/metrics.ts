@@ -30,7 +30,7 @@ export interface UpstreamMeter {
   /** One finished request: status, the sidecar's own time and the upstream's, in ms. */
   request (method: string, status: number, sidecarMs: number, upstreamMs: number | undefined): void
   retry (reason: '401' | '429'): void
-  rejected (reason: 'queue_full' | 'queue_timeout' | 'shutting_down'): void
+  rejected (reason: 'queue_full' | 'queue_timeout' | 'paused' | 'shutting_down'): void
   tokenFetch (outcome: 'ok' | 'failed'): void
 }
 
@@ -140,7 +140,7 @@ export function createMetrics (): Metrics {
     meter (name) {
       // Counters start at zero, so an alert on their first increase sees the first event.
       for (const outcome of ['ok', 'failed']) tokenFetches.labels(name, outcome).inc(0)
-      for (const reason of ['queue_full', 'queue_timeout', 'shutting_down']) rejections.labels(name, reason).inc(0)
+      for (const reason of ['queue_full', 'queue_timeout', 'paused', 'shutting_down']) rejections.labels(name, reason).inc(0)
       for (const reason of ['401', '429']) retries.labels(name, reason).inc(0)
       const sidecar = duration.series({ upstream: name, phase: 'sidecar' })
       const upstream = duration.series({ upstream: name, phase: 'upstream' })

@@ -13,6 +13,8 @@ export interface ProxyContext {
   authorization: string | undefined
   /** The current attempt's limiter permit: answered() when the upstream answers, release() when the exchange ends. */
   permit: Permit | undefined
+  /** The current attempt went out to the upstream: its unit is stamped, never given back. */
+  dispatched: boolean
   /** The body kept for replay, when the request is retryable and small enough. */
   replayBody: Buffer | undefined
   /** Whether a failed attempt may be sent again (idempotent method, body absent or kept). */

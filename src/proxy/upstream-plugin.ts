@@ -49,6 +49,7 @@ export default async function upstreamPlugin (app: FastifyInstance, { runtime }:
   const appPrefix = config.prefix.replace(/\/$/, '')
   const rewriteHeaders = createRequestHeaderRewriter(config.headers)
   const retryMethods = config.retry.methods
+  const maxWaitMs = config.rateLimit?.maxWaitMs ?? Infinity
 
   // Callback-style hooks (here and below): an async hook costs a promise per request.
   app.addHook('onRequest', function routeRequest (request, _reply, done) {
@@ -71,6 +72,7 @@ export default async function upstreamPlugin (app: FastifyInstance, { runtime }:
       path: basePath + suffix || '/',
       authorization: undefined,
       permit: undefined,
+      dispatched: false,
       replayBody: undefined,
       replayable: retryMethods.has(request.method),
       attempts: 0,
@@ -152,20 +154,37 @@ export default async function upstreamPlugin (app: FastifyInstance, { runtime }:
     prepareSlowly(request, reply, context, authorization).then(() => { done() }, done)
   }
 
-  /** `pending` is an authorization() result the fast path already asked for: awaited, not asked again (a rejection must not go unhandled). */
+  /**
+   * `pending` is an authorization() result the fast path already asked for:
+   * awaited, not asked again (a rejection must not go unhandled). After each
+   * wait the app may have gone: then nothing is taken, or what was taken is
+   * withdrawn, and nothing is sent.
+   */
   async function prepareSlowly (request: FastifyRequest, reply: FastifyReply, context: ProxyContext, pending?: ReturnType<CredentialSource['authorization']>): Promise<void> {
     await prepareBody(request, context)
     const waitStart = performance.now()
     const authorization = pending ?? runtime.credentials.authorization()
     context.authorization = typeof authorization === 'object' ? await authorization : authorization
+    leaveIfGone(reply, context)
     // The common case takes a permit synchronously; only a request that must queue needs a signal to leave it.
     context.permit = limiter.tryAcquire?.() ?? await acquire(clientGone(reply))
+    leaveIfGone(reply, context)
     const waited = performance.now() - waitStart
     if (waited > 1) {
       context.waitedMs += waited
       // The wait may have outlived the token: take the current one (a plain string unless it must be refetched).
       context.authorization = await runtime.credentials.authorization()
+      leaveIfGone(reply, context)
     }
+  }
+
+  /** The app hung up during a wait: withdraw the permit (nothing was sent) and stop here. */
+  function leaveIfGone (reply: FastifyReply, context: ProxyContext): void {
+    const raw = reply.raw
+    if (!raw.destroyed || raw.writableFinished) return
+    context.permit?.withdraw()
+    context.permit = undefined
+    throw clientGone(reply).reason
   }
 
   async function acquire (signal: AbortSignal): Promise<Permit> {
@@ -175,6 +194,7 @@ export default async function upstreamPlugin (app: FastifyInstance, { runtime }:
       const code = (err as { code?: string }).code
       if (code === 'TG_QUEUE_FULL') meter.rejected('queue_full')
       else if (code === 'TG_QUEUE_TIMEOUT') meter.rejected('queue_timeout')
+      else if (code === 'TG_UPSTREAM_PAUSED') meter.rejected('paused')
       throw err
     }
   }
@@ -202,6 +222,7 @@ export default async function upstreamPlugin (app: FastifyInstance, { runtime }:
   function send (request: FastifyRequest, reply: FastifyReply): void {
     const context = request.tollgate as ProxyContext
     context.attempts++
+    context.dispatched = true
     context.attemptStartedAt = performance.now()
     const body = context.replayBody
     const options = body === undefined
@@ -225,8 +246,9 @@ export default async function upstreamPlugin (app: FastifyInstance, { runtime }:
         return retry(request, reply, res)
       }
     } else if (status === 429 || (status === 503 && res.headers['retry-after'] !== undefined)) {
-      pause(request, res.headers['retry-after'])
-      if (context.replayable && context.retried429 < config.retry.on429) {
+      const pauseMs = pause(request, res.headers['retry-after'])
+      // maxWait bounds the whole wait inside tollgate: a pause that outlasts what is left is passed back now.
+      if (context.replayable && context.retried429 < config.retry.on429 && pauseMs <= maxWaitMs - context.waitedMs) {
         context.retried429++
         meter.retry('429')
         return retry(request, reply, res)
@@ -244,13 +266,15 @@ export default async function upstreamPlugin (app: FastifyInstance, { runtime }:
     reply.send(res.stream)
   }
 
-  function pause (request: FastifyRequest, retryAfter: string | string[] | undefined): void {
-    const now = Date.now()
-    const asked = parseRetryAfter(retryAfter, now)
+  /** Pause the upstream as asked; returns the pause in ms. */
+  function pause (request: FastifyRequest, retryAfter: string | string[] | undefined): number {
+    // The wall clock only to read an HTTP-date; the limiter is told a duration.
+    const asked = parseRetryAfter(retryAfter, Date.now())
     // A vendor's retry-after is obeyed up to a cap, so one bad header cannot stall an upstream for a day.
     const { ms, capped } = capRetryAfter(asked, MAX_RETRY_AFTER_MS)
     if (capped) request.log.warn({ upstream: config.name, retryAfterMs: asked, capMs: MAX_RETRY_AFTER_MS }, 'upstream retry-after capped')
-    limiter.pauseUntil(now + ms)
+    limiter.pauseFor(ms)
+    return ms
   }
 
   function retry (request: FastifyRequest, reply: FastifyReply, res: ReplyFromResponse): void {
@@ -260,16 +284,16 @@ export default async function upstreamPlugin (app: FastifyInstance, { runtime }:
     for (const name of Object.keys(res.headers)) reply.removeHeader(name)
     context.permit?.release()
     context.permit = undefined
-    prepareAttempt(request, reply, context).then(() => {
-      if (!reply.raw.destroyed) send(request, reply)
-      else context.permit?.release()
-    }, (err: unknown) => { reply.send(err) })
+    context.dispatched = false
+    prepareAttempt(request, reply, context).then(() => { send(request, reply) }, (err: unknown) => { reply.send(err) })
   }
 
   async function prepareAttempt (_request: FastifyRequest, reply: FastifyReply, context: ProxyContext): Promise<void> {
     const waitStart = performance.now()
     context.authorization = await runtime.credentials.authorization()
+    leaveIfGone(reply, context)
     context.permit = await acquire(clientGone(reply))
+    leaveIfGone(reply, context)
     context.waitedMs += performance.now() - waitStart
   }
 
@@ -298,7 +322,9 @@ function watchClose (reply: FastifyReply, context: ProxyContext): void {
   if (raw[kWatched] === true) return
   raw[kWatched] = true
   raw.once('close', () => {
-    context.permit?.release()
+    // Not yet sent (between a 401 or 429 and its retry): the unit goes back unstamped.
+    if (context.dispatched) context.permit?.release()
+    else context.permit?.withdraw()
     if (!raw.writableFinished) raw[kGone]?.abort(new Error('the client went away'))
   })
 }

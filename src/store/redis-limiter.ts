@@ -42,7 +42,7 @@ import type { RateLimitConfig } from '../config/types.js'
 import { createCounters, limiterStatus, type Limiter, type LimiterStatus, type Permit } from '../limit/limiter.js'
 import type { LimiterLog } from '../limit/memory-limiter.js'
 import { remainingFrom } from '../limit/ratelimit-headers.js'
-import { queueFull, queueTimeout, type LimiterRejection } from '../limit/rejection.js'
+import { queueFull, queueTimeout, upstreamPaused, type LimiterRejection } from '../limit/rejection.js'
 import { type Clock, NO_WINDOW, SlidingWindow, type StartWindow } from '../limit/sliding-window.js'
 import { type Waiter, WaitQueue } from '../limit/wait-queue.js'
 import type { RedisConnection, StoreMessage } from './redis-client.js'
@@ -114,6 +114,15 @@ class SharedPermit implements Permit {
     this.answered()
     this.#limiter.freeSlot()
   }
+
+  withdraw (): void {
+    if (this.#released) return
+    if (!this.#answered) {
+      this.#answered = true
+      this.#limiter.giveBackUnit(this.#member, this.#local)
+    }
+    this.release()
+  }
 }
 
 class RedisLimiter implements Limiter {
@@ -129,6 +138,8 @@ class RedisLimiter implements Limiter {
   readonly #maxWaitMs: number
   readonly #jitterMs: number
   readonly #now: Clock
+  /** Epoch ms, for status() alone. */
+  readonly #wallNow: Clock
   readonly #random: () => number
   readonly #log: LimiterLog | undefined
   /** This replica's own starts, always; the whole window while Redis is away. */
@@ -162,7 +173,9 @@ class RedisLimiter implements Limiter {
   constructor (options: RedisLimiterOptions) {
     const { config, connection } = options
     this.#conn = connection
-    this.#now = options.now ?? Date.now
+    // Monotonic: durations only (Redis keeps its own time); a wall-clock step moves no pause.
+    this.#now = options.now ?? performance.now.bind(performance)
+    this.#wallNow = options.now ?? Date.now
     this.#random = options.random ?? Math.random
     this.#log = options.log
     this.#windowed = config.requests !== Infinity
@@ -220,6 +233,10 @@ class RedisLimiter implements Limiter {
     return this.#enqueue(signal)
   }
 
+  pauseFor (ms: number): void {
+    this.pauseUntil(this.#now() + ms)
+  }
+
   pauseUntil (untilMs: number): void {
     this.#counters.observed429++
     const now = this.#now()
@@ -227,6 +244,7 @@ class RedisLimiter implements Limiter {
     this.#pausedUntil = untilMs
     this.#counters.pauses++
     this.#log?.info({ pauseMs: untilMs - now, pausedUntil: untilMs }, 'upstream paused')
+    this.#rejectOutlasted(now)
     if (!this.#conn.available) return
     const message: StoreMessage = { t: 'pause', k: this.#keys.pause, ms: untilMs - now, from: this.#conn.replicaId }
     this.#scripts.pause([this.#keys.pause], [untilMs - now, this.#conn.channel, JSON.stringify(message)])
@@ -256,7 +274,7 @@ class RedisLimiter implements Limiter {
       remaining,
       queued: this.#queue.length,
       running: this.#running
-    }, this.#counters, this.#paused() ? this.#pausedUntil : undefined)
+    }, this.#counters, this.#paused() ? this.#wallNow() + (this.#pausedUntil - this.#now()) : undefined)
   }
 
   close (): void {
@@ -290,6 +308,21 @@ class RedisLimiter implements Limiter {
         this.#conn.failed(err, 'stamp')
         this.#remember(answeredAt)
       })
+  }
+
+  /** For SharedPermit: its start never reached the upstream; its pending units are free again. */
+  giveBackUnit (member: string | undefined, local: boolean): void {
+    if (local) this.#local.giveBack()
+    if (member !== undefined && this.#conn.available) {
+      this.#conn.client.zrem(this.#keys.pending, member).catch((err: unknown) => this.#conn.failed(err, 'give back'))
+    }
+    if (this.#queue.head !== undefined) this.#drain()
+  }
+
+  /** Waiters whose maxWait ends before the pause does could only time out: they leave now (deadlines are in queue order). */
+  #rejectOutlasted (now: number): void {
+    const until = this.#pausedUntil
+    this.#counters.rejected += this.#queue.rejectExpired(until, () => upstreamPaused(until - now))
   }
 
   /** For SharedPermit: give back a concurrency slot. */
@@ -332,6 +365,10 @@ class RedisLimiter implements Limiter {
     // limiter knows the upstream is blocked. A burst that arrived before it
     // knew is trimmed when Redis says no (#trim).
     if (this.#queue.length >= this.#maxQueue && (!this.#shared || this.#blocked(now))) return Promise.reject(this.#full(now))
+    if (this.#paused() && this.#pausedUntil > now + this.#maxWaitMs) {
+      this.#counters.rejected++
+      return Promise.reject(upstreamPaused(this.#pausedUntil - now))
+    }
     const waiting = this.#queue.wait(now, now + this.#maxWaitMs, signal)
     if (this.#shared) this.#drain()
     else this.#arm(now)
@@ -475,6 +512,7 @@ class RedisLimiter implements Limiter {
     if (until <= this.#pausedUntil) return
     this.#pausedUntil = until
     this.#log?.info({ pauseMs: ms, pausedUntil: until }, 'upstream paused by another replica')
+    this.#rejectOutlasted(until - ms)
     // No re-arm needed: a pause only delays; the timer, when it fires, sees it and re-arms for its end.
   }
 }

@@ -40,10 +40,14 @@ export function redisServerBinary (): string | undefined {
 export async function startRedis (t: TestContext, options: { readonly port?: number } = {}): Promise<RedisServer | undefined> {
   const binary = redisServerBinary()
   if (binary === undefined) {
+    // In CI a missing server is a failure, never a silent skip.
+    if (process.env.CI === 'true') throw new Error('redis-server not found, and CI=true: the Redis tests must run')
     t.skip('redis-server not found (looked for $REDIS_SERVER, /usr/bin/redis-server and PATH): install it (apt-get install redis-server) to run the Redis tests')
     return undefined
   }
   const port = options.port ?? await freePort()
+  // Named in the output, so a reader of CI's log sees which Redis tests ran.
+  t.diagnostic(`redis-server ${binary} on 127.0.0.1:${port}`)
   let child = await spawnRedis(binary, port)
   const client = new Redis({ host: '127.0.0.1', port, lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => 50 })
   client.on('error', () => {})

@@ -220,3 +220,68 @@ test('answered() and release() count once however often they are called', async 
   t.assert.strictEqual(limiter.status().counters.started, 2)
   limiter.close()
 })
+
+test('withdraw: a start that never reached the upstream gives its unit and its slot back unstamped', async (t: TestContext) => {
+  const now = fakeTime(t)
+  const limiter = createMemoryLimiter({ ...base, requests: 1, maxConcurrent: 1 }, { now })
+  t.after(() => limiter.close())
+  const first = limiter.acquire() as Permit
+  const waiting = track(limiter.acquire())
+  first.withdraw()
+  first.release()
+  await advance(t, 0)
+  t.assert.ok(waiting.permit !== undefined, 'the waiter starts at once: the unit came back without a window')
+  t.assert.strictEqual(limiter.status().running, 1)
+  waiting.permit?.answered()
+  waiting.permit?.withdraw()
+  t.assert.deepStrictEqual([limiter.status().running, limiter.status().remaining], [0, 0], 'after answered(), withdraw only releases: the stamp stays')
+})
+
+test('pauseFor: an arrival whose maxWait ends before the pause is refused at once with TG_UPSTREAM_PAUSED', async (t: TestContext) => {
+  const now = fakeTime(t)
+  const limiter = createMemoryLimiter({ ...base, maxWaitMs: 3000 }, { now })
+  t.after(() => limiter.close())
+  limiter.pauseFor(10_000)
+  const refused = track(limiter.acquire())
+  await advance(t, 0)
+  t.assert.strictEqual(refused.error?.code, 'TG_UPSTREAM_PAUSED')
+  t.assert.strictEqual(refused.error?.retryAfterMs, 10_000)
+  t.assert.deepStrictEqual([limiter.status().queued, limiter.status().counters.rejected], [0, 1])
+  await advance(t, 7500)
+  const queued = track(limiter.acquire())
+  await advance(t, 2500)
+  t.assert.ok(queued.permit !== undefined, 'a pause within maxWait still queues, and starts when it ends')
+})
+
+test('pauseFor: waiters whose maxWait ends before a new pause does leave at once; the others stay', async (t: TestContext) => {
+  const now = fakeTime(t)
+  const limiter = createMemoryLimiter({ ...base, requests: 1, windowMs: 3500, maxWaitMs: 3000 }, { now })
+  t.after(() => limiter.close())
+  take(limiter)
+  const early = track(limiter.acquire())
+  await advance(t, 2000)
+  const late = track(limiter.acquire())
+  // early's deadline is T0+3000, late's T0+5000; the pause ends at T0+4000.
+  limiter.pauseFor(2000)
+  await advance(t, 0)
+  t.assert.strictEqual(early.error?.code, 'TG_UPSTREAM_PAUSED')
+  t.assert.strictEqual(late.settled, false)
+  await advance(t, 2000)
+  t.assert.ok(late.permit !== undefined, 'starts when the pause ends')
+})
+
+test('one clock: a wall-clock step of ±1 h neither ends nor stretches a 5 s pause', async (t: TestContext) => {
+  let mono = 0
+  let wall = T0
+  const limiter = createMemoryLimiter({ ...base, maxWaitMs: 10_000 }, { now: () => mono, wallNow: () => wall })
+  t.after(() => limiter.close())
+  limiter.pauseFor(5000)
+  wall += 3_600_000
+  t.assert.strictEqual(limiter.tryAcquire?.(), undefined, 'still paused after the wall clock jumped forward')
+  t.assert.strictEqual(limiter.status().pausedUntil, wall + 5000, 'status() reports the end on the wall clock')
+  wall -= 7_200_000
+  mono += 4999
+  t.assert.strictEqual(limiter.tryAcquire?.(), undefined, 'still paused after it jumped back')
+  mono += 1
+  t.assert.ok(limiter.tryAcquire?.() !== undefined, 'free exactly 5 s later on the monotonic clock')
+})

@@ -1,0 +1,146 @@
+/**
+ * One request's life through the sidecar when the app hangs up, or the
+ * vendor pauses for longer than the app is willing to wait (issue 14).
+ * Real sidecar, a real (slow) token endpoint, a counted origin.
+ */
+import { test, type TestContext } from 'node:test'
+import { startSidecar, type RunningSidecar } from '../helpers/sidecar.js'
+import { eventually, startCountedOrigin, type CountedOrigin } from '../helpers/hostile.js'
+import { startTokenEndpoint, tokenReply, type TokenEndpoint } from '../helpers/token-endpoint.js'
+import { startRedis } from '../helpers/redis-server.js'
+
+/** Each test runs on the memory store and on a real Redis: one life, whichever store. */
+type Store = 'memory' | 'redis'
+const STORES: readonly Store[] = ['memory', 'redis']
+
+async function storeConfig (t: TestContext, store: Store): Promise<Record<string, unknown>> {
+  if (store === 'memory') return {}
+  const redis = await startRedis(t)
+  if (redis === undefined) throw new Error('unreachable: startRedis skips or throws')
+  return { store: { type: 'redis', url: redis.url, keyPrefix: 'request-life:' } }
+}
+
+const TOKEN_DELAY_MS = 700
+
+async function slowTokenRig (t: TestContext, store: Store, rateLimit: Record<string, unknown>): Promise<{ sidecar: RunningSidecar, origin: CountedOrigin, tokens: TokenEndpoint }> {
+  const origin = await startCountedOrigin(t)
+  const tokens = await startTokenEndpoint(t, async (_req, index) => {
+    await new Promise((resolve) => setTimeout(resolve, TOKEN_DELAY_MS))
+    return tokenReply(`token-${index}`, 3600)
+  })
+  const sidecar = await startSidecar(t, {
+    ...await storeConfig(t, store),
+    log: { level: 'warn' },
+    upstreams: {
+      a: {
+        target: origin.url,
+        rateLimit,
+        auth: { type: 'oauth2_client_credentials', tokenUrl: tokens.url, clientId: 'id', clientSecret: 'request-life-secret' }
+      }
+    }
+  })
+  return { sidecar, origin, tokens }
+}
+
+/** Three apps that give up 150 ms into the token fetch. */
+async function hangUpDuringTokenFetch (url: string): Promise<void> {
+  await Promise.all([0, 1, 2].map(async () => {
+    await fetch(`${url}/a/gone`, { signal: AbortSignal.timeout(150) }).then((res) => res.arrayBuffer(), () => undefined)
+  }))
+}
+
+async function pausingRig (t: TestContext, store: Store, retryAfter: string): Promise<{ sidecar: RunningSidecar, origin: CountedOrigin }> {
+  const origin = await startCountedOrigin(t, (req, res) => {
+    req.resume()
+    req.on('end', () => {
+      if (req.url === '/slow-down') res.writeHead(429, { 'retry-after': retryAfter, 'content-type': 'text/plain' }).end('slow down')
+      else res.end('ok')
+    })
+  })
+  const sidecar = await startSidecar(t, {
+    ...await storeConfig(t, store),
+    log: { level: 'warn' },
+    upstreams: { a: { target: origin.url, rateLimit: { requests: 1000, window: '1s', maxWait: '3s' }, retry: { on429: 2 } } }
+  })
+  return { sidecar, origin }
+}
+
+for (const store of STORES) {
+  test(`${store}: apps that hang up while the token is fetched hold no concurrency slot and send nothing upstream`, async (t: TestContext) => {
+    const { sidecar, origin } = await slowTokenRig(t, store, { requests: 1000, window: '1s', maxConcurrent: 1, maxWait: '1s' })
+    const limiter = sidecar.sidecar.upstreams[0]!.limiter
+    await hangUpDuringTokenFetch(sidecar.url)
+    // Let the token arrive and every abandoned request run to its end.
+    await new Promise((resolve) => setTimeout(resolve, TOKEN_DELAY_MS + 200))
+    t.assert.ok(await eventually(() => limiter.status().running === 0), `a slot is still held: ${JSON.stringify(limiter.status())}`)
+    t.assert.deepStrictEqual(origin.requests.map((r) => r.url), [], 'nothing sent for apps that had gone')
+    const res = await fetch(`${sidecar.url}/a/after`, { signal: AbortSignal.timeout(3000) })
+    await res.arrayBuffer()
+    t.assert.strictEqual(res.status, 200, 'the next request is served')
+  })
+
+  test(`${store}: apps that hang up while the token is fetched give their window units back`, async (t: TestContext) => {
+    const { sidecar, origin } = await slowTokenRig(t, store, { requests: 3, window: '3s', maxWait: '1s' })
+    const limiter = sidecar.sidecar.upstreams[0]!.limiter
+    await hangUpDuringTokenFetch(sidecar.url)
+    await new Promise((resolve) => setTimeout(resolve, TOKEN_DELAY_MS + 200))
+    t.assert.ok(await eventually(() => limiter.status().remaining === 3), `units still held: ${JSON.stringify(limiter.status())}`)
+    t.assert.strictEqual(origin.requests.length, 0, 'nothing sent for apps that had gone')
+    const answers = await Promise.all([0, 1, 2].map(async () => {
+      const res = await fetch(`${sidecar.url}/a/after`, { signal: AbortSignal.timeout(3000) })
+      await res.arrayBuffer()
+      return res.status
+    }))
+    t.assert.deepStrictEqual(answers, [200, 200, 200], 'the whole window is there for the next apps')
+  })
+
+  test(`${store}: a 429 whose retry-after outlasts maxWait is passed back at once, with the vendor's retry-after`, async (t: TestContext) => {
+    const { sidecar, origin } = await pausingRig(t, store, '10')
+    const started = performance.now()
+    const res = await fetch(`${sidecar.url}/a/slow-down`, { signal: AbortSignal.timeout(6000) })
+    const body = await res.text()
+    const elapsed = performance.now() - started
+    t.assert.strictEqual(res.status, 429, body)
+    t.assert.strictEqual(res.headers.get('retry-after'), '10')
+    t.assert.strictEqual(body, 'slow down', 'the vendor\'s own answer')
+    t.assert.ok(elapsed < 1000, `answered after ${Math.round(elapsed)} ms, not after maxWait`)
+    t.assert.strictEqual(origin.requests.length, 1, 'no retry that could only fail')
+  })
+
+  test(`${store}: a request arriving during a pause that ends past its deadline gets 503 TG_UPSTREAM_PAUSED at once`, async (t: TestContext) => {
+    const { sidecar, origin } = await pausingRig(t, store, '10')
+    await (await fetch(`${sidecar.url}/a/slow-down`)).arrayBuffer()
+    const limiter = sidecar.sidecar.upstreams[0]!.limiter
+    const rejectedBefore = limiter.status().counters.rejected
+    const started = performance.now()
+    const res = await fetch(`${sidecar.url}/a/next`, { signal: AbortSignal.timeout(6000) })
+    const problem = await res.json() as { code?: string }
+    const elapsed = performance.now() - started
+    t.assert.strictEqual(res.status, 503)
+    t.assert.strictEqual(problem.code, 'TG_UPSTREAM_PAUSED')
+    const retryAfter = Number(res.headers.get('retry-after'))
+    t.assert.ok(retryAfter >= 9 && retryAfter <= 10, `Retry-After ${retryAfter}: the pause left, whole seconds`)
+    t.assert.ok(elapsed < 500, `refused after ${Math.round(elapsed)} ms`)
+    t.assert.strictEqual(limiter.status().queued, 0, 'it took no queue place')
+    t.assert.strictEqual(limiter.status().counters.rejected, rejectedBefore + 1)
+    t.assert.deepStrictEqual(origin.requests.map((r) => r.url), ['/slow-down'])
+  })
+
+  test(`${store}: a pause within maxWait still queues and retries`, async (t: TestContext) => {
+    const origin = await startCountedOrigin(t, (req, res) => {
+      req.resume()
+      req.on('end', () => {
+        if (origin.requests.length === 1) res.writeHead(429, { 'retry-after': '1' }).end()
+        else res.end('ok')
+      })
+    })
+    const sidecar = await startSidecar(t, {
+      ...await storeConfig(t, store),
+      log: { level: 'warn' },
+      upstreams: { a: { target: origin.url, rateLimit: { requests: 1000, window: '1s', maxWait: '3s' }, retry: { on429: 2 } } }
+    })
+    const res = await fetch(`${sidecar.url}/a/x`, { signal: AbortSignal.timeout(6000) })
+    t.assert.strictEqual(res.status, 200, await res.text())
+    t.assert.strictEqual(origin.requests.length, 2)
+  })
+}
