@@ -181,10 +181,21 @@ return {'wait', '', redis.call('PTTL', KEYS[2])}
 
 /**
  * The lock holder's new token: store it for its remaining lifetime, end the
- * failure streak, release the lock if still ours, tell the others.
+ * failure streak, release the lock if still ours, tell the others. Fenced:
+ * stored only while the lock is ours, or, the lock lapsed and nobody else
+ * holds it, over no token that outlives it; returns 0 when fenced off (the
+ * writer still uses its token itself). So an older token never replaces a
+ * newer one.
  * KEYS: value, lock, failure, streak. ARGV: value, ttlMs, owner, channel, message.
  */
 export const STORE_TOKEN = `
+-- Fenced: a fetch that outlived its lock must not replace a newer token.
+local lock = redis.call('GET', KEYS[2])
+if lock ~= ARGV[3] then
+  if lock then return 0 end
+  local left = redis.call('PTTL', KEYS[1])
+  if left > 0 and left >= tonumber(ARGV[2]) then return 0 end
+end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 redis.call('DEL', KEYS[3], KEYS[4])
 if redis.call('GET', KEYS[2]) == ARGV[3] then redis.call('DEL', KEYS[2]) end
