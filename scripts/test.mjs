@@ -11,7 +11,7 @@ import { LEAKS } from './secret-patterns.mjs'
 const DIRS = ['test/unit', 'test/integration', 'test/cli']
 const files = DIRS.flatMap((dir) => readdirSync(dir).filter((name) => name.endsWith('.test.ts')).map((name) => `${dir}/${name}`)).sort()
 
-const child = spawn(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', ...process.argv.slice(2), ...files], { stdio: ['ignore', 'pipe', 'pipe'] })
+const child = spawn(process.execPath, ['--import', 'tsx', '--import', './test/helpers/warning-guard.ts', '--test', '--test-concurrency=2', ...process.argv.slice(2), ...files], { stdio: ['ignore', 'pipe', 'pipe'] })
 const output = []
 child.stdout.on('data', (chunk) => { output.push(chunk); process.stdout.write(chunk) })
 child.stderr.on('data', (chunk) => { output.push(chunk); process.stderr.write(chunk) })
