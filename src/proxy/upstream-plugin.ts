@@ -180,8 +180,7 @@ export default async function upstreamPlugin (app: FastifyInstance, { runtime }:
 
   /** The app hung up during a wait: withdraw the permit (nothing was sent) and stop here. */
   function leaveIfGone (reply: FastifyReply, context: ProxyContext): void {
-    const raw = reply.raw
-    if (!raw.destroyed || raw.writableFinished) return
+    if (!appGone(reply.raw)) return
     context.permit?.withdraw()
     context.permit = undefined
     throw clientGone(reply).reason
@@ -334,8 +333,13 @@ function clientGone (reply: FastifyReply): AbortSignal {
   const raw = reply.raw as WatchedRaw
   raw[kGone] ??= new AbortController()
   // Already gone before we started to wait: abort now, no 'close' will come again.
-  if (raw.destroyed && !raw.writableFinished) raw[kGone].abort(new Error('the client went away'))
+  if (appGone(raw)) raw[kGone].abort(new Error('the client went away'))
   return raw[kGone].signal
+}
+
+/** The socket closed before the answer was written whole: the app hung up. */
+function appGone (raw: FastifyReply['raw']): boolean {
+  return raw.destroyed && !raw.writableFinished
 }
 
 function noop (): void {}

@@ -244,7 +244,7 @@ class RedisLimiter implements Limiter {
     this.#pausedUntil = untilMs
     this.#counters.pauses++
     this.#log?.info({ pauseMs: untilMs - now, pausedUntil: untilMs }, 'upstream paused')
-    this.#rejectOutlasted(now)
+    this.#rejectOutlasted()
     if (!this.#conn.available) return
     const message: StoreMessage = { t: 'pause', k: this.#keys.pause, ms: untilMs - now, from: this.#conn.replicaId }
     this.#scripts.pause([this.#keys.pause], [untilMs - now, this.#conn.channel, JSON.stringify(message)])
@@ -320,7 +320,8 @@ class RedisLimiter implements Limiter {
   }
 
   /** Waiters whose maxWait ends before the pause does could only time out: they leave now (deadlines are in queue order). */
-  #rejectOutlasted (now: number): void {
+  #rejectOutlasted (): void {
+    const now = this.#now()
     const until = this.#pausedUntil
     this.#counters.rejected += this.#queue.rejectExpired(until, () => upstreamPaused(until - now))
   }
@@ -512,7 +513,7 @@ class RedisLimiter implements Limiter {
     if (until <= this.#pausedUntil) return
     this.#pausedUntil = until
     this.#log?.info({ pauseMs: ms, pausedUntil: until }, 'upstream paused by another replica')
-    this.#rejectOutlasted(until - ms)
+    this.#rejectOutlasted()
     // No re-arm needed: a pause only delays; the timer, when it fires, sees it and re-arms for its end.
   }
 }
