@@ -24,6 +24,7 @@
 import { randomBytes } from 'node:crypto'
 import { Redis, type RedisOptions } from 'ioredis'
 import type { StoreConfig } from '../config/types.js'
+import { defineScript, type Script } from './scripts.js'
 
 /** The part of a pino logger the store uses. */
 export interface StoreLog {
@@ -180,6 +181,24 @@ export class RedisConnection {
       this.#coolUntil = Date.now() + COOL_DOWN_MS
     } else {
       this.#log?.debug?.({ what, err: { message } }, 'shared store command failed')
+    }
+  }
+
+  /**
+   * A Lua script as a function on the command client. Its outcomes feed the
+   * connection's health: a rejection is recorded here (callers do not call
+   * `failed` again) and still reaches the caller, who handles that one
+   * request as `onUnavailable` says.
+   */
+  script (name: string, numberOfKeys: number, lua: string): Script {
+    const run = defineScript(this.client, name, numberOfKeys, lua)
+    return async (keys, args) => {
+      try {
+        return await run(keys, args)
+      } catch (err) {
+        this.failed(err, name)
+        throw err
+      }
     }
   }
 
