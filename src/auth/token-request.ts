@@ -1,7 +1,7 @@
 import { request, type Dispatcher } from 'undici'
 import type { OAuth2ClientCredentialsAuth } from '../config/types.js'
 import { TokenFetchFailed } from '../errors.js'
-import { capRetryAfter, parseRetryAfter } from '../limit/retry-after.js'
+import { capRetryAfter, parseRetryAfter } from '../http/retry-after.js'
 import { describeEgressError } from '../proxy/upstream-errors.js'
 import { createClientAuth } from './client-auth.js'
 

@@ -1,7 +1,7 @@
 /**
- * The per-upstream throttle as the proxy sees it. The memory implementation
- * keeps state in-process; a Redis one shares it across replicas (habit H8:
- * one contract, two stores).
+ * The per-upstream throttle as the proxy sees it. One implementation
+ * (upstream-limiter.ts) over a WindowStore kept in this process or shared
+ * through Redis (habit H8: one contract, two stores).
  */
 
 /**
@@ -62,25 +62,26 @@ export function limiterStatus (state: Omit<LimiterStatus, 'counters' | 'pausedUn
 
 export interface Limiter {
   /**
-   * Wait for a start slot. Resolves with a Permit; a plain Permit when no
-   * wait was needed. Rejects with TG_QUEUE_FULL or TG_QUEUE_TIMEOUT (503,
-   * with `retryAfterMs` set), or with the signal's reason when the app went
-   * away while queued (then nothing is held).
+   * Wait for a start slot, at most `budgetMs` (maxWait by default; a retry
+   * passes what is left of its request's maxWait). Resolves with a Permit;
+   * a plain Permit when no wait was needed. Rejects with TG_QUEUE_FULL,
+   * TG_QUEUE_TIMEOUT or TG_UPSTREAM_PAUSED (503, with `retryAfterMs` set),
+   * with TG_STORE_UNAVAILABLE when a shared store is away and must not be
+   * guessed at, or with the signal's reason when the app went away while
+   * queued (then nothing is held).
    */
-  acquire (signal?: AbortSignal): Permit | Promise<Permit>
+  acquire (signal?: AbortSignal, budgetMs?: number): Permit | Promise<Permit>
   /**
    * A permit at once when one is free and nobody waits, else undefined. Lets
    * the proxy skip making an AbortSignal for the common case (it is only
    * needed to leave the queue).
    */
   tryAcquire? (): Permit | undefined
-  /** The upstream said "wait": no request starts before `untilMs`, on the limiter's own clock (tests). */
-  pauseUntil (untilMs: number): void
   /**
    * The upstream said "wait `ms`": no request starts for that long. A
    * duration, so the caller never mixes its clock with the limiter's. Queued
    * waiters whose maxWait ends before the pause does leave at once with
-   * TG_UPSTREAM_PAUSED, and so do arrivals while it lasts.
+   * TG_UPSTREAM_PAUSED, and so do arrivals whose deadline it outlasts.
    */
   pauseFor (ms: number): void
   /** Learn from the upstream's x-ratelimit-* response headers. */

@@ -1,7 +1,13 @@
 /**
- * The FIFO wait queue both limiters keep in this process (memory-limiter.ts
- * and store/redis-limiter.ts): an intrusive doubly linked list, so a waiter
+ * The limiter's FIFO wait queue: an intrusive doubly linked list, so a waiter
  * that aborts leaves from anywhere in O(1), and no array shifts on the way out.
+ *
+ * Deadlines: a first attempt waits at most maxWait, so its deadline is later
+ * than every earlier arrival's and the earliest deadline is the head's. A
+ * retry's budget is what is left of its maxWait, so its deadline can be
+ * earlier than its predecessors'. Such a waiter marks the queue unordered
+ * until it next empties, and the deadline checks then scan it whole; retries
+ * during a backlog are rare, the common case stays O(1).
  */
 import type { Permit } from './limiter.js'
 
@@ -38,6 +44,8 @@ export class WaitQueue {
   #head: Waiter | undefined
   #tail: Waiter | undefined
   #length = 0
+  /** Some waiter's deadline is earlier than one queued before it. */
+  #unordered = false
 
   constructor (hooks: WaitQueueHooks) {
     this.#emptied = hooks.emptied
@@ -80,6 +88,7 @@ export class WaitQueue {
   }
 
   push (waiter: Waiter): void {
+    if (this.#tail !== undefined && waiter.deadline < this.#tail.deadline) this.#unordered = true
     waiter.prev = this.#tail
     if (this.#tail === undefined) this.#head = waiter
     else this.#tail.next = waiter
@@ -95,7 +104,20 @@ export class WaitQueue {
     else waiter.next.prev = waiter.prev
     waiter.prev = waiter.next = undefined
     if (waiter.onAbort !== undefined) waiter.signal?.removeEventListener('abort', waiter.onAbort)
-    if (--this.#length === 0) this.#emptied()
+    if (--this.#length === 0) {
+      this.#unordered = false
+      this.#emptied()
+    }
+  }
+
+  /** The earliest deadline of any waiter, or Infinity when none waits. */
+  earliestDeadline (): number {
+    if (!this.#unordered) return this.#head?.deadline ?? Infinity
+    let earliest = Infinity
+    for (let waiter = this.#head; waiter !== undefined; waiter = waiter.next) {
+      if (waiter.deadline < earliest) earliest = waiter.deadline
+    }
+    return earliest
   }
 
   /** Remove and return the oldest waiter. */
@@ -114,15 +136,26 @@ export class WaitQueue {
 
   /**
    * Reject, oldest first, the waiters whose deadline is at or before `now`;
-   * returns how many. Every waiter has the same maxWait, so deadlines are in
-   * queue order and the expired ones are at the head.
+   * returns how many. In an ordered queue they are at the head.
    */
   rejectExpired (now: number, reason: (waiter: Waiter, now: number) => unknown): number {
     let n = 0
-    for (let waiter = this.#head; waiter !== undefined && waiter.deadline <= now; waiter = this.#head) {
-      this.remove(waiter)
-      n++
-      waiter.reject(reason(waiter, now))
+    if (!this.#unordered) {
+      for (let waiter = this.#head; waiter !== undefined && waiter.deadline <= now; waiter = this.#head) {
+        this.remove(waiter)
+        n++
+        waiter.reject(reason(waiter, now))
+      }
+      return n
+    }
+    for (let waiter = this.#head; waiter !== undefined;) {
+      const next = waiter.next
+      if (waiter.deadline <= now) {
+        this.remove(waiter)
+        n++
+        waiter.reject(reason(waiter, now))
+      }
+      waiter = next
     }
     return n
   }

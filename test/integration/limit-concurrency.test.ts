@@ -1,12 +1,12 @@
 import { test, type TestContext } from 'node:test'
-import { createMemoryLimiter } from '../../src/limit/memory-limiter.js'
+import { createLimiter } from '../../src/limit/index.js'
 import type { Permit } from '../../src/limit/limiter.js'
 import { LATE_SLACK_MS } from '../helpers/timing.js'
 
 const generous = { requests: 1000, windowMs: 1000, maxConcurrent: 2, maxQueue: 100, maxWaitMs: 5000 }
 
 test('with budget left and nobody queued, acquire returns a plain Permit, synchronously', (t: TestContext) => {
-  const limiter = createMemoryLimiter({ ...generous, maxConcurrent: Infinity })
+  const limiter = createLimiter({ ...generous, maxConcurrent: Infinity })
   t.after(() => limiter.close())
 
   for (let i = 0; i < 10; i++) {
@@ -19,7 +19,7 @@ test('with budget left and nobody queued, acquire returns a plain Permit, synchr
 })
 
 test('maxConcurrent: a slot is held until its release, and releasing twice frees it once', async (t: TestContext) => {
-  const limiter = createMemoryLimiter(generous)
+  const limiter = createLimiter(generous)
   t.after(() => limiter.close())
 
   const a = limiter.acquire() as Permit
@@ -47,7 +47,7 @@ test('maxConcurrent: a slot is held until its release, and releasing twice frees
 })
 
 test('a waiter behind maxConcurrent starts when a slot frees, even after its window unit came back', async (t: TestContext) => {
-  const limiter = createMemoryLimiter({ ...generous, requests: 1, windowMs: 100, maxConcurrent: 1 })
+  const limiter = createLimiter({ ...generous, requests: 1, windowMs: 100, maxConcurrent: 1 })
   t.after(() => limiter.close())
 
   const a = limiter.acquire() as Permit

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises'
+import { createLimiter } from '../../src/limit/index.js'
 import { test, type TestContext } from 'node:test'
-import { createMemoryLimiter } from '../../src/limit/memory-limiter.js'
 import type { Limiter } from '../../src/limit/limiter.js'
 import { LATE_SLACK_MS } from '../helpers/timing.js'
 
@@ -39,7 +39,7 @@ const LATE_MS = LATE_SLACK_MS
 test('a cold first batch that reaches the vendor late cannot crowd the next batch into its window', async (t: TestContext) => {
   const requests = 10
   const windowMs = 400
-  const limiter = createMemoryLimiter({ requests, windowMs, maxConcurrent: Infinity, maxQueue: 100, maxWaitMs: 10_000 }, { now })
+  const limiter = createLimiter({ requests, windowMs, maxConcurrent: Infinity, maxQueue: 100, maxWaitMs: 10_000 }, { now })
   t.after(() => limiter.close())
 
   // The first batch waits 0–150 ms for fresh connections; later batches go out on warm ones at once.

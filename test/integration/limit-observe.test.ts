@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises'
+import { createLimiter } from '../../src/limit/index.js'
 import { test, type TestContext } from 'node:test'
-import { createMemoryLimiter } from '../../src/limit/memory-limiter.js'
 import type { Limiter, Permit } from '../../src/limit/limiter.js'
 import { LATE_SLACK_MS } from '../helpers/timing.js'
 
@@ -14,7 +14,7 @@ function take (limiter: Limiter): Permit {
 }
 
 test('x-ratelimit-remaining below the local view lowers it; never raises it; garbage is ignored', (t: TestContext) => {
-  const limiter = createMemoryLimiter(config)
+  const limiter = createLimiter(config)
   t.after(() => limiter.close())
   const remaining = (): number => limiter.status().remaining
 
@@ -33,7 +33,7 @@ test('x-ratelimit-remaining below the local view lowers it; never raises it; gar
 })
 
 test('learned starts age out of the window like real ones, and hold back acquisitions until then', async (t: TestContext) => {
-  const limiter = createMemoryLimiter(config)
+  const limiter = createLimiter(config)
   t.after(() => limiter.close())
 
   const before = Date.now()

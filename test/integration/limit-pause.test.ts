@@ -1,7 +1,7 @@
 import { PassThrough } from 'node:stream'
+import { createLimiter } from '../../src/limit/index.js'
 import { test, type TestContext } from 'node:test'
 import pino from 'pino'
-import { createMemoryLimiter } from '../../src/limit/memory-limiter.js'
 import type { Permit } from '../../src/limit/limiter.js'
 import type { LimiterRejection } from '../../src/limit/rejection.js'
 import { LATE_SLACK_MS } from '../helpers/timing.js'
@@ -20,12 +20,12 @@ test('no acquisition completes inside a pause; the queue waits it out and then s
   const lines: string[] = []
   const log = pino(new PassThrough().on('data', (chunk: Buffer) => lines.push(chunk.toString())))
   // Date.now as the limiter's clock: these pauses are told as epoch ends (pauseFor is tested in test/unit).
-  const limiter = createMemoryLimiter(generous, { log, now: Date.now })
+  const limiter = createLimiter(generous, { log, now: Date.now })
   t.after(() => limiter.close())
 
   t.assert.ok(!(limiter.acquire() instanceof Promise), 'not paused yet: a plain Permit')
   const until = Date.now() + 200
-  limiter.pauseUntil(until)
+  limiter.pauseFor(until - Date.now())
   const acquired = Array.from({ length: 5 }, () => limiter.acquire())
   t.assert.ok(acquired.every((a) => a instanceof Promise), 'paused: every acquire waits')
   const paused = limiter.status()
@@ -44,14 +44,14 @@ test('no acquisition completes inside a pause; the queue waits it out and then s
   t.assert.deepStrictEqual(logged.map((l) => [l.msg, l.pausedUntil]), [['upstream paused', until]])
 })
 
-test('a later pauseUntil with an earlier end does not shorten the pause', async (t: TestContext) => {
-  const limiter = createMemoryLimiter(generous, { now: Date.now })
+test('a later pause with an earlier end does not shorten the pause', async (t: TestContext) => {
+  const limiter = createLimiter(generous, { now: Date.now })
   t.after(() => limiter.close())
 
   const until = Date.now() + 250
-  limiter.pauseUntil(until)
-  limiter.pauseUntil(until - 200)
-  limiter.pauseUntil(Date.now() - 1000)
+  limiter.pauseFor(until - Date.now())
+  limiter.pauseFor(until - 200 - Date.now())
+  limiter.pauseFor(-1000)
   t.assert.strictEqual(limiter.status().pausedUntil, until)
 
   const s = await startedAt(limiter.acquire())
@@ -61,7 +61,7 @@ test('a later pauseUntil with an earlier end does not shorten the pause', async 
 })
 
 test('a pause longer than maxWait: the arrival is refused at once with TG_UPSTREAM_PAUSED, told when the pause ends', async (t: TestContext) => {
-  const limiter = createMemoryLimiter({ ...generous, maxWaitMs: 100 })
+  const limiter = createLimiter({ ...generous, maxWaitMs: 100 })
   t.after(() => limiter.close())
 
   limiter.pauseFor(3000)

@@ -1,5 +1,5 @@
 import { test, type TestContext } from 'node:test'
-import { createMemoryLimiter } from '../../src/limit/memory-limiter.js'
+import { createLimiter } from '../../src/limit/index.js'
 import type { Limiter, Permit } from '../../src/limit/limiter.js'
 import type { LimiterRejection } from '../../src/limit/rejection.js'
 import { LATE_SLACK_MS } from '../helpers/timing.js'
@@ -17,7 +17,7 @@ function take (limiter: Limiter): Permit {
   return permit
 }
 
-function counts (limiter: ReturnType<typeof createMemoryLimiter>): { queued: number, running: number, started: number, rejected: number } {
+function counts (limiter: ReturnType<typeof createLimiter>): { queued: number, running: number, started: number, rejected: number } {
   const { queued, running, counters } = limiter.status()
   return { queued, running, started: counters.started, rejected: counters.rejected }
 }
@@ -25,7 +25,7 @@ function counts (limiter: ReturnType<typeof createMemoryLimiter>): { queued: num
 test('maxQueue: one more waiter is refused at once with QueueFull and a retryAfterMs', async (t: TestContext) => {
   const warnings: unknown[] = []
   const log = { info: () => {}, warn: (obj: object, msg: string) => { warnings.push([msg, obj]) } }
-  const limiter = createMemoryLimiter({ ...base, maxQueue: 2 }, { log })
+  const limiter = createLimiter({ ...base, maxQueue: 2 }, { log })
   t.after(() => limiter.close())
 
   take(limiter)
@@ -50,7 +50,7 @@ test('maxQueue: one more waiter is refused at once with QueueFull and a retryAft
 })
 
 test('maxWait: a waiter queued too long leaves with QueueTimeout, holding nothing', async (t: TestContext) => {
-  const limiter = createMemoryLimiter({ ...base, windowMs: 2000, maxWaitMs: 100 })
+  const limiter = createLimiter({ ...base, windowMs: 2000, maxWaitMs: 100 })
   t.after(() => limiter.close())
 
   take(limiter)
@@ -66,7 +66,7 @@ test('maxWait: a waiter queued too long leaves with QueueTimeout, holding nothin
 })
 
 test('abort while queued on the window: rejects with the reason, frees the place, takes no unit', async (t: TestContext) => {
-  const limiter = createMemoryLimiter({ ...base, requests: 2 })
+  const limiter = createLimiter({ ...base, requests: 2 })
   t.after(() => limiter.close())
 
   const t0 = Date.now()
@@ -91,7 +91,7 @@ test('abort while queued on the window: rejects with the reason, frees the place
 })
 
 test('abort while queued on maxConcurrent: no slot leaks', async (t: TestContext) => {
-  const limiter = createMemoryLimiter({ ...base, requests: 100, maxConcurrent: 1 })
+  const limiter = createLimiter({ ...base, requests: 100, maxConcurrent: 1 })
   t.after(() => limiter.close())
 
   const permit = limiter.acquire() as Permit
@@ -107,7 +107,7 @@ test('abort while queued on maxConcurrent: no slot leaks', async (t: TestContext
 })
 
 test('a signal already aborted rejects at once and counts nothing', async (t: TestContext) => {
-  const limiter = createMemoryLimiter(base)
+  const limiter = createLimiter(base)
   t.after(() => limiter.close())
 
   const reason = new Error('gone')
@@ -118,7 +118,7 @@ test('a signal already aborted rejects at once and counts nothing', async (t: Te
 test('close() rejects every waiter, clears its timer and refuses new work', async (t: TestContext) => {
   const setTimeoutSpy = t.mock.method(globalThis, 'setTimeout')
   const clearTimeoutSpy = t.mock.method(globalThis, 'clearTimeout')
-  const limiter = createMemoryLimiter({ ...base, windowMs: 60_000 })
+  const limiter = createLimiter({ ...base, windowMs: 60_000 })
 
   take(limiter)
   const waiting = Array.from({ length: 50 }, () => rejection(limiter.acquire()))

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises'
+import { createLimiter } from '../../src/limit/index.js'
 import { test, type TestContext } from 'node:test'
-import { createMemoryLimiter } from '../../src/limit/memory-limiter.js'
 import type { Limiter } from '../../src/limit/limiter.js'
 import { LATE_SLACK_MS } from '../helpers/timing.js'
 
@@ -50,7 +50,7 @@ test('a burst: never more than `requests` per window, each backlog batch as soon
   const now = turnClock()
   const requests = 5
   const windowMs = 300
-  const limiter = createMemoryLimiter({ requests, windowMs, maxConcurrent: Infinity, maxQueue: 100, maxWaitMs: 10_000 }, { now })
+  const limiter = createLimiter({ requests, windowMs, maxConcurrent: Infinity, maxQueue: 100, maxWaitMs: 10_000 }, { now })
   t.after(() => limiter.close())
 
   const starts = await Promise.all(Array.from({ length: 4 * requests }, () => start(limiter, now)))
@@ -69,7 +69,7 @@ test('a steady overload: the window holds over every interval and the backlog ke
   const now = turnClock()
   const requests = 10
   const windowMs = 250
-  const limiter = createMemoryLimiter({ requests, windowMs, maxConcurrent: Infinity, maxQueue: 1000, maxWaitMs: 10_000 }, { now })
+  const limiter = createLimiter({ requests, windowMs, maxConcurrent: Infinity, maxQueue: 1000, maxWaitMs: 10_000 }, { now })
   t.after(() => limiter.close())
 
   // 60 arrivals, one per 10 ms: 4 times what the window allows.

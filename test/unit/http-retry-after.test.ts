@@ -1,5 +1,5 @@
 import { test, type TestContext } from 'node:test'
-import { capRetryAfter, DEFAULT_RETRY_AFTER_MS, MAX_RETRY_AFTER_MS, parseRetryAfter } from '../../src/limit/retry-after.js'
+import { capRetryAfter, DEFAULT_RETRY_AFTER_MS, MAX_RETRY_AFTER_MS, parseRetryAfter } from '../../src/http/retry-after.js'
 
 // Sun, 06 Nov 1994 08:49:37 GMT, the RFC 9110 example.
 const NOW = Date.UTC(1994, 10, 6, 8, 49, 37)

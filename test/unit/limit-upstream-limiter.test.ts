@@ -1,6 +1,5 @@
 import { test, type TestContext } from 'node:test'
 import { createLimiter } from '../../src/limit/index.js'
-import { createMemoryLimiter } from '../../src/limit/memory-limiter.js'
 import type { Limiter, Permit } from '../../src/limit/limiter.js'
 import type { LimiterRejection } from '../../src/limit/rejection.js'
 
@@ -39,7 +38,7 @@ function fakeTime (t: TestContext): () => number {
 }
 
 test('a waiter starts exactly when the oldest start leaves the window, not a millisecond before', async (t: TestContext) => {
-  const limiter = createMemoryLimiter(base, { now: fakeTime(t) })
+  const limiter = createLimiter(base, { now: fakeTime(t) })
   take(limiter)
   await advance(t, 300)
   take(limiter)
@@ -59,7 +58,7 @@ test('a waiter starts exactly when the oldest start leaves the window, not a mil
 })
 
 test('maxWait is exact, and a waiter whose unit frees at its deadline is served, not refused', async (t: TestContext) => {
-  const limiter = createMemoryLimiter({ ...base, requests: 1, maxWaitMs: 1000 }, { now: fakeTime(t) })
+  const limiter = createLimiter({ ...base, requests: 1, maxWaitMs: 1000 }, { now: fakeTime(t) })
   take(limiter)
   const atDeadline = track(limiter.acquire())
   await advance(t, 1)
@@ -80,9 +79,9 @@ test('maxWait is exact, and a waiter whose unit frees at its deadline is served,
 })
 
 test('when a pause ends on a full window, the waiter still waits for its unit', async (t: TestContext) => {
-  const limiter = createMemoryLimiter({ ...base, requests: 1 }, { now: fakeTime(t) })
+  const limiter = createLimiter({ ...base, requests: 1 }, { now: fakeTime(t) })
   take(limiter)
-  limiter.pauseUntil(T0 + 500)
+  limiter.pauseFor(500)
   const waiter = track(limiter.acquire())
   await advance(t, 500)
   t.assert.strictEqual(waiter.settled, false)
@@ -95,11 +94,11 @@ test('when a pause ends on a full window, the waiter still waits for its unit', 
 
 test('retryAfterMs is when the next start could happen, and never below 1 s', async (t: TestContext) => {
   const now = fakeTime(t)
-  const window = createMemoryLimiter({ ...base, requests: 1, windowMs: 5000, maxQueue: 0 }, { now })
+  const window = createLimiter({ ...base, requests: 1, windowMs: 5000, maxQueue: 0 }, { now })
   take(window)
-  const paused = createMemoryLimiter({ ...base, maxQueue: 0 }, { now })
-  paused.pauseUntil(T0 + 8500)
-  const concurrency = createMemoryLimiter({ ...base, maxConcurrent: 1, maxQueue: 0 }, { now })
+  const paused = createLimiter({ ...base, maxQueue: 0 }, { now })
+  paused.pauseFor(8500)
+  const concurrency = createLimiter({ ...base, maxConcurrent: 1, maxQueue: 0 }, { now })
   take(concurrency)
   await advance(t, 1000)
 
@@ -107,17 +106,17 @@ test('retryAfterMs is when the next start could happen, and never below 1 s', as
   await advance(t, 0)
   t.assert.deepStrictEqual(refusals.map((r) => [r.error?.code, r.error?.retryAfterMs]), [
     ['TG_QUEUE_FULL', 4000],
-    ['TG_QUEUE_FULL', 7500],
+    ['TG_UPSTREAM_PAUSED', 7500],
     ['TG_QUEUE_FULL', 1000]
-  ], 'window: unit back at T0 + 5000; pause: ends at T0 + 8500; maxConcurrent alone: the floor')
+  ], 'window: unit back at T0 + 5000; pause: ends at T0 + 8500, after maxWait, so no queue place is asked; maxConcurrent alone: the floor')
 })
 
 test('programmer errors in the config throw TypeError naming the option', (t: TestContext) => {
-  t.assert.throws(() => createMemoryLimiter({ ...base, requests: 0 }), /'requests'/)
-  t.assert.throws(() => createMemoryLimiter({ ...base, windowMs: -1 }), /'windowMs'/)
-  t.assert.throws(() => createMemoryLimiter({ ...base, maxConcurrent: 0 }), /'maxConcurrent'/)
-  t.assert.throws(() => createMemoryLimiter({ ...base, maxQueue: 1.5 }), /'maxQueue'/)
-  t.assert.throws(() => createMemoryLimiter({ ...base, maxWaitMs: Number.NaN }), /'maxWaitMs'/)
+  t.assert.throws(() => createLimiter({ ...base, requests: 0 }), /'requests'/)
+  t.assert.throws(() => createLimiter({ ...base, windowMs: -1 }), /'windowMs'/)
+  t.assert.throws(() => createLimiter({ ...base, maxConcurrent: 0 }), /'maxConcurrent'/)
+  t.assert.throws(() => createLimiter({ ...base, maxQueue: 1.5 }), /'maxQueue'/)
+  t.assert.throws(() => createLimiter({ ...base, maxWaitMs: Number.NaN }), /'maxWaitMs'/)
 })
 
 test('no rateLimit: no window and no bound, synchronous, but a 429 pause still holds the whole upstream', async (t: TestContext) => {
@@ -131,7 +130,7 @@ test('no rateLimit: no window and no bound, synchronous, but a 429 pause still h
   }
   limiter.observe({ 'x-ratelimit-remaining': '0' })
   t.assert.ok(!(limiter.acquire() instanceof Promise), 'x-ratelimit budgets do not apply without a window')
-  limiter.pauseUntil(T0 + 2000)
+  limiter.pauseFor(2000)
   const paused = track(limiter.acquire())
   await advance(t, 1999)
   t.assert.strictEqual(paused.settled, false, 'no start during the pause')
@@ -143,7 +142,7 @@ test('no rateLimit: no window and no bound, synchronous, but a 429 pause still h
 })
 
 test('a unit answered late frees one window after the answer, not after the acquire', async (t: TestContext) => {
-  const limiter = createMemoryLimiter({ ...base, requests: 1 }, { now: fakeTime(t) })
+  const limiter = createLimiter({ ...base, requests: 1 }, { now: fakeTime(t) })
   const first = limiter.acquire() as Permit
   const waiter = track(limiter.acquire())
   await advance(t, 300)
@@ -160,7 +159,7 @@ test('a unit answered late frees one window after the answer, not after the acqu
 })
 
 test('a unit never answered is held until release(), which stamps it', async (t: TestContext) => {
-  const limiter = createMemoryLimiter({ ...base, requests: 1, maxWaitMs: 60_000 }, { now: fakeTime(t) })
+  const limiter = createLimiter({ ...base, requests: 1, maxWaitMs: 60_000 }, { now: fakeTime(t) })
   const first = limiter.acquire() as Permit
   const waiter = track(limiter.acquire())
   await advance(t, 2500)
@@ -177,7 +176,7 @@ test('a unit never answered is held until release(), which stamps it', async (t:
 
 test('every unit pending and a waiter queued: an answer at T starts it at exactly T + window', async (t: TestContext) => {
   const setTimeoutSpy = t.mock.method(globalThis, 'setTimeout')
-  const limiter = createMemoryLimiter(base, { now: fakeTime(t) })
+  const limiter = createLimiter(base, { now: fakeTime(t) })
   const a = limiter.acquire() as Permit
   const b = limiter.acquire() as Permit
   await advance(t, 100)
@@ -198,7 +197,7 @@ test('every unit pending and a waiter queued: an answer at T starts it at exactl
 })
 
 test('answered() and release() count once however often they are called', async (t: TestContext) => {
-  const limiter = createMemoryLimiter({ ...base, requests: 3, maxConcurrent: 3 }, { now: fakeTime(t) })
+  const limiter = createLimiter({ ...base, requests: 3, maxConcurrent: 3 }, { now: fakeTime(t) })
   const a = limiter.acquire() as Permit
   const b = limiter.acquire() as Permit
   a.answered()
@@ -223,7 +222,7 @@ test('answered() and release() count once however often they are called', async 
 
 test('withdraw: a start that never reached the upstream gives its unit and its slot back unstamped', async (t: TestContext) => {
   const now = fakeTime(t)
-  const limiter = createMemoryLimiter({ ...base, requests: 1, maxConcurrent: 1 }, { now })
+  const limiter = createLimiter({ ...base, requests: 1, maxConcurrent: 1 }, { now })
   t.after(() => limiter.close())
   const first = limiter.acquire() as Permit
   const waiting = track(limiter.acquire())
@@ -239,7 +238,7 @@ test('withdraw: a start that never reached the upstream gives its unit and its s
 
 test('pauseFor: an arrival whose maxWait ends before the pause is refused at once with TG_UPSTREAM_PAUSED', async (t: TestContext) => {
   const now = fakeTime(t)
-  const limiter = createMemoryLimiter({ ...base, maxWaitMs: 3000 }, { now })
+  const limiter = createLimiter({ ...base, maxWaitMs: 3000 }, { now })
   t.after(() => limiter.close())
   limiter.pauseFor(10_000)
   const refused = track(limiter.acquire())
@@ -255,7 +254,7 @@ test('pauseFor: an arrival whose maxWait ends before the pause is refused at onc
 
 test('pauseFor: waiters whose maxWait ends before a new pause does leave at once; the others stay', async (t: TestContext) => {
   const now = fakeTime(t)
-  const limiter = createMemoryLimiter({ ...base, requests: 1, windowMs: 3500, maxWaitMs: 3000 }, { now })
+  const limiter = createLimiter({ ...base, requests: 1, windowMs: 3500, maxWaitMs: 3000 }, { now })
   t.after(() => limiter.close())
   take(limiter)
   const early = track(limiter.acquire())
@@ -273,7 +272,7 @@ test('pauseFor: waiters whose maxWait ends before a new pause does leave at once
 test('one clock: a wall-clock step of ±1 h neither ends nor stretches a 5 s pause', async (t: TestContext) => {
   let mono = 0
   let wall = T0
-  const limiter = createMemoryLimiter({ ...base, maxWaitMs: 10_000 }, { now: () => mono, wallNow: () => wall })
+  const limiter = createLimiter({ ...base, maxWaitMs: 10_000 }, { now: () => mono, wallNow: () => wall })
   t.after(() => limiter.close())
   limiter.pauseFor(5000)
   wall += 3_600_000

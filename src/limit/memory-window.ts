@@ -1,0 +1,77 @@
+/**
+ * The WindowStore of one process: the exact sliding window of
+ * sliding-window.ts, or, for an upstream without `rateLimit`, no window at
+ * all (every unit granted; the limiter still honours pauses). Everything is
+ * synchronous, so the limiter's hot path takes a unit with no promise.
+ */
+import { type Clock, NO_WINDOW, SlidingWindow, type StartWindow } from './sliding-window.js'
+import type { Grant, Ticket, WindowStore } from './window-store.js'
+
+/** The window counts units, not identities: every ticket is this one. */
+const UNIT: Ticket = 'unit'
+
+export function createMemoryWindow (requests: number, windowMs: number, now: Clock): WindowStore {
+  return new MemoryWindow(requests === Infinity ? NO_WINDOW : new SlidingWindow(requests, windowMs, now), now)
+}
+
+class MemoryWindow implements WindowStore {
+  readonly #window: StartWindow
+  readonly #now: Clock
+
+  constructor (window: StartWindow, now: Clock) {
+    this.#window = window
+    this.#now = now
+  }
+
+  get requests (): number {
+    return this.#window.requests
+  }
+
+  get windowMs (): number {
+    return this.#window.windowMs
+  }
+
+  takeNow (): Ticket | undefined {
+    return this.#window.tryTake() === 0 ? UNIT : undefined
+  }
+
+  take (n: number): Grant {
+    let taken = 0
+    let waitMs = 0
+    while (taken < n) {
+      waitMs = this.#window.tryTake()
+      if (waitMs !== 0) break
+      taken++
+    }
+    return { taken, ticket: UNIT, waitMs, pausedMs: 0 }
+  }
+
+  stamp (): void {
+    this.#window.commit()
+  }
+
+  giveBack (): void {
+    this.#window.giveBack()
+  }
+
+  learnRemaining (remaining: number): void {
+    const excess = this.#window.remaining() - remaining
+    if (excess > 0) this.#window.addPhantomStarts(excess)
+  }
+
+  /** One process: the limiter's own pause is all there is. */
+  pause (): void {}
+
+  remaining (): number {
+    return this.#window.remaining()
+  }
+
+  freeInMs (): number {
+    return Math.max(0, this.#window.nextFreeAt() - this.#now())
+  }
+
+  /** Nothing changes behind the limiter's back. */
+  listen (): void {}
+
+  close (): void {}
+}
