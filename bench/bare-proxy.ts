@@ -1,7 +1,7 @@
 /**
  * The floor for any Fastify proxy: @fastify/http-proxy with one static
  * header rewrite, the same undici pool settings as tollgate's
- * (src/proxy/dispatcher.ts: 128 connections, no pipelining, 4 s keep-alive),
+ * (src/egress/dispatcher.ts: 128 connections, no pipelining, 4 s keep-alive),
  * and no logger. Everything tollgate does beyond this is its own cost.
  */
 import type { AddressInfo } from 'node:net'

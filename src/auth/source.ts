@@ -30,6 +30,13 @@ export interface CredentialSource {
    * credential, unless a newer one has replaced it meanwhile.
    */
   invalidate (value: string): void
+  /**
+   * An upstream answered a request that carried `value` with anything but
+   * 401: the credential works. A credential whose first use is answered 401
+   * was never good (a wrong scope, an unready vendor). Optional: only a
+   * fetched token cares.
+   */
+  confirmed? (value: string): void
   status (): CredentialStatus
   /**
    * Stop timers. With `forget`, also drop the cached credential: the secret

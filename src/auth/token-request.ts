@@ -2,7 +2,7 @@ import { request, type Dispatcher } from 'undici'
 import type { OAuth2ClientCredentialsAuth } from '../config/types.js'
 import { TokenFetchFailed } from '../errors.js'
 import { capRetryAfter, parseRetryAfter } from '../http/retry-after.js'
-import { describeEgressError } from '../proxy/upstream-errors.js'
+import { describeEgressError } from '../egress/errors.js'
 import { createClientAuth } from './client-auth.js'
 
 /** Lifetime of a token whose answer has no `expires_in` and which is no JWT with `exp`. */

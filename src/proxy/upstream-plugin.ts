@@ -24,7 +24,7 @@ import { limitBody, readBody, REPLAY_LIMIT } from './body.js'
 import type { ProxyContext } from './context.js'
 import { createRequestHeaderRewriter, withoutResponseHopByHop } from './headers.js'
 import { normalizeSuffix, PathRefusal } from './normalize-path.js'
-import { translateUpstreamError } from './upstream-errors.js'
+import { translateUpstreamError } from '../egress/errors.js'
 
 export interface UpstreamRuntime {
   readonly config: UpstreamConfig

@@ -68,7 +68,7 @@ test('an upstream that stalls mid-body: the app gets the head, part of the body,
   const ex = await get(r.port)
   t.assert.strictEqual(ex.final?.status, 200, describe(ex))
   t.assert.strictEqual(ex.final?.complete, false, 'the truncated body must not look complete (content-length kept)')
-  // undici's body timeout runs on its coarse timers: up to about a second late (src/proxy/deadline.ts).
+  // undici's body timeout runs on its coarse timers: up to about a second late (src/egress/deadline.ts).
   t.assert.ok(ex.ended !== 'timeout' && ex.elapsedMs < TIMEOUT_MS + 1500, describe(ex))
   await assertRecovered(t, r, 'stall mid-body')
 })
@@ -112,7 +112,7 @@ for (const [name, behaviour, status, code] of BEFORE_HEADERS) {
     const problem = problemOf(ex)
     t.assert.strictEqual(problem.code, code, describe(ex))
     t.assert.strictEqual(problem.upstream, 'a')
-    // A 504 comes at the timeout (a native timer, src/proxy/deadline.ts), a 502 as soon as the fault shows.
+    // A 504 comes at the timeout (a native timer, src/egress/deadline.ts), a 502 as soon as the fault shows.
     t.assert.ok(status === 504 ? ex.elapsedMs >= TIMEOUT_MS - 20 && ex.elapsedMs < TIMEOUT_MS + 500 : ex.elapsedMs < TIMEOUT_MS, describe(ex))
     await assertRecovered(t, r, name)
   })

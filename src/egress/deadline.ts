@@ -16,6 +16,21 @@ import { Dispatcher, errors } from 'undici'
 type Handler = Record<string, ((...args: any[]) => unknown) | undefined>
 
 /**
+ * Who a dispatch belongs to (the proxy's exchange), told when the request
+ * can be aborted and when its response headers arrive. It rides on the
+ * request's headers under a symbol: reply-from copies them with
+ * Object.assign (symbols included) and undici sends only string keys.
+ */
+export interface DispatchWatcher {
+  /** The request is on its way; `abort` stops it (the app went away). */
+  dispatched (abort: (err: Error) => void): void
+  /** Response headers arrived, raw as undici's handler API gives them. */
+  headers (statusCode: number, rawHeaders: readonly Buffer[]): void
+}
+
+export const kDispatchWatcher = Symbol('tollgate.dispatchWatcher')
+
+/**
  * The in-flight requests of one upstream, oldest first. They share one
  * timeout, so dispatch order is deadline order: one native timer, set for
  * the oldest, serves them all, and a request that gets its headers unlinks
@@ -89,12 +104,14 @@ export class DeadlineHandler {
   listed = false
   readonly #handler: Handler
   readonly #list: DeadlineList
+  readonly #watcher: DispatchWatcher | undefined
   #abort: ((err: Error) => void) | undefined
   #expired = false
 
-  constructor (list: DeadlineList, handler: Handler) {
+  constructor (list: DeadlineList, handler: Handler, watcher?: DispatchWatcher) {
     this.#handler = handler
     this.#list = list
+    this.#watcher = watcher
     // Counted from dispatch, so waiting for a pooled connection is part of it.
     list.add(this)
   }
@@ -106,6 +123,7 @@ export class DeadlineHandler {
 
   onConnect (abort: (err: Error) => void, context: unknown): unknown {
     this.#abort = abort
+    this.#watcher?.dispatched(abort)
     const result = this.#handler.onConnect?.(abort, context)
     if (this.#expired) abort(new errors.HeadersTimeoutError())
     return result
@@ -115,8 +133,9 @@ export class DeadlineHandler {
   onBodySent (chunk: unknown): unknown { return this.#handler.onBodySent?.(chunk) }
   onRequestSent (): unknown { return this.#handler.onRequestSent?.() }
 
-  onHeaders (statusCode: number, rawHeaders: unknown, resume: unknown, statusText: unknown): unknown {
+  onHeaders (statusCode: number, rawHeaders: Buffer[], resume: unknown, statusText: unknown): unknown {
     this.#list.remove(this)
+    this.#watcher?.headers(statusCode, rawHeaders)
     return this.#handler.onHeaders?.(statusCode, rawHeaders, resume, statusText)
   }
 
@@ -154,7 +173,8 @@ export class DeadlineDispatcher extends Dispatcher {
   }
 
   override dispatch (options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
-    return this.#root.dispatch(options, new DeadlineHandler(this.#deadlines, handler as unknown as Handler) as unknown as Dispatcher.DispatchHandler)
+    const watcher = (options.headers as Record<symbol, DispatchWatcher | undefined> | undefined)?.[kDispatchWatcher]
+    return this.#root.dispatch(options, new DeadlineHandler(this.#deadlines, handler as unknown as Handler, watcher) as unknown as Dispatcher.DispatchHandler)
   }
 
   override close (): Promise<void>

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { test, type TestContext } from 'node:test'
-import { DeadlineHandler, DeadlineList } from '../../src/proxy/deadline.js'
+import { DeadlineHandler, DeadlineList } from '../../src/egress/deadline.js'
 
 interface Tracked { handler: DeadlineHandler, dispatchedAt: number, abortedAt?: number }
 
