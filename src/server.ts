@@ -16,13 +16,14 @@ import { installInboundAccess } from './ops/inbound-access.js'
 import { clientErrorHandler, frameworkErrors, installProblemHandlers } from './problem.js'
 import { createUpstreamDispatchers } from './egress/dispatcher.js'
 import { validRequestId } from './proxy/headers.js'
-import upstreamPlugin, { type UpstreamRuntime } from './proxy/upstream-plugin.js'
+import upstreamPlugin from './proxy/upstream-plugin.js'
+import type { UpstreamRuntime } from './proxy/runtime.js'
 import { createMetrics } from './ops/metrics.js'
 import { registerOpsEndpoints } from './ops/status.js'
 import { openStore, type Store } from './store/index.js'
 import { rotateCredentials, type RotationOutcome } from './ops/secret-rotation.js'
 import type { CredentialSource } from './auth/source.js'
-import './proxy/context.js'
+import './proxy/exchange.js'
 
 export interface ServerDeps {
   /** Where log lines go (tests pass a sink); stdout by default. */

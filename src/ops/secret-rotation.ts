@@ -11,7 +11,7 @@ import type { CredentialSource } from '../auth/source.js'
 import { formatIssues } from '../config/issues.js'
 import { loadConfigFile } from '../config/load.js'
 import type { AuthConfig, Config, UpstreamConfig } from '../config/types.js'
-import type { UpstreamRuntime } from '../proxy/upstream-plugin.js'
+import type { UpstreamRuntime } from '../proxy/runtime.js'
 import { watchFiles, type FileWatch } from './file-watch.js'
 
 /** How often secret files are checked, by default. */

@@ -4,7 +4,7 @@
  * component's status(): token state but never the token.
  */
 import type { FastifyInstance } from 'fastify'
-import type { UpstreamRuntime } from '../proxy/upstream-plugin.js'
+import type { UpstreamRuntime } from '../proxy/runtime.js'
 import type { Lifecycle } from './health.js'
 import type { Metrics } from './metrics.js'
 

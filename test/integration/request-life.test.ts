@@ -126,6 +126,64 @@ for (const store of STORES) {
     t.assert.deepStrictEqual(origin.requests.map((r) => r.url), ['/slow-down'])
   })
 
+  test(`${store}: an app that hangs up while its request is on the wire: the request is aborted, the slot freed, the unit stamped`, async (t: TestContext) => {
+    let upstreamClosed: () => void = () => {}
+    const closed = new Promise<void>((resolve) => { upstreamClosed = resolve })
+    // The origin never answers /hang: only an abort from tollgate ends it.
+    const origin = await startCountedOrigin(t, (req, res) => {
+      req.resume()
+      if (req.url !== '/hang') {
+        res.end('ok')
+        return
+      }
+      res.on('close', () => upstreamClosed())
+    })
+    const sidecar = await startSidecar(t, {
+      ...await storeConfig(t, store),
+      log: { level: 'warn' },
+      upstreams: { a: { target: origin.url, timeout: '20s', rateLimit: { requests: 5, window: '1m', maxConcurrent: 1, maxWait: '1s' } } }
+    })
+    const limiter = sidecar.sidecar.upstreams[0]!.limiter
+    const controller = new AbortController()
+    const hanging = fetch(`${sidecar.url}/a/hang`, { signal: controller.signal }).catch(() => undefined)
+    t.assert.ok(await eventually(() => origin.requests.length === 1), 'the request reached the origin')
+    controller.abort()
+    await hanging
+    const aborted = await Promise.race([closed.then(() => true), new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 3000))])
+    t.assert.ok(aborted, 'tollgate aborted the request upstream, long before its 20 s timeout')
+    t.assert.ok(await eventually(() => limiter.status().running === 0), `the slot is still held: ${JSON.stringify(limiter.status())}`)
+    t.assert.strictEqual(limiter.status().remaining, 4, 'the unit of a request that reached the vendor stays counted')
+    const res = await fetch(`${sidecar.url}/a/after`, { signal: AbortSignal.timeout(3000) })
+    await res.arrayBuffer()
+    t.assert.strictEqual(res.status, 200, 'maxConcurrent 1 serves the next request')
+  })
+
+  test(`${store}: an app that hangs up between a 429 and its retry: the retry is never sent, its slot and unit come back`, async (t: TestContext) => {
+    const origin = await startCountedOrigin(t, (req, res) => {
+      req.resume()
+      req.on('end', () => {
+        if (req.url === '/pause') res.writeHead(429, { 'retry-after': '2' }).end()
+        else res.end('ok')
+      })
+    })
+    const sidecar = await startSidecar(t, {
+      ...await storeConfig(t, store),
+      log: { level: 'warn' },
+      upstreams: { a: { target: origin.url, rateLimit: { requests: 5, window: '1m', maxConcurrent: 1, maxWait: '5s' }, retry: { on429: 1 } } }
+    })
+    const limiter = sidecar.sidecar.upstreams[0]!.limiter
+    const controller = new AbortController()
+    const waiting = fetch(`${sidecar.url}/a/pause`, { signal: controller.signal }).catch(() => undefined)
+    t.assert.ok(await eventually(() => limiter.status().queued === 1), `the retry waits out the pause: ${JSON.stringify(limiter.status())}`)
+    controller.abort()
+    await waiting
+    t.assert.ok(await eventually(() => limiter.status().queued === 0 && limiter.status().running === 0), `still held: ${JSON.stringify(limiter.status())}`)
+    // Wait past the pause: a retry that was still queued would go out now.
+    await new Promise((resolve) => setTimeout(resolve, 2300))
+    t.assert.deepStrictEqual(origin.requests.map((r) => r.url), ['/pause'], 'no retry for an app that had gone')
+    t.assert.strictEqual(limiter.status().remaining, 4, 'only the attempt that was sent is counted')
+  })
+
   test(`${store}: a pause within maxWait still queues and retries`, async (t: TestContext) => {
     const origin = await startCountedOrigin(t, (req, res) => {
       req.resume()

@@ -284,3 +284,33 @@ test('one clock: a wall-clock step of ±1 h neither ends nor stretches a 5 s pau
   mono += 1
   t.assert.ok(limiter.tryAcquire?.() !== undefined, 'free exactly 5 s later on the monotonic clock')
 })
+
+test('a retry waits only for what is left of its maxWait, even queued behind earlier arrivals', async (t: TestContext) => {
+  const limiter = createLimiter({ ...base, requests: 1, windowMs: 10_000, maxWaitMs: 5000 }, { now: fakeTime(t) })
+  take(limiter)
+  const first = track(limiter.acquire())
+  const retry = track(limiter.acquire(undefined, 800))
+  const later = track(limiter.acquire())
+  await advance(t, 799)
+  t.assert.deepStrictEqual([first.settled, retry.settled, later.settled], [false, false, false])
+  await advance(t, 1)
+  t.assert.strictEqual(retry.error?.code, 'TG_QUEUE_TIMEOUT', 'the retry\'s own deadline, though earlier waiters are still queued')
+  t.assert.deepStrictEqual([first.settled, later.settled], [false, false])
+  t.assert.strictEqual(limiter.status().queued, 2)
+  await advance(t, 4200)
+  t.assert.deepStrictEqual([first.error?.code, later.error?.code], ['TG_QUEUE_TIMEOUT', 'TG_QUEUE_TIMEOUT'], 'the others keep their full maxWait')
+  limiter.close()
+})
+
+test('a pause set while a short-budget retry waits behind others turns away exactly the ones it outlasts', async (t: TestContext) => {
+  const limiter = createLimiter({ ...base, requests: 1, windowMs: 10_000, maxWaitMs: 5000 }, { now: fakeTime(t) })
+  take(limiter)
+  const first = track(limiter.acquire())
+  const retry = track(limiter.acquire(undefined, 1000))
+  limiter.pauseFor(2000)
+  await advance(t, 0)
+  t.assert.strictEqual(retry.error?.code, 'TG_UPSTREAM_PAUSED')
+  t.assert.strictEqual(retry.error?.retryAfterMs, 2000)
+  t.assert.strictEqual(first.settled, false, 'its deadline is after the pause: it keeps waiting')
+  limiter.close()
+})
