@@ -23,6 +23,7 @@ import { registerOpsEndpoints } from './ops/status.js'
 import { openStore, type Store } from './store/index.js'
 import { rotateCredentials, type RotationOutcome } from './ops/secret-rotation.js'
 import type { CredentialSource } from './auth/source.js'
+import { RequestSwitch, type RequestHandler } from './request-switch.js'
 import './proxy/exchange.js'
 
 export interface ServerDeps {
@@ -30,6 +31,12 @@ export interface ServerDeps {
   readonly logStream?: DestinationStream
   /** Where HTTPS_PROXY / HTTP_PROXY / NO_PROXY are read, once, at startup; process.env by default. */
   readonly env?: NodeJS.ProcessEnv
+  /**
+   * Build on the server of a running sidecar instead of a new one: this
+   * sidecar answers nothing until `switch.use(sidecar.handler)` (a config
+   * change without a restart).
+   */
+  readonly switch?: RequestSwitch
 }
 
 export interface Sidecar {
@@ -41,6 +48,10 @@ export interface Sidecar {
   readonly lifecycle: Lifecycle
   readonly logger: Logger
   readonly store: Store
+  /** The app-facing server's handler switch, shared with any sidecar built on it. */
+  readonly switch: RequestSwitch
+  /** This sidecar's request handler, to hand to `switch.use`. */
+  readonly handler: RequestHandler
   /**
    * Take up a re-read config whose secrets changed: upstreams whose `auth`
    * differs get a new credential source (and the old token is forgotten);
@@ -54,8 +65,16 @@ export async function buildServer (config: Config, deps: ServerDeps = {}): Promi
   const logger = redacting.logger
   const fastifyLogger = withLazyRequestLoggers(logger) as FastifyBaseLogger
   const lifecycle: Lifecycle = { draining: false }
+  let requestSwitch = deps.switch
+  let handler: RequestHandler | undefined
 
   const app = Fastify({
+    // The server outlives a config: later sidecars are built on it and switched in (request-switch.ts).
+    serverFactory: (fastifyHandler, options) => {
+      handler = fastifyHandler
+      requestSwitch ??= new RequestSwitch(fastifyHandler, options)
+      return requestSwitch.server
+    },
     loggerInstance: fastifyLogger,
     // Our own one line per request replaces Fastify's two (logRequest below).
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'requestId' }),
@@ -72,16 +91,23 @@ export async function buildServer (config: Config, deps: ServerDeps = {}): Promi
     frameworkErrors,
     clientErrorHandler
   })
+  const sharedServer = deps.switch !== undefined
   app.server.headersTimeout = config.server.headersTimeoutMs
   app.decorateRequest('tollgate', null)
   const metrics = createMetrics()
   installProblemHandlers(app, metrics.problem)
 
   // CONNECT never reaches Fastify; answer it here rather than let Node drop the socket silently.
-  app.server.on('connect', (_req, socket: Socket) => {
-    const body = JSON.stringify({ type: 'urn:tollgate:problem:TG_ABSOLUTE_FORM', title: 'Bad Request', status: 400, detail: new AbsoluteFormRefused().message, code: 'TG_ABSOLUTE_FORM' })
-    socket.end(`HTTP/1.1 400 Bad Request\r\ncontent-type: application/problem+json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`)
-  })
+  if (sharedServer) {
+    // The server's first sidecar answers bad requests and CONNECT already: one answer each, not one per sidecar built on it.
+    const added = app.server.listeners('clientError').at(-1)
+    if (added !== undefined) app.server.removeListener('clientError', added as (...args: unknown[]) => void)
+  } else {
+    app.server.on('connect', (_req, socket: Socket) => {
+      const body = JSON.stringify({ type: 'urn:tollgate:problem:TG_ABSOLUTE_FORM', title: 'Bad Request', status: 400, detail: new AbsoluteFormRefused().message, code: 'TG_ABSOLUTE_FORM' })
+      socket.end(`HTTP/1.1 400 Bad Request\r\ncontent-type: application/problem+json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`)
+    })
+  }
 
   // Callback-style hooks: an async hook costs a promise per request.
   app.addHook('onRequest', function gate (request, reply, done) {
@@ -187,7 +213,7 @@ export async function buildServer (config: Config, deps: ServerDeps = {}): Promi
     return outcome
   }
 
-  return { app, admin, config, upstreams, lifecycle, logger, store, rotate }
+  return { app, admin, config, upstreams, lifecycle, logger, store, switch: requestSwitch as RequestSwitch, handler: handler as RequestHandler, rotate }
 }
 
 /**
