@@ -184,6 +184,44 @@ for (const store of STORES) {
     t.assert.strictEqual(limiter.status().remaining, 4, 'only the attempt that was sent is counted')
   })
 
+  test(`${store}: an app that hangs up while its 401's retry fetches a new token: nothing more is sent, and the 401 still repaired the token`, async (t: TestContext) => {
+    const seen: string[] = []
+    const origin = await startCountedOrigin(t, (req, res) => {
+      req.resume()
+      seen.push(req.headers.authorization ?? '')
+      res.writeHead(req.headers.authorization === 'Bearer token-0' ? 401 : 200).end()
+    })
+    const tokens = await startTokenEndpoint(t, async (_req, index) => {
+      if (index > 0) await new Promise((resolve) => setTimeout(resolve, TOKEN_DELAY_MS))
+      return tokenReply(`token-${index}`, 3600)
+    })
+    const sidecar = await startSidecar(t, {
+      ...await storeConfig(t, store),
+      log: { level: 'warn' },
+      upstreams: {
+        a: {
+          target: origin.url,
+          rateLimit: { requests: 100, window: '1m', maxConcurrent: 1 },
+          auth: { type: 'oauth2_client_credentials', tokenUrl: tokens.url, clientId: 'id', clientSecret: 'request-life-secret' }
+        }
+      }
+    })
+    const limiter = sidecar.sidecar.upstreams[0]!.limiter
+    const controller = new AbortController()
+    const gone = fetch(`${sidecar.url}/a/x`, { signal: controller.signal }).catch(() => undefined)
+    t.assert.ok(await eventually(() => tokens.requests.length === 2), 'the 401 sent the retry for a new token')
+    controller.abort()
+    await gone
+    t.assert.ok(await eventually(() => limiter.status().running === 0), `a slot is still held: ${JSON.stringify(limiter.status())}`)
+    await new Promise((resolve) => setTimeout(resolve, TOKEN_DELAY_MS + 100))
+    t.assert.deepStrictEqual(seen, ['Bearer token-0'], 'no retry for an app that had gone')
+    const res = await fetch(`${sidecar.url}/a/after`, { signal: AbortSignal.timeout(3000) })
+    await res.arrayBuffer()
+    t.assert.strictEqual(res.status, 200)
+    t.assert.deepStrictEqual(seen, ['Bearer token-0', 'Bearer token-1'], 'the next request uses the token the 401 caused')
+    t.assert.strictEqual(tokens.requests.length, 2, 'and fetches none of its own')
+  })
+
   test(`${store}: a pause within maxWait still queues and retries`, async (t: TestContext) => {
     const origin = await startCountedOrigin(t, (req, res) => {
       req.resume()
