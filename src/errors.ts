@@ -13,6 +13,7 @@ export const PathEscapesBase = createError<[string, Cause?]>('TG_PATH_ESCAPES_BA
 export const AbsoluteFormRefused = createError<[Cause?]>('TG_ABSOLUTE_FORM', 'absolute-form and authority-form request targets are refused: tollgate is not an open proxy', 400)
 export const BodyTooLarge = createError<[number, Cause?]>('TG_BODY_TOO_LARGE', 'the request body is larger than the %d bytes this upstream accepts', 413)
 export const TokenFetchFailed = createError<[string, Cause?]>('TG_TOKEN_FETCH_FAILED', 'the token endpoint failed: %s', 502)
+export const TokenRejected = createError<[number, Cause?]>('TG_TOKEN_REJECTED', 'the upstream refused a new token on its first use (401): the next token request is in %d ms', 502)
 export const UpstreamUnreachable = createError<[string, Cause?]>('TG_UPSTREAM_UNREACHABLE', 'the upstream could not be reached: %s', 502)
 export const UpstreamBadResponse = createError<[string, Cause?]>('TG_UPSTREAM_BAD_RESPONSE', 'the upstream answered something that is not valid HTTP: %s', 502)
 export const UpstreamTimeout = createError<[number, Cause?]>('TG_UPSTREAM_TIMEOUT', 'the upstream did not answer within %d ms', 504)

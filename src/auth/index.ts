@@ -6,27 +6,36 @@
 import type { Dispatcher } from 'undici'
 import type { AuthConfig } from '../config/types.js'
 import { credentialKey } from './fingerprint.js'
+import { sharedMemoryTokenStore } from './memory-token-store.js'
 import type { CredentialSource } from './source.js'
 import { createStaticBearer, noCredentials } from './static.js'
 import { createTokenCache } from './token-cache.js'
 import { createTokenRequest } from './token-request.js'
+import type { TokenStore } from './token-store.js'
 
 export type { CredentialSource, CredentialStatus } from './source.js'
 export type { TokenFetchError, TokenFailureReason } from './token-request.js'
+export type { TokenStore } from './token-store.js'
 
 export interface CredentialDeps {
   /** For TLS or a proxy on the way to the token endpoint; undici's global dispatcher by default. */
   readonly dispatcher?: Dispatcher
-  /** Clock, epoch ms; Date.now by default. */
+  /** Monotonic clock, ms (performance.now by default): token lifetimes, refresh times, backoffs. */
   readonly now?: () => number
+  /** Wall clock, epoch ms (Date.now by default): a JWT `exp`, an HTTP-date, the instants in status(). */
+  readonly wallNow?: () => number
+  /** Where token state lives; by default this process's memory, one entry per set of credentials. */
+  readonly tokenStore?: TokenStore
   readonly log?: {
     info (obj: object, msg: string): void
     warn (obj: object, msg: string): void
     debug? (obj: object, msg: string): void
   }
-  /** Metrics hook, called once per token request; `reason` is a TokenFailureReason. */
+  /** Metrics hook, called once per token request; `reason` is a TokenFailureReason, or `rejected`. */
   readonly onFetch?: (outcome: 'ok' | 'failed', reason?: string) => void
 }
+
+const monotonic = (): number => performance.now()
 
 /**
  * The credential source for one upstream.
@@ -42,13 +51,16 @@ export function createCredentialSource (upstream: string, auth: AuthConfig, deps
     case 'static_bearer':
       return createStaticBearer(auth.token)
     case 'oauth2_client_credentials': {
-      const now = deps.now ?? Date.now
+      const now = deps.now ?? monotonic
+      const wallNow = deps.wallNow ?? Date.now
       // Log lines get the upstream from the caller's child logger.
       return createTokenCache({
-        key: credentialKey(upstream, auth),
-        fetchToken: createTokenRequest(auth, deps.dispatcher === undefined ? { now } : { now, dispatcher: deps.dispatcher }),
+        store: deps.tokenStore ?? sharedMemoryTokenStore(credentialKey(upstream, auth), now),
+        fetchToken: createTokenRequest(auth, deps.dispatcher === undefined ? { now: wallNow } : { now: wallNow, dispatcher: deps.dispatcher }),
+        fetchTimeoutMs: auth.timeoutMs,
         refreshBeforeMs: auth.refreshBeforeMs,
         now,
+        wallNow,
         log: deps.log,
         onFetch: deps.onFetch
       })

@@ -6,7 +6,7 @@
 
 export interface CredentialStatus {
   readonly type: string
-  /** valid | expired | fetching | failing | none */
+  /** valid | expired | fetching | failing | rejected (the upstream refused a new token on its first use) | none */
   readonly state: string
   /** Epoch ms the current token stops being used, if any. Never the token. */
   readonly expiresAt?: number
@@ -22,12 +22,15 @@ export interface CredentialSource {
    * "send none") when it is at hand, which is the hot path; a promise only
    * when a token must first be fetched. All concurrent callers of one fetch
    * share its outcome. A failure rejects with a TG_TOKEN_FETCH_FAILED error
-   * whose message never holds a secret.
+   * whose message never holds a secret, or, during the backoff after a token
+   * was refused on its first use, TG_TOKEN_REJECTED with `retryAfterMs`.
    */
   authorization (): string | undefined | Promise<string | undefined>
   /**
    * An upstream answered 401 to a request that carried `value`: drop that
-   * credential, unless a newer one has replaced it meanwhile.
+   * credential, unless a newer one has replaced it meanwhile. A fetched
+   * token that was never `confirmed` is refused on its first use: that
+   * counts as a failed fetch, with its backoff.
    */
   invalidate (value: string): void
   /**

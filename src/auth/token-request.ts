@@ -50,6 +50,7 @@ export type TokenFetchError = InstanceType<typeof TokenFetchFailed> & {
 
 export interface TokenRequestDeps {
   readonly dispatcher?: Dispatcher
+  /** The wall clock, epoch ms: for what is written in epoch time (a JWT `exp`, an HTTP-date `retry-after`, the assertion's `iat`). */
   readonly now: () => number
 }
 
@@ -102,7 +103,7 @@ export function createTokenRequest (auth: OAuth2ClientCredentialsAuth, deps: Tok
     try {
       payload = await body()
     } catch {
-      throw failure('could not sign the client assertion', 'assertion')
+      throw fetchFailure('could not sign the client assertion', 'assertion')
     }
     let status: number
     let retryAfter: string | string[] | undefined
@@ -118,7 +119,7 @@ export function createTokenRequest (auth: OAuth2ClientCredentialsAuth, deps: Tok
     }
     // The status first: an oversized error page is reported by its status, not its size.
     if (status < 200 || status > 299) throw httpFailure(status, retryAfter, text ?? '', now())
-    if (text === undefined) throw failure(`answer is larger than ${MAX_ANSWER_BYTES} bytes`, 'answer')
+    if (text === undefined) throw fetchFailure(`answer is larger than ${MAX_ANSWER_BYTES} bytes`, 'answer')
     return await readAnswer(text, now(), maxTokenTtlMs)
   }
 }
@@ -128,14 +129,14 @@ async function readAnswer (text: string, nowMs: number, maxTokenTtlMs: number): 
   try {
     parsed = JSON.parse(text)
   } catch {
-    throw failure('answer is not JSON', 'answer')
+    throw fetchFailure('answer is not JSON', 'answer')
   }
   const { access_token: token, token_type: type, expires_in: expiresIn } = (parsed ?? {}) as Record<string, unknown>
-  if (typeof token !== 'string' || token === '') throw failure('answer has no access_token', 'answer')
-  if (!HEADER_SAFE.test(token)) throw failure('access_token has characters a header cannot carry', 'answer')
+  if (typeof token !== 'string' || token === '') throw fetchFailure('answer has no access_token', 'answer')
+  if (!HEADER_SAFE.test(token)) throw fetchFailure('access_token has characters a header cannot carry', 'answer')
   // RFC 6749 §5.1: token_type is case-insensitive. Absent is read as bearer, which is what such servers issue.
   if (type !== undefined && (typeof type !== 'string' || type.toLowerCase() !== 'bearer')) {
-    throw failure(`token_type ${typeof type === 'string' && WORD.test(type) ? `"${type}" ` : ''}is not bearer`, 'answer')
+    throw fetchFailure(`token_type ${typeof type === 'string' && WORD.test(type) ? `"${type}" ` : ''}is not bearer`, 'answer')
   }
   return { accessToken: token, lifetimeMs: Math.min(await lifetimeMs(token, expiresIn, nowMs), maxTokenTtlMs) }
 }
@@ -172,9 +173,9 @@ function httpFailure (status: number, retryAfter: string | string[] | undefined,
   // RFC 9110 §10.2.3: retry-after means something on a 429 or a 503.
   if ((status === 429 || status === 503) && retryAfter !== undefined) {
     const { ms } = capRetryAfter(parseRetryAfter(retryAfter, nowMs), MAX_TOKEN_RETRY_AFTER_MS)
-    return failure(`${detail}, retry after ${Math.ceil(ms / 1000)} s`, 'http', ms)
+    return fetchFailure(`${detail}, retry after ${Math.ceil(ms / 1000)} s`, 'http', ms)
   }
-  return failure(detail, 'http')
+  return fetchFailure(detail, 'http')
 }
 
 /** The RFC 6749 §5.2 `error` code of an error answer. `error_description` is free text and is left out. */
@@ -198,16 +199,17 @@ const NETWORK_ERRORS: Readonly<Record<string, string>> = {
 
 /** undici and node:net errors → our words plus their code; their messages may quote the URL, so are dropped. */
 function networkFailure (err: unknown, timeoutMs: number): TokenFetchError {
-  if ((err as Error | undefined)?.name === 'TimeoutError') return failure(`timed out after ${timeoutMs} ms`, 'timeout')
+  if ((err as Error | undefined)?.name === 'TimeoutError') return fetchFailure(`timed out after ${timeoutMs} ms`, 'timeout')
   // TLS and proxy failures, worded the same as for the upstream itself.
   const egress = describeEgressError(err)
-  if (egress !== undefined) return failure(egress, 'network')
+  if (egress !== undefined) return fetchFailure(egress, 'network')
   const code = (err as { code?: unknown } | undefined)?.code
-  if (typeof code !== 'string' || !WORD.test(code)) return failure('request failed', 'network')
-  return failure(`${NETWORK_ERRORS[code] ?? 'request failed'} (${code})`, 'network')
+  if (typeof code !== 'string' || !WORD.test(code)) return fetchFailure('request failed', 'network')
+  return fetchFailure(`${NETWORK_ERRORS[code] ?? 'request failed'} (${code})`, 'network')
 }
 
-function failure (detail: string, reason: TokenFailureReason, retryAfterMs?: number): TokenFetchError {
+/** A TokenFetchError of our own words: the one shape every token failure takes, wherever it was learned. */
+export function fetchFailure (detail: string, reason: TokenFailureReason, retryAfterMs?: number): TokenFetchError {
   return Object.assign(new TokenFetchFailed(detail), retryAfterMs === undefined ? { detail, reason } : { detail, reason, retryAfterMs })
 }
 

@@ -8,9 +8,11 @@ import { DEFAULT_MAX_QUEUE, DEFAULT_MAX_WAIT_MS } from '../config/defaults.js'
 import { StoreUnavailable } from '../errors.js'
 import type { LimiterDeps } from '../limit/index.js'
 import type { Store, StoreDeps } from './index.js'
-import { RedisConnection } from './redis-client.js'
+import { COMMAND_TIMEOUT_MS, RedisConnection } from './redis-client.js'
 import { createRedisLimiter } from './redis-limiter.js'
-import { createSharedTokenSource, tokenWaitBoundMs } from './shared-token-cache.js'
+import { createRedisTokenStore, tokenWaitBoundMs } from './redis-token-store.js'
+
+const monotonic = (): number => performance.now()
 
 /** Slack on top of the computed longest pending time (event-loop delays, Redis round trips). */
 const PENDING_SLACK_MS = 5000
@@ -36,7 +38,7 @@ export async function openRedisStore (config: StoreConfig, deps: StoreDeps): Pro
   return {
     type: 'redis',
     createLimiter (upstream: UpstreamConfig, limiterDeps: LimiterDeps = {}) {
-      const tokenWaitMs = upstream.auth.type === 'oauth2_client_credentials' ? tokenWaitBoundMs(upstream.auth) : 0
+      const tokenWaitMs = upstream.auth.type === 'oauth2_client_credentials' ? tokenWaitBoundMs(upstream.auth, COMMAND_TIMEOUT_MS) : 0
       return createRedisLimiter({
         upstream: upstream.name,
         config: upstream.rateLimit ?? { requests: Infinity, windowMs: 0, maxConcurrent: Infinity, maxQueue: DEFAULT_MAX_QUEUE, maxWaitMs: DEFAULT_MAX_WAIT_MS },
@@ -48,16 +50,9 @@ export async function openRedisStore (config: StoreConfig, deps: StoreDeps): Pro
     },
     createCredentialSource (upstream: UpstreamConfig, credentialDeps: CredentialDeps = {}) {
       if (upstream.auth.type !== 'oauth2_client_credentials') return createCredentialSource(upstream.name, upstream.auth, credentialDeps)
-      return createSharedTokenSource({
-        upstream: upstream.name,
-        auth: upstream.auth,
-        connection,
-        encryptionKey: config.encryptionKey,
-        dispatcher: credentialDeps.dispatcher,
-        ...(credentialDeps.now === undefined ? {} : { now: credentialDeps.now }),
-        log: credentialDeps.log,
-        onFetch: credentialDeps.onFetch
-      })
+      const now = credentialDeps.now ?? monotonic
+      const tokenStore = createRedisTokenStore({ upstream: upstream.name, auth: upstream.auth, connection, encryptionKey: config.encryptionKey, now, log: credentialDeps.log })
+      return createCredentialSource(upstream.name, upstream.auth, { ...credentialDeps, now, tokenStore })
     },
     status: () => connection.status(),
     close: () => connection.close()

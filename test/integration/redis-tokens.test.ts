@@ -3,6 +3,7 @@
  * start across replicas, a 401 at one invalidates it for all, and what Redis
  * holds is sealed (AES-256-GCM) so a dump leaks nothing usable.
  */
+import { createHmac } from 'node:crypto'
 import { test, type TestContext } from 'node:test'
 import { Agent } from 'undici'
 import { credentialKey, credentialMaterial } from '../../src/auth/fingerprint.js'
@@ -68,15 +69,20 @@ test('a cold start across three replicas makes one token request, and every repl
 
   // At rest: sealed, under the key prefix, with a TTL; readable only with the key derived from the credentials.
   const keys = await redis.client.keys('token-test:token:*')
-  const valueKey = keys.find((key) => key.endsWith(':value'))
+  const valueKey = keys.find((key) => /^token-test:token:\{vendor\}:[\w-]{22}$/.test(key))
   t.assert.ok(valueKey !== undefined, `no token entry among ${keys.join(', ')}`)
+  // The name is an HMAC under the deployment's salt: no digest of the credentials a reader could test guesses against.
+  const auth = fleet[0]?.sidecar.config.upstreams[0]?.auth as OAuth2ClientCredentialsAuth
+  const key = credentialKey('vendor', auth)
+  t.assert.ok(keys.every((name) => !name.includes(key.split(':')[1] as string)), 'a key name carries the credentials\' digest')
+  const salt = await redis.client.get('token-test:salt') ?? ''
+  t.assert.ok(Buffer.from(salt, 'base64url').length === 32, 'a 256-bit deployment salt')
+  t.assert.strictEqual(valueKey, `token-test:token:{vendor}:${createHmac('sha256', salt).update(credentialMaterial(auth)).digest('base64url').slice(0, 22)}`)
   const stored = await redis.client.get(valueKey as string) ?? ''
   t.assert.ok(!stored.includes('cold-start-token-1'), 'the token is stored in clear')
   t.assert.ok(!stored.includes(Buffer.from('cold-start-token-1').toString('base64url')), 'the token is merely encoded')
   const ttl = await redis.client.pttl(valueKey as string)
   t.assert.ok(ttl > 3_500_000 && ttl <= 3_600_000, `stored for ${ttl} ms`)
-  const auth = fleet[0]?.sidecar.config.upstreams[0]?.auth as OAuth2ClientCredentialsAuth
-  const key = credentialKey('vendor', auth)
   t.assert.strictEqual(createTokenSealer(credentialMaterial(auth), key).open(valueKey as string, stored)?.token, 'cold-start-token-1')
   t.assert.strictEqual(createTokenSealer('some-other-encryption-key', key).open(valueKey as string, stored), undefined)
   t.assert.strictEqual(createTokenSealer(credentialMaterial(auth), key).open('token-test:elsewhere', stored), undefined, 'bound to its key name')

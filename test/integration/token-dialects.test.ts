@@ -143,6 +143,8 @@ test('Redox: form with a signed client assertion (RS384, kid, typ JWT), a new jt
   t.after(() => source.close())
   const first = await source.authorization()
   t.assert.strictEqual(first, 'Bearer redox-token-1')
+  // It worked once, then the vendor revoked it.
+  source.confirmed?.(first as string)
   source.invalidate(first as string)
   t.assert.strictEqual(await source.authorization(), 'Bearer redox-token-2')
   t.assert.strictEqual(endpoint.requests.length, 2)

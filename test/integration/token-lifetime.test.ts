@@ -21,7 +21,7 @@ function jwt (claims: object): string {
 async function setup (t: TestContext, reply: (index: number) => Reply, overrides: Partial<OAuth2ClientCredentialsAuth> = {}) {
   const clock = fakeClock()
   const endpoint: TokenEndpoint = await startTokenEndpoint(t, (_request, index) => reply(index))
-  const source = createCredentialSource('lifetime', oauthConfig(endpoint.url, overrides), { now: clock.now })
+  const source = createCredentialSource('lifetime', oauthConfig(endpoint.url, overrides), { now: clock.now, wallNow: clock.now })
   t.after(() => source.close())
   return { clock, endpoint, source, start: clock.now() }
 }
@@ -52,7 +52,7 @@ test('without expires_in the JWT exp of the access token decides', async (t: Tes
   const clock = fakeClock()
   const token = jwt({ sub: 'client', exp: Math.floor(clock.now() / 1000) + 120 })
   const endpoint = await startTokenEndpoint(t, () => tokenReply(token))
-  const source = createCredentialSource('lifetime', oauthConfig(endpoint.url), { now: clock.now })
+  const source = createCredentialSource('lifetime', oauthConfig(endpoint.url), { now: clock.now, wallNow: clock.now })
   t.after(() => source.close())
   t.assert.strictEqual(await source.authorization(), `Bearer ${token}`)
   const expected = Math.floor(clock.now() / 1000) * 1000 + 120_000
