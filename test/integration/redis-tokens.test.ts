@@ -214,3 +214,50 @@ test('refresh ahead across replicas: one token request per refresh, and no reque
   }
   t.assert.ok(new Set(origin.requests.map((r) => r.headers.authorization)).size >= 3, 'the replicas moved on to the refreshed tokens')
 })
+
+test('the hot path: a request that finds a valid token makes no Redis call (INFO commandstats)', async (t: TestContext) => {
+  const redis = await startRedis(t)
+  if (redis === undefined) return
+  const tokenEndpoint = await startTokenEndpoint(t, () => tokenReply('hot-path-token', 3600))
+  const origin = await startOrigin(t)
+  const [sidecar] = await sidecars(t, 1, redis, tokenEndpoint, origin.url)
+  const client = new Agent({ connections: 4 })
+  t.after(() => client.close())
+  t.assert.strictEqual(await get(`${sidecar?.url}/vendor/warm`, client), 200)
+  await redis.client.config('RESETSTAT')
+  for (let i = 0; i < 50; i++) t.assert.strictEqual(await get(`${sidecar?.url}/vendor/p/${i}`, client), 200)
+  const stats = (await redis.client.info('commandstats')).split('\n').filter((line) => line.startsWith('cmdstat_'))
+  const calls = stats.filter((line) => !/^cmdstat_(config|info)[:|]/.test(line))
+  t.assert.deepStrictEqual(calls, [], 'Redis commands during 50 requests with a valid token')
+  t.assert.strictEqual(tokenEndpoint.requests.length, 1)
+})
+
+test('a secret rotated on one of two replicas: each keeps its own token, and neither overwrites the other\'s', async (t: TestContext) => {
+  const redis = await startRedis(t)
+  if (redis === undefined) return
+  const tokenEndpoint = await startTokenEndpoint(t, (request, index) => {
+    const secret = new URLSearchParams(request.body).get('client_secret') ?? ''
+    return tokenReply(`${secret}-token-${index}`, 3600)
+  })
+  const seen: string[] = []
+  const origin = await startOrigin(t, (req, res) => {
+    req.resume()
+    seen.push(req.headers.authorization ?? '')
+    res.end('ok')
+  })
+  const replica = async (clientSecret: string): Promise<RunningSidecar> => await startSidecar(t, {
+    store: { type: 'redis', url: redis.url, keyPrefix: 'rotation-test:' },
+    upstreams: { vendor: { target: origin.url, auth: { type: 'oauth2_client_credentials', tokenUrl: tokenEndpoint.url, clientId: 'rotating', clientSecret } } }
+  })
+  const old = await replica('old-secret')
+  const rotated = await replica('new-secret')
+  const client = new Agent({ connections: 4 })
+  t.after(() => client.close())
+  for (let round = 0; round < 5; round++) {
+    t.assert.strictEqual(await get(`${old.url}/vendor/a`, client), 200)
+    t.assert.strictEqual(await get(`${rotated.url}/vendor/b`, client), 200)
+  }
+  t.assert.strictEqual(tokenEndpoint.requests.length, 2, 'one token per set of credentials, no overwrite loop')
+  t.assert.deepStrictEqual(new Set(seen), new Set(['Bearer old-secret-token-0', 'Bearer new-secret-token-1']))
+  t.assert.strictEqual((await redis.client.keys('rotation-test:token:{vendor}:*')).filter((key) => !key.includes(':lock') && !key.includes(':failure') && !key.includes(':streak')).length, 2)
+})

@@ -89,3 +89,22 @@ test('status: none, then valid with expiry and refresh time, never the token', a
   })
   t.assert.ok(!JSON.stringify(source.status()).includes('very-secret-token'))
 })
+
+test('one clock: a wall-clock step of ±1 h neither ends nor stretches a 60 s token lifetime', async (t: TestContext) => {
+  let mono = 5_000
+  let wall = Date.UTC(2026, 11, 3, 12)
+  const endpoint = await startTokenEndpoint(t, (_request, index) => tokenReply(`token-${index}`, 60))
+  const source = createCredentialSource('wall-step', oauthConfig(endpoint.url, { refreshBeforeMs: 0 }), { now: () => mono, wallNow: () => wall })
+  t.after(() => source.close())
+  t.assert.strictEqual(await source.authorization(), 'Bearer token-0')
+  wall += 3_600_000
+  mono += 30_000
+  t.assert.strictEqual(source.authorization(), 'Bearer token-0', 'an hour forward on the wall does not end it')
+  t.assert.strictEqual(source.status().expiresAt, wall + 30_000, 'status reports its end by the wall clock as it reads now')
+  wall -= 2 * 3_600_000
+  mono += 29_999
+  t.assert.strictEqual(source.authorization(), 'Bearer token-0', 'an hour back does not stretch it either')
+  mono += 1
+  t.assert.strictEqual(await source.authorization(), 'Bearer token-1', 'it ends at 60 s on the monotonic clock')
+  t.assert.strictEqual(endpoint.requests.length, 2)
+})
