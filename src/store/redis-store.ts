@@ -4,12 +4,11 @@
  */
 import { createCredentialSource, type CredentialDeps } from '../auth/index.js'
 import type { StoreConfig, UpstreamConfig } from '../config/types.js'
-import { DEFAULT_MAX_QUEUE, DEFAULT_MAX_WAIT_MS } from '../config/defaults.js'
 import { StoreUnavailable } from '../errors.js'
-import type { LimiterDeps } from '../limit/index.js'
+import { createLimiter, type LimiterDeps, PAUSE_ONLY } from '../limit/index.js'
 import type { Store, StoreDeps } from './index.js'
 import { COMMAND_TIMEOUT_MS, RedisConnection } from './redis-client.js'
-import { createRedisLimiter } from './redis-limiter.js'
+import { createRedisWindow } from './redis-window.js'
 import { createRedisTokenStore, tokenWaitBoundMs } from './redis-token-store.js'
 
 const monotonic = (): number => performance.now()
@@ -39,14 +38,16 @@ export async function openRedisStore (config: StoreConfig, deps: StoreDeps): Pro
     type: 'redis',
     createLimiter (upstream: UpstreamConfig, limiterDeps: LimiterDeps = {}) {
       const tokenWaitMs = upstream.auth.type === 'oauth2_client_credentials' ? tokenWaitBoundMs(upstream.auth, COMMAND_TIMEOUT_MS) : 0
-      return createRedisLimiter({
+      const now = limiterDeps.now ?? monotonic
+      // Without rateLimit: no window, but a 429 still pauses the upstream on every replica.
+      const window = createRedisWindow({
         upstream: upstream.name,
-        config: upstream.rateLimit ?? { requests: Infinity, windowMs: 0, maxConcurrent: Infinity, maxQueue: DEFAULT_MAX_QUEUE, maxWaitMs: DEFAULT_MAX_WAIT_MS },
+        config: upstream.rateLimit ?? PAUSE_ONLY,
         maxPendingMs: tokenWaitMs + upstream.timeoutMs + PENDING_SLACK_MS,
         connection,
-        ...(limiterDeps.now === undefined ? {} : { now: limiterDeps.now }),
-        log: limiterDeps.log
+        now
       })
+      return createLimiter(upstream.rateLimit, { ...limiterDeps, now }, window)
     },
     createCredentialSource (upstream: UpstreamConfig, credentialDeps: CredentialDeps = {}) {
       if (upstream.auth.type !== 'oauth2_client_credentials') return createCredentialSource(upstream.name, upstream.auth, credentialDeps)

@@ -126,3 +126,12 @@ export async function waitFor (what: string, check: () => boolean | Promise<bool
     await new Promise((resolve) => setTimeout(resolve, 10))
   }
 }
+
+/**
+ * Units an upstream's shared window holds in Redis (src/store/window-scripts.ts):
+ * `starts` counted per bucket, `pending` per held-until bucket; the sum of a hash's counts.
+ */
+export async function windowUnits (client: Redis, keyPrefix: string, upstream: string, kind: 'starts' | 'pending'): Promise<number> {
+  const counts = await client.hvals(`${keyPrefix}limit:{${upstream}}:${kind}`)
+  return counts.reduce((sum, count) => sum + Number(count), 0)
+}

@@ -7,7 +7,7 @@
 import { test, type TestContext } from 'node:test'
 import { Agent } from 'undici'
 import { startOrigin } from '../helpers/origin.js'
-import { startRedis, waitFor } from '../helpers/redis-server.js'
+import { startRedis, waitFor, windowUnits } from '../helpers/redis-server.js'
 import { startSidecar, type RunningSidecar } from '../helpers/sidecar.js'
 import { startTokenEndpoint, tokenReply } from '../helpers/token-endpoint.js'
 
@@ -61,7 +61,41 @@ test('Redis killed mid-run and restarted: nothing in flight is lost, local carri
 
   // The restarted Redis is empty; it now knows every start of the last window: the 5 made
   // without it, the 2 answered while it was down, and the 2 made since.
-  await waitFor('the shared window to hold every recent start', async () => await redis.client.zcard('fault-test:limit:{vendor}:starts') === 9, 2000)
+  await waitFor('the shared window to hold every recent start', async () => await windowUnits(redis.client, 'fault-test:', 'vendor', 'starts') === 9, 2000)
   t.assert.strictEqual(tokenEndpoint.requests.length, 1, 'the token held locally served through the outage')
   for (const sidecar of [local, fail]) t.assert.ok(!sidecar.logs.text().includes('fault-test-token'), 'the token reached the log')
+})
+
+test('many starts made during an outage come back to Redis as one count per bucket, all of them', async (t: TestContext) => {
+  const redis = await startRedis(t)
+  if (redis === undefined) return
+  const origin = await startOrigin(t, (req, res) => {
+    req.resume()
+    res.end('ok')
+  })
+  const sidecar = await startSidecar(t, {
+    store: { type: 'redis', url: redis.url, keyPrefix: 'resync-test:', onUnavailable: 'local' },
+    upstreams: { vendor: { target: origin.url, rateLimit: { requests: 1000, window: '20s' } } }
+  })
+  const client = new Agent({ connections: 8 })
+  t.after(() => client.close())
+  const get = async (path: string): Promise<number> => {
+    const res = await fetch(`${sidecar.url}/vendor/${path}`, { dispatcher: client } as RequestInit)
+    await res.arrayBuffer()
+    return res.status
+  }
+  t.assert.strictEqual(await get('warm'), 200)
+  await redis.kill()
+  await waitFor('the sidecar to notice', () => sidecar.logs.text().includes('shared store unavailable'))
+  const startedAt = performance.now()
+  const statuses = await Promise.all(Array.from({ length: 300 }, (_, i) => get(`outage/${i}`)))
+  const outageMs = performance.now() - startedAt
+  t.assert.deepStrictEqual(new Set(statuses), new Set([200]))
+
+  await redis.restart()
+  await waitFor('the sidecar to reconnect', () => sidecar.logs.text().includes('shared store available again'), 8000)
+  await waitFor('the 300 starts made alone in the shared window', async () => await windowUnits(redis.client, 'resync-test:', 'vendor', 'starts') === 300, 3000)
+  // One count per bucket (window / 100 = 200 ms) they fell in, not one entry per start.
+  const buckets = await redis.client.hlen('resync-test:limit:{vendor}:starts')
+  t.assert.ok(buckets <= Math.ceil(outageMs / 200) + 2, `${buckets} buckets for ${Math.round(outageMs)} ms of starts`)
 })

@@ -12,7 +12,7 @@ import { buildServer } from '../../src/server.js'
 import { REPO_ROOT, runCli } from '../helpers/cli-process.js'
 import { fixtureDir } from '../helpers/fixtures.js'
 import { startOrigin } from '../helpers/origin.js'
-import { freePort, redisServerBinary, startRedis, waitFor } from '../helpers/redis-server.js'
+import { freePort, redisServerBinary, startRedis, waitFor, windowUnits } from '../helpers/redis-server.js'
 import { startSidecar } from '../helpers/sidecar.js'
 
 const SKIP = redisServerBinary() === undefined ? 'redis-server not found: install it (apt-get install redis-server) to run the Redis tests' : false
@@ -70,7 +70,7 @@ test('onUnavailable: local and no Redis: starts with a loud warning, answers, an
   await waitFor('the sidecar to connect', () => sidecar.logs.text().includes('shared store available again'), 5000)
   t.assert.strictEqual((await fetch(`${sidecar.url}/vendor/shared`)).status, 200)
   // The start made alone was written back; the one made since went through Redis.
-  await waitFor('both starts in the shared window', async () => await redis.client.zcard('startup-test:limit:{vendor}:starts') === 2, 2000)
+  await waitFor('both starts in the shared window', async () => await windowUnits(redis.client, 'startup-test:', 'vendor', 'starts') === 2, 2000)
 })
 
 test('the compose scale profile\'s config (deploy/compose/scale.yaml) is valid and uses the shared store', (t: TestContext) => {

@@ -1,16 +1,16 @@
 /**
- * STORE_TOKEN is fenced (issue 14, part 7): a replica whose fetch outlived its
+ * PUT_TOKEN is fenced (issue 14, part 7): a replica whose fetch outlived its
  * lock never replaces the token that a newer lock holder stored. Run against
  * a real redis-server, on the script itself.
  */
 import { test, type TestContext } from 'node:test'
-import { STORE_TOKEN } from '../../src/store/scripts.js'
+import { PUT_TOKEN } from '../../src/store/token-scripts.js'
 import { startRedis } from '../helpers/redis-server.js'
 
 const KEYS = ['t:value', 't:lock', 't:failure', 't:streak']
 
 async function store (client: import('ioredis').Redis, value: string, owner: string, ttlMs = 60_000): Promise<unknown> {
-  return await client.eval(STORE_TOKEN, KEYS.length, ...KEYS, value, ttlMs, owner, 'fencing-test', '{}')
+  return await client.eval(PUT_TOKEN, KEYS.length, ...KEYS, value, ttlMs, owner, 'fencing-test', '{}')
 }
 
 test('a writer that still holds the lock stores its token and frees the lock', async (t: TestContext) => {

@@ -174,6 +174,8 @@ for (const store of STORES) {
     const limiter = sidecar.sidecar.upstreams[0]!.limiter
     const controller = new AbortController()
     const waiting = fetch(`${sidecar.url}/a/pause`, { signal: controller.signal }).catch(() => undefined)
+    // With a shared store the first attempt queues too, for one round trip: wait for it to be answered first.
+    t.assert.ok(await eventually(() => origin.requests.length === 1), 'the first attempt reached the vendor')
     t.assert.ok(await eventually(() => limiter.status().queued === 1), `the retry waits out the pause: ${JSON.stringify(limiter.status())}`)
     controller.abort()
     await waiting
@@ -189,7 +191,9 @@ for (const store of STORES) {
     const origin = await startCountedOrigin(t, (req, res) => {
       req.resume()
       seen.push(req.headers.authorization ?? '')
-      res.writeHead(req.headers.authorization === 'Bearer token-0' ? 401 : 200).end()
+      // token-0 serves one request, then is revoked: a confirmed token's 401 is repaired by a refetch
+      // (a token refused on its first use is a rejection with a backoff instead: token-rejected.test.ts).
+      res.writeHead(req.headers.authorization === 'Bearer token-0' && req.url !== '/first' ? 401 : 200).end()
     })
     const tokens = await startTokenEndpoint(t, async (_req, index) => {
       if (index > 0) await new Promise((resolve) => setTimeout(resolve, TOKEN_DELAY_MS))
@@ -207,6 +211,10 @@ for (const store of STORES) {
       }
     })
     const limiter = sidecar.sidecar.upstreams[0]!.limiter
+    const first = await fetch(`${sidecar.url}/a/first`, { signal: AbortSignal.timeout(3000) })
+    await first.arrayBuffer()
+    t.assert.strictEqual(first.status, 200, 'token-0 is confirmed by a first answer')
+    seen.length = 0
     const controller = new AbortController()
     const gone = fetch(`${sidecar.url}/a/x`, { signal: controller.signal }).catch(() => undefined)
     t.assert.ok(await eventually(() => tokens.requests.length === 2), 'the 401 sent the retry for a new token')
