@@ -17,6 +17,18 @@ export const DEFAULT_HEADERS_TIMEOUT_MS = 10_000
 export const DEFAULT_BODY_TIMEOUT_MS = 30_000
 export const DEFAULT_LOG_LEVEL = 'info'
 export const DEFAULT_KEY_PREFIX = 'tollgate:'
+/**
+ * store.commandTimeout: a Redis command (or script) unanswered this long has
+ * failed. That request alone is handled as store.onUnavailable says; the
+ * store is not lost for it (issue 14: slow is not down). Every bound that
+ * waits on Redis (token wait, limiter hold) is derived from it.
+ */
+export const DEFAULT_STORE_COMMAND_TIMEOUT_MS = 1000
+/**
+ * store.unavailableAfter: Redis is declared lost when commands have failed
+ * this long without a success (or at once, when the connection drops).
+ */
+export const DEFAULT_STORE_UNAVAILABLE_AFTER_MS = 3000
 /** Upstream response timeout: headers must arrive, and the body must not stall, within it. */
 export const DEFAULT_UPSTREAM_TIMEOUT_MS = 30_000
 export const DEFAULT_TOKEN_TIMEOUT_MS = 10_000

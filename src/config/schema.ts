@@ -129,6 +129,8 @@ export const storeSchema = z.strictObject({
   keyPrefix: z.string().optional(),
   encryptionKey: z.string().min(16, { message: 'must be at least 16 characters' }).optional(),
   onUnavailable: z.enum(['local', 'fail']).optional(),
+  commandTimeout: positiveDuration.optional(),
+  unavailableAfter: duration.optional(),
   /** ioredis options passed through as given (Sentinel, TLS details); see docs/scaling.md. */
   redis: z.record(z.string(), z.unknown()).optional()
 })

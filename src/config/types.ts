@@ -114,6 +114,10 @@ export interface StoreConfig {
   readonly keyPrefix: string
   readonly encryptionKey?: string
   readonly onUnavailable: 'local' | 'fail'
+  /** One command's bound: a command unanswered this long has failed (for its request alone). */
+  readonly commandTimeoutMs: number
+  /** Commands failing this long without a success (or the connection dropping) is a lost store. */
+  readonly unavailableAfterMs: number
   /** ioredis options, passed through (Sentinel, TLS details); tollgate's own defaults are in store/redis-client.ts. */
   readonly redis?: Readonly<Record<string, unknown>>
 }

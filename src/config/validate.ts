@@ -129,10 +129,16 @@ function resolveStore (raw: RawStore, issues: ConfigIssue[], secrets: Set<string
   if (raw.encryptionKey !== undefined) secrets.add(raw.encryptionKey)
   // Passwords in the ioredis passthrough (password, sentinelPassword, tls.key ...) are kept out of the logs too.
   if (raw.redis !== undefined) collectSecrets(raw.redis, secrets)
+  // tollgate's own key, because the token wait and the limiter hold are derived from it; ioredis' would bypass them.
+  if (raw.redis !== undefined && Object.hasOwn(raw.redis, 'commandTimeout')) {
+    issues.push({ path: 'store.redis.commandTimeout', message: 'is not passed to ioredis: use store.commandTimeout (a duration, e.g. 2s)' })
+  }
   return {
     type,
     keyPrefix: raw.keyPrefix ?? defaults.DEFAULT_KEY_PREFIX,
     onUnavailable: raw.onUnavailable ?? 'local',
+    commandTimeoutMs: raw.commandTimeout ?? defaults.DEFAULT_STORE_COMMAND_TIMEOUT_MS,
+    unavailableAfterMs: raw.unavailableAfter ?? defaults.DEFAULT_STORE_UNAVAILABLE_AFTER_MS,
     ...optional('url', raw.url),
     ...optional('encryptionKey', raw.encryptionKey),
     ...optional('redis', raw.redis)

@@ -57,7 +57,7 @@ test('defaults are filled: host, port, grace, body limit, headers timeout, log l
   const result = loadConfigFile(dir.write('min.yaml', 'upstreams:\n  photon:\n    target: http://127.0.0.1:9\n'), {})
   t.assert.deepStrictEqual({ ...result.config?.server }, { host: '127.0.0.1', port: 8080, shutdownGraceMs: 10_000, bodyLimit: 10 * 1024 * 1024, headersTimeoutMs: 10_000, bodyTimeoutMs: 30_000, allow: [] })
   t.assert.strictEqual(result.config?.log.level, 'info')
-  t.assert.deepStrictEqual({ ...result.config?.store }, { type: 'memory', keyPrefix: 'tollgate:', onUnavailable: 'local' })
+  t.assert.deepStrictEqual({ ...result.config?.store }, { type: 'memory', keyPrefix: 'tollgate:', onUnavailable: 'local', commandTimeoutMs: 1000, unavailableAfterMs: 3000 })
 })
 
 test('a missing file and a file that is not YAML are reported, not thrown', (t: TestContext) => {

@@ -120,6 +120,20 @@ test('a bad private key: not PEM, or the wrong kind for signingAlg', (t: TestCon
   t.assert.deepStrictEqual(issuesOf({ upstreams: { redox: { target: TARGET, auth: oauth({ clientAuth: 'private_key_jwt', privateKey: pem }) } } }), [], 'a good RSA key for RS384 passes')
 })
 
+test('store.commandTimeout and store.unavailableAfter are durations with defaults; store.redis.commandTimeout is refused with a hint', (t: TestContext) => {
+  t.plan(5)
+  const store = (extra: Record<string, unknown>): Record<string, unknown> => ({ store: { type: 'redis', url: 'redis://127.0.0.1:6379', ...extra }, upstreams: { photon: { target: TARGET } } })
+  const defaults = resolveConfig(store({}), { env: {} }).config?.store
+  t.assert.deepStrictEqual([defaults?.commandTimeoutMs, defaults?.unavailableAfterMs], [1000, 3000])
+  const set = resolveConfig(store({ commandTimeout: '250ms', unavailableAfter: 5 }), { env: {} }).config?.store
+  t.assert.deepStrictEqual([set?.commandTimeoutMs, set?.unavailableAfterMs], [250, 5000])
+  t.assert.deepStrictEqual(issuesOf(store({ redis: { commandTimeout: 2000, connectTimeout: 5000 } })).map(formatIssue), [
+    'store.redis.commandTimeout: is not passed to ioredis: use store.commandTimeout (a duration, e.g. 2s)'
+  ])
+  t.assert.deepStrictEqual(issuesOf(store({ commandTimeout: 'soon', unavailableAfter: '-1s' })).map((issue) => issue.path).sort(), ['store.commandTimeout', 'store.unavailableAfter'])
+  t.assert.deepStrictEqual(issuesOf(store({ commandTimeout: 0 })).map(formatIssue), ['store.commandTimeout: must be longer than 0'])
+})
+
 test('the resolved config is frozen', (t: TestContext) => {
   t.plan(2)
   const { config } = resolveConfig({ upstreams: { a: { target: TARGET } } }, { env: {} })
