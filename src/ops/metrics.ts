@@ -123,7 +123,7 @@ export function createMetrics (): Metrics {
   // eslint-disable-next-line no-new -- prom-client registers the metric itself
   new Counter({
     name: 'tollgate_store_outages_total',
-    help: 'Times the connection to the shared store was lost',
+    help: 'Times the shared store was declared lost: its connection dropped, or its commands failed for store.unavailableAfter without a success',
     registers: [registry],
     collect () {
       this.reset()

@@ -9,13 +9,20 @@
  *   issued while Redis is away fails at once, and commands in flight when the
  *   connection drops are rejected at the drop (ioredis would otherwise hold
  *   them until a reconnect, and a request would hang on them).
- * - `commandTimeout`: a Redis that accepts connections but does not answer
- *   (stopped, swapping) fails commands after a second; the connection is then
- *   dropped and re-established, and is unavailable until Redis answers its
- *   ready check again.
+ * - `store.commandTimeout` (1 s): a command unanswered that long has failed,
+ *   and its request alone is handled as `onUnavailable` says. One slow command
+ *   is not a lost store (issue 14, "slow is not down"): the store is declared
+ *   lost when the connection drops, or when commands have failed for
+ *   `store.unavailableAfter` (3 s) without a success (store-health.ts). Then
+ *   the connection is dropped and re-established (one that went half-open,
+ *   say to a Redis host that died, would otherwise never notice).
+ * - From the first failure until it is settled again, a PING every 250 ms
+ *   keeps the evidence coming whatever the traffic; after an outage, the store
+ *   is back once Redis has answered for 1 s without a failure. Each flip is
+ *   logged once (warn lost, info back) and counted (`outages`).
  * - `retryStrategy`: reconnect for ever, 50 ms doubling to 2 s, jittered so
  *   that a fleet of replicas does not reconnect in step. Shared state resumes
- *   on the 'ready' that follows, without a restart.
+ *   a second after the 'ready' that follows, without a restart.
  * - The subscriber keeps ioredis' defaults (offline queue, resubscribe on
  *   reconnect): it issues SUBSCRIBE and nothing else.
  * Every ioredis option can still be set through `store.redis` (Sentinel, TLS
@@ -25,6 +32,7 @@ import { randomBytes } from 'node:crypto'
 import { Redis, type RedisOptions } from 'ioredis'
 import type { StoreConfig } from '../config/types.js'
 import { defineScript, type Script } from './scripts.js'
+import { StoreHealth, type Flip } from './store-health.js'
 
 /** The part of a pino logger the store uses. */
 export interface StoreLog {
@@ -33,8 +41,6 @@ export interface StoreLog {
   debug? (obj: object, msg: string): void
 }
 
-/** A command (or script) that takes no longer than this is assumed lost: Redis is treated as away. */
-export const COMMAND_TIMEOUT_MS = 1000
 /** How long a TCP connect to Redis may take. */
 export const CONNECT_TIMEOUT_MS = 2000
 /** Reconnect delays: RETRY_BASE_MS doubling up to RETRY_MAX_MS, plus up to RETRY_JITTER_MS. */
@@ -43,6 +49,10 @@ const RETRY_MAX_MS = 2000
 const RETRY_JITTER_MS = 100
 /** After an error answer (not a lost connection), the store is left alone this long. */
 const COOL_DOWN_MS = 1000
+/** While commands fail or the store is lost, Redis is asked PING this often. */
+const PROBE_EVERY_MS = 250
+/** After an outage, Redis must answer this long without a failure before the store is used again. */
+const RECOVER_AFTER_MS = 1000
 
 export type StoreMessage =
   | { readonly t: 'pause', readonly k: string, readonly ms: number, readonly from: string }
@@ -53,30 +63,38 @@ export interface StoreStatus {
   /** Whether shared state is in use right now (always false for memory). */
   readonly available: boolean
   readonly onUnavailable: 'local' | 'fail'
-  /** Connection losses since start. */
+  /** Times the store was declared lost since start (connection dropped, or commands failing for unavailableAfter). */
   readonly outages: number
   /** Epoch ms the current outage began, when there is one. */
   readonly unavailableSince?: number
 }
 
+export interface ConnectionDeps {
+  /** Monotonic ms, for the health timing (store-health.ts). */
+  readonly now?: () => number
+}
+
 /**
  * ioredis options tollgate relies on. `overrides` (store.redis) win: an
  * operator who needs another connect timeout or TLS setting can have it.
+ * Except `commandTimeout`: it is `store.commandTimeout`, because the token
+ * wait and the limiter hold are derived from it (validate.ts refuses
+ * `store.redis.commandTimeout`).
  */
-export function redisOptions (overrides: Readonly<Record<string, unknown>> | undefined): RedisOptions {
+export function redisOptions (overrides: Readonly<Record<string, unknown>> | undefined, commandTimeoutMs: number): RedisOptions {
   return {
     lazyConnect: true,
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,
     autoResendUnfulfilledCommands: false,
-    commandTimeout: COMMAND_TIMEOUT_MS,
     connectTimeout: CONNECT_TIMEOUT_MS,
     // disconnect() arms a timer (2 s by default) that only a later 'close' clears; on a socket
     // that is already closed (Redis gone) it would hold the process open on shutdown that long.
     disconnectTimeout: 200,
     retryStrategy: (attempt: number) => Math.min(RETRY_BASE_MS * 2 ** Math.min(attempt - 1, 10), RETRY_MAX_MS) + Math.floor(Math.random() * RETRY_JITTER_MS),
     // A copy: the resolved config is frozen, and ioredis may write to nested option objects.
-    ...(overrides === undefined ? {} : structuredClone(overrides) as RedisOptions)
+    ...(overrides === undefined ? {} : structuredClone(overrides) as RedisOptions),
+    commandTimeout: commandTimeoutMs
   }
 }
 
@@ -87,36 +105,41 @@ export class RedisConnection {
   /** The one pub/sub channel of a deployment: pauses, new tokens, invalidations. */
   readonly channel: string
   readonly onUnavailable: 'local' | 'fail'
+  /** store.commandTimeout: the bound of one command, and so of every wait derived from it. */
+  readonly commandTimeoutMs: number
   readonly client: Redis
   readonly #subscriber: Redis
   readonly #log: StoreLog | undefined
   readonly #readyListeners = new Set<() => void>()
   readonly #lostListeners = new Set<() => void>()
   readonly #messageListeners = new Set<(message: StoreMessage) => void>()
-  #down = true
+  readonly #health: StoreHealth
   #downSince: number | undefined = Date.now()
   #outages = 0
   #coolUntil = 0
   #closing = false
+  #probe: NodeJS.Timeout | undefined
   /** Set once start() has returned: later connections are reported in the log. */
   #started = false
   /** The last connection error's message, for the startup failure. */
   #lastError: string | undefined
   readonly #password: string | undefined
 
-  constructor (config: StoreConfig, log: StoreLog | undefined) {
+  constructor (config: StoreConfig, log: StoreLog | undefined, deps: ConnectionDeps = {}) {
     if (config.url === undefined) throw new TypeError("'store.url' is required for a redis store")
     this.keyPrefix = config.keyPrefix
     this.channel = `${config.keyPrefix}events`
     this.onUnavailable = config.onUnavailable
+    this.commandTimeoutMs = config.commandTimeoutMs
     this.#log = log
     this.#password = passwordOf(config.url)
-    const options = redisOptions(config.redis)
+    this.#health = new StoreHealth({ unavailableAfterMs: config.unavailableAfterMs, recoverAfterMs: RECOVER_AFTER_MS, now: deps.now ?? (() => performance.now()) })
+    const options = redisOptions(config.redis, config.commandTimeoutMs)
     this.client = new Redis(config.url, options)
     this.#subscriber = new Redis(config.url, { ...options, enableOfflineQueue: true, maxRetriesPerRequest: null, commandTimeout: undefined, lazyConnect: false })
     this.client.on('ready', () => this.#ready())
-    this.client.on('close', () => this.#lost())
-    // Without a listener an 'error' event would crash the process; the outage itself is logged by #lost, once.
+    this.client.on('close', () => this.#apply(this.#health.dropped()))
+    // Without a listener an 'error' event would crash the process; the outage itself is logged by #apply, once.
     this.client.on('error', (err: Error) => {
       this.#lastError = this.#clean(err.message)
       this.#log?.debug?.({ err: { message: this.#lastError } }, 'shared store connection error')
@@ -126,9 +149,14 @@ export class RedisConnection {
     this.#subscriber.subscribe(this.channel).catch(() => {})
   }
 
-  /** True while the shared store can be used: connected, and not cooling down after an error answer. */
+  /**
+   * True while the shared store can be used: not declared lost, and not
+   * cooling down after an error answer. Commands failing (but not yet for
+   * unavailableAfter) leave it true: each request whose command fails is
+   * handled alone.
+   */
   get available (): boolean {
-    return !this.#down && (this.#coolUntil === 0 || Date.now() >= this.#coolUntil)
+    return this.#health.up && (this.#coolUntil === 0 || Date.now() >= this.#coolUntil)
   }
 
   /**
@@ -146,7 +174,7 @@ export class RedisConnection {
     }
   }
 
-  /** Called once per (re)connection, when shared state can be used again. Returns the unsubscribe function. */
+  /** Called when shared state can be used again: the first connection, and the end of each outage. Returns the unsubscribe function. */
   onReady (listener: () => void): () => void {
     this.#readyListeners.add(listener)
     return () => this.#readyListeners.delete(listener)
@@ -164,41 +192,58 @@ export class RedisConnection {
   }
 
   /**
-   * A command failed. A lost connection is handled by the 'close' event; a
-   * timeout means Redis is there but not answering, so the connection is
-   * dropped and rebuilt; an error answer (OOM, a script error) sets the store
-   * aside for a moment rather than retrying it on every request.
+   * A command failed; the caller handles its request alone, as
+   * `onUnavailable` says. An error answer (OOM, READONLY, a script error) sets
+   * the store aside for a moment rather than retrying it on every request.
+   * Anything else (a timeout, a command that could not be sent) counts
+   * towards a lost store: when failures have gone on for unavailableAfter
+   * without a success, it is declared lost and the connection is rebuilt.
    */
   failed (err: unknown, what: string): void {
     if (this.#closing) return
-    const message = (err as Error | undefined)?.message ?? String(err)
-    if (message.includes('timed out')) {
-      this.#log?.warn({ what, err: { message } }, 'shared store command timed out')
-      this.#lost()
-      this.client.disconnect(true)
-    } else if ((err as Error | undefined)?.name === 'ReplyError') {
+    const message = this.#clean((err as Error | undefined)?.message ?? String(err))
+    if ((err as Error | undefined)?.name === 'ReplyError') {
       this.#log?.warn({ what, err: { message } }, 'shared store refused a command')
       this.#coolUntil = Date.now() + COOL_DOWN_MS
+      return
+    }
+    if (this.#health.settled) {
+      // Once per row of failures: the first sign of a slow or silent Redis.
+      this.#log?.warn({ what, err: { message } }, 'shared store command failed: handled for its request alone; the store is lost only if failures go on for store.unavailableAfter')
     } else {
       this.#log?.debug?.({ what, err: { message } }, 'shared store command failed')
     }
+    this.#fail()
+  }
+
+  /**
+   * A command was answered. `script()` reports its own; a caller that uses
+   * `client` directly may report its answers here (the probe makes sure the
+   * health is known without them).
+   */
+  succeeded (): void {
+    if (this.#health.settled) return
+    this.#apply(this.#health.succeeded())
   }
 
   /**
    * A Lua script as a function on the command client. Its outcomes feed the
-   * connection's health: a rejection is recorded here (callers do not call
-   * `failed` again) and still reaches the caller, who handles that one
-   * request as `onUnavailable` says.
+   * connection's health, both ways: an answer is a success, a rejection is
+   * recorded here (callers do not call `failed` again) and still reaches the
+   * caller, who handles that one request as `onUnavailable` says.
    */
   script (name: string, numberOfKeys: number, lua: string): Script {
     const run = defineScript(this.client, name, numberOfKeys, lua)
     return async (keys, args) => {
+      let reply: unknown
       try {
-        return await run(keys, args)
+        reply = await run(keys, args)
       } catch (err) {
         this.failed(err, name)
         throw err
       }
+      this.succeeded()
+      return reply
     }
   }
 
@@ -215,6 +260,7 @@ export class RedisConnection {
 
   async close (): Promise<void> {
     this.#closing = true
+    this.#stopProbe()
     this.#readyListeners.clear()
     this.#lostListeners.clear()
     this.#messageListeners.clear()
@@ -226,26 +272,65 @@ export class RedisConnection {
     return this.#password === undefined ? message : message.split(this.#password).join('***')
   }
 
+  /** ioredis connected (and its ready check passed). The first time, the store is up at once; after an outage, once Redis has answered for a second. */
   #ready (): void {
     this.#coolUntil = 0
-    if (!this.#down) return
+    if (this.#outages === 0) this.#apply(this.#health.connected())
+    else this.#startProbe()
+  }
+
+  #fail (): void {
+    this.#apply(this.#health.failed())
+    if (!this.#health.settled) this.#startProbe()
+  }
+
+  /** Acts on a flip of the health: once per flip, one log line, the listeners, and the counter. */
+  #apply (flip: Flip): void {
+    if (flip === undefined || this.#closing) return
+    if (flip === 'lost') {
+      this.#downSince = Date.now()
+      this.#outages++
+      this.#log?.warn({ onUnavailable: this.onUnavailable }, this.onUnavailable === 'fail'
+        ? 'shared store unavailable: requests that need it get 503 TG_STORE_UNAVAILABLE until it returns'
+        : 'shared store unavailable: limits and tokens fall back to this process alone until it returns')
+      for (const listener of this.#lostListeners) listener()
+      // Commands failed for unavailableAfter on a connection that looks open: rebuild it (a no-op when it already dropped).
+      if (this.client.status === 'ready') this.client.disconnect(true)
+      return
+    }
     const wasOut = this.#downSince === undefined ? 0 : Date.now() - this.#downSince
-    this.#down = false
     this.#downSince = undefined
+    this.#stopProbe()
     // The first connection is reported by the store's startup line.
     if (this.#started) this.#log?.info({ unavailableMs: wasOut }, 'shared store available again: limits and tokens are shared')
     for (const listener of this.#readyListeners) listener()
   }
 
-  #lost (): void {
-    if (this.#down || this.#closing) return
-    this.#down = true
-    this.#downSince = Date.now()
-    this.#outages++
-    this.#log?.warn({ onUnavailable: this.onUnavailable }, this.onUnavailable === 'fail'
-      ? 'shared store unavailable: requests that need it get 503 TG_STORE_UNAVAILABLE until it returns'
-      : 'shared store unavailable: limits and tokens fall back to this process alone until it returns')
-    for (const listener of this.#lostListeners) listener()
+  /** PING every PROBE_EVERY_MS while in doubt, each on its own (a silent Redis shows as a failure per tick, not per timeout). */
+  #startProbe (): void {
+    if (this.#probe !== undefined || this.#closing) return
+    this.#probe = setInterval(() => this.#ping(), PROBE_EVERY_MS)
+    this.#probe.unref()
+    this.#ping()
+  }
+
+  #stopProbe (): void {
+    clearInterval(this.#probe)
+    this.#probe = undefined
+  }
+
+  #ping (): void {
+    if (this.#health.settled) {
+      this.#stopProbe()
+      return
+    }
+    // Reconnecting: 'ready' restarts the count; a PING now could only fail at once.
+    if (this.client.status !== 'ready') return
+    this.client.ping().then(() => this.succeeded(), (err: unknown) => {
+      if (this.#closing) return
+      this.#log?.debug?.({ err: { message: this.#clean((err as Error).message) } }, 'shared store probe failed')
+      this.#fail()
+    })
   }
 
   #message (raw: string): void {

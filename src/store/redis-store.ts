@@ -7,7 +7,7 @@ import type { StoreConfig, UpstreamConfig } from '../config/types.js'
 import { StoreUnavailable } from '../errors.js'
 import { createLimiter, type LimiterDeps, PAUSE_ONLY } from '../limit/index.js'
 import type { Store, StoreDeps } from './index.js'
-import { COMMAND_TIMEOUT_MS, RedisConnection } from './redis-client.js'
+import { RedisConnection } from './redis-client.js'
 import { createRedisWindow } from './redis-window.js'
 import { createRedisTokenStore, tokenWaitBoundMs } from './redis-token-store.js'
 
@@ -37,7 +37,7 @@ export async function openRedisStore (config: StoreConfig, deps: StoreDeps): Pro
   return {
     type: 'redis',
     createLimiter (upstream: UpstreamConfig, limiterDeps: LimiterDeps = {}) {
-      const tokenWaitMs = upstream.auth.type === 'oauth2_client_credentials' ? tokenWaitBoundMs(upstream.auth, COMMAND_TIMEOUT_MS) : 0
+      const tokenWaitMs = upstream.auth.type === 'oauth2_client_credentials' ? tokenWaitBoundMs(upstream.auth, config.commandTimeoutMs) : 0
       const now = limiterDeps.now ?? monotonic
       // Without rateLimit: no window, but a 429 still pauses the upstream on every replica.
       const window = createRedisWindow({
