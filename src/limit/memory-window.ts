@@ -4,7 +4,7 @@
  * all (every unit granted; the limiter still honours pauses). Everything is
  * synchronous, so the limiter's hot path takes a unit with no promise.
  */
-import { type Clock, NO_WINDOW, SlidingWindow, type StartWindow } from './sliding-window.js'
+import { type Clock, NO_WINDOW, SlidingWindow, type StartWindow, takeUpTo } from './sliding-window.js'
 import type { Grant, Ticket, WindowStore } from './window-store.js'
 
 /** The window counts units, not identities: every ticket is this one. */
@@ -36,14 +36,7 @@ class MemoryWindow implements WindowStore {
   }
 
   take (n: number): Grant {
-    let taken = 0
-    let waitMs = 0
-    while (taken < n) {
-      waitMs = this.#window.tryTake()
-      if (waitMs !== 0) break
-      taken++
-    }
-    return { taken, ticket: UNIT, waitMs, pausedMs: 0 }
+    return { ...takeUpTo(this.#window, n), ticket: UNIT, pausedMs: 0 }
   }
 
   stamp (): void {

@@ -55,6 +55,21 @@ export const NO_WINDOW: StartWindow = Object.freeze({
   addPhantomStarts: () => {}
 })
 
+/**
+ * Take up to `n` pending units, one at a time: how many were taken, and when
+ * fewer than `n`, the ms until one more could be (else 0).
+ */
+export function takeUpTo (window: StartWindow, n: number): { taken: number, waitMs: number } {
+  let taken = 0
+  let waitMs = 0
+  while (taken < n) {
+    waitMs = window.tryTake()
+    if (waitMs !== 0) break
+    taken++
+  }
+  return { taken, waitMs }
+}
+
 export class SlidingWindow implements StartWindow {
   readonly requests: number
   readonly windowMs: number

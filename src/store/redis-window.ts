@@ -29,7 +29,7 @@
  */
 import type { RateLimitConfig } from '../config/types.js'
 import { StoreUnavailable } from '../errors.js'
-import { type Clock, NO_WINDOW, SlidingWindow, type StartWindow } from '../limit/sliding-window.js'
+import { type Clock, NO_WINDOW, SlidingWindow, type StartWindow, takeUpTo } from '../limit/sliding-window.js'
 import type { Grant, Ticket, WindowEvents, WindowStore } from '../limit/window-store.js'
 import type { RedisConnection, StoreMessage } from './redis-client.js'
 import type { Script } from './scripts.js'
@@ -217,14 +217,7 @@ class RedisWindow implements WindowStore {
   /** Units from the local window alone, or, with onUnavailable: fail, the 503 for the waiters asked for. */
   #takeLocally (n: number): Grant {
     if (this.#windowed && this.#conn.onUnavailable === 'fail') throw storeUnavailable()
-    let taken = 0
-    let waitMs = 0
-    while (taken < n) {
-      waitMs = this.#local.tryTake()
-      if (waitMs !== 0) break
-      taken++
-    }
-    return { taken, ticket: LOCAL, waitMs, pausedMs: 0 }
+    return { ...takeUpTo(this.#local, n), ticket: LOCAL, pausedMs: 0 }
   }
 
   #granted ([taken, waitMs, remaining, pausedMs, ticket]: [number, string, number, string, string]): Grant {
