@@ -90,3 +90,10 @@ test('back after 1 s of successes; a failure among them restarts the second', (t
   t.assert.strictEqual(h.succeeded(), 'back')
   t.assert.deepStrictEqual([h.up, h.settled, h.succeeded()], [true, true, undefined])
 })
+
+test('unavailableAfter 0: lost at the first failed command', (t: TestContext) => {
+  t.plan(1)
+  const h = new StoreHealth({ unavailableAfterMs: 0, recoverAfterMs: 1000, now: () => 5 })
+  h.connected()
+  t.assert.strictEqual(h.failed(), 'lost')
+})
