@@ -247,4 +247,47 @@ for (const store of STORES) {
     t.assert.strictEqual(res.status, 200, await res.text())
     t.assert.strictEqual(origin.requests.length, 2)
   })
+
+  test(`${store}: an app that hangs up while queued for a slot: nothing is sent for it, nothing stays held`, async (t: TestContext) => {
+    const origin = await startCountedOrigin(t, (req, res) => {
+      req.resume()
+      req.on('end', () => setTimeout(() => res.end('ok'), req.url === '/busy' ? 400 : 0))
+    })
+    const sidecar = await startSidecar(t, {
+      ...await storeConfig(t, store),
+      log: { level: 'warn' },
+      upstreams: { a: { target: origin.url, rateLimit: { requests: 5, window: '1m', maxConcurrent: 1, maxWait: '5s' } } }
+    })
+    const limiter = sidecar.sidecar.upstreams[0]!.limiter
+    const busy = fetch(`${sidecar.url}/a/busy`).then((res) => res.arrayBuffer())
+    t.assert.ok(await eventually(() => origin.requests.length === 1), 'the first request holds the one slot')
+    const controller = new AbortController()
+    const queued = fetch(`${sidecar.url}/a/queued`, { signal: controller.signal }).catch(() => undefined)
+    t.assert.ok(await eventually(() => limiter.status().queued === 1), `queued for the slot: ${JSON.stringify(limiter.status())}`)
+    controller.abort()
+    await queued
+    t.assert.ok(await eventually(() => limiter.status().queued === 0), 'its queue place is freed at once')
+    await busy
+    t.assert.ok(await eventually(() => limiter.status().running === 0), `still held: ${JSON.stringify(limiter.status())}`)
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    t.assert.deepStrictEqual(origin.requests.map((r) => r.url), ['/busy'], 'nothing sent for the app that had gone')
+    t.assert.strictEqual(limiter.status().remaining, 4, 'only the request that was sent holds a unit')
+  })
+
+  test(`${store}: an app that hangs up while waiting out a pause: nothing is sent for it, nothing stays held`, async (t: TestContext) => {
+    const { sidecar, origin } = await pausingRig(t, store, '1')
+    const limiter = sidecar.sidecar.upstreams[0]!.limiter
+    // Its retries spent, the last 429 is passed back, and the upstream pauses for 1 s from then.
+    const first = await fetch(`${sidecar.url}/a/slow-down`)
+    await first.arrayBuffer()
+    const controller = new AbortController()
+    const waiting = fetch(`${sidecar.url}/a/later`, { signal: controller.signal }).catch(() => undefined)
+    t.assert.ok(await eventually(() => limiter.status().queued >= 1), `waits out the pause: ${JSON.stringify(limiter.status())}`)
+    controller.abort()
+    await waiting
+    t.assert.ok(await eventually(() => limiter.status().queued === 0 && limiter.status().running === 0), `still held: ${JSON.stringify(limiter.status())}`)
+    // Past the pause: a waiter still queued would go out now.
+    await new Promise((resolve) => setTimeout(resolve, 1300))
+    t.assert.ok(!origin.requests.some((r) => r.url === '/later'), 'nothing sent for the app that had gone')
+  })
 }
