@@ -10,6 +10,7 @@
  * is served by the dispatch watcher (Exchange.headers) and could not be
  * forced from outside the process.
  */
+import { subscribe, unsubscribe } from 'node:diagnostics_channel'
 import { connect } from 'node:net'
 import { test, type TestContext } from 'node:test'
 import { eventually, startCountedOrigin } from '../helpers/hostile.js'
