@@ -19,7 +19,8 @@ export interface CliRun {
 }
 
 export function startCli (t: TestContext, args: string[], env: NodeJS.ProcessEnv = {}): CliRun {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], {
+  // The warning guard too: a warning the CLI raises fails its test (NODE_NO_WARNINGS only keeps node from printing it).
+  const child = spawn(process.execPath, ['--import', 'tsx', '--import', './test/helpers/warning-guard.ts', 'src/cli.ts', ...args], {
     cwd: REPO_ROOT,
     env: { ...process.env, TOLLGATE_CONFIG: '', NODE_NO_WARNINGS: '1', ...env },
     stdio: ['ignore', 'pipe', 'pipe']
