@@ -294,8 +294,8 @@ export class RedisConnection {
         ? 'shared store unavailable: requests that need it get 503 TG_STORE_UNAVAILABLE until it returns'
         : 'shared store unavailable: limits and tokens fall back to this process alone until it returns')
       for (const listener of this.#lostListeners) listener()
-      // Commands failed for unavailableAfter on a connection that looks open: rebuild it (a no-op when it already dropped).
-      if (this.client.status === 'ready') this.client.disconnect(true)
+      // Commands failed for unavailableAfter on a connection that looks open: rebuild it (once per socket; a no-op when it already dropped).
+      dropConnection(this.client)
       return
     }
     const wasOut = this.#downSince === undefined ? 0 : Date.now() - this.#downSince
@@ -352,6 +352,25 @@ function passwordOf (url: string): string | undefined {
   } catch {
     return undefined
   }
+}
+
+/** Sockets dropConnection has asked ioredis to close (weakly held: a closed socket is not kept). */
+const dropping = new WeakSet<object>()
+
+/**
+ * Close a connected client's socket so that ioredis connects again: at most
+ * once per socket, however often it is asked. ioredis' disconnect() adds a
+ * 'close' listener and a timer to the socket on every call
+ * (connectors/AbstractConnector.js; redis/ioredis#1792, open), and a socket
+ * to a Redis that answers nothing stays open until disconnectTimeout ends it.
+ * A drop per timed-out command (as before c0b7d69) was a listener per
+ * request: "11 close listeners added to [Socket]" (issue 14 part 8).
+ */
+export function dropConnection (client: Redis): void {
+  const socket = client.stream as object | undefined
+  if (client.status !== 'ready' || socket === undefined || dropping.has(socket)) return
+  dropping.add(socket)
+  client.disconnect(true)
 }
 
 /** QUIT when connected (lets replies in flight arrive), else just drop the socket; never hang a shutdown on Redis. */
