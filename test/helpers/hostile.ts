@@ -258,7 +258,8 @@ export async function startCountedOrigin (t: TestContext | undefined, handler?: 
     }
     req.on('end', () => res.end(JSON.stringify({ url: entry.url, bodyLength: entry.bodyLength })))
   })
-  server.keepAliveTimeout = 1000
+  // Like a vendor: connections stay open well past undici's 2 s keep-alive threshold, so tests reuse them.
+  server.keepAliveTimeout = 10_000
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   let closed: Promise<void> | undefined
   const origin: CountedOrigin = {

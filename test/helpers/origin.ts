@@ -46,7 +46,8 @@ export async function startOrigin (t: TestContext | undefined, handler: OriginHa
       res.destroy(err as Error)
     })
   })
-  server.keepAliveTimeout = 1000
+  // Like a vendor: connections stay open well past undici's 2 s keep-alive threshold, so tests reuse them.
+  server.keepAliveTimeout = 10_000
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   const close = async (): Promise<void> => {
     server.closeAllConnections()
