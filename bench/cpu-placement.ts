@@ -64,6 +64,12 @@ export function launcher (role: Role): { execPath: string, prefix: string[] } {
   return { execPath: 'taskset', prefix: ['-c', placement[role], process.execPath] }
 }
 
+/** The same for any executable (redis-server): what to run and its arguments. */
+export function wrapCommand (role: Role, file: string, args: readonly string[]): { file: string, args: string[] } {
+  if (placement === undefined) return { file, args: [...args] }
+  return { file: 'taskset', args: ['-c', placement[role], file, ...args] }
+}
+
 export function describePlacement (plan: Placement | string): string {
   return typeof plan === 'string'
     ? plan

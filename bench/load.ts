@@ -21,6 +21,8 @@ export interface LoadOptions {
   readonly seriesMax?: number
   /** Start at this epoch ms rather than at once: load processes forked together start together. */
   readonly startAt?: number
+  /** Extra request headers (the limiter-redis scenario tags each tollgate's requests). */
+  readonly headers?: Readonly<Record<string, string>>
 }
 
 function jsonBody (bytes: number): string {
@@ -50,7 +52,9 @@ const instance = autocannon({
   pipelining: 1,
   timeout: 10,
   method: options.method,
-  ...(options.method === 'POST' ? { body: jsonBody(options.bodyBytes ?? 65_536), headers: { 'content-type': 'application/json' } } : {})
+  ...(options.method === 'POST'
+    ? { body: jsonBody(options.bodyBytes ?? 65_536), headers: { ...options.headers, 'content-type': 'application/json' } }
+    : options.headers === undefined ? {} : { headers: { ...options.headers } })
 }, (err, result) => {
   if (err !== null) {
     process.stderr.write(`load: ${err.message}\n`)

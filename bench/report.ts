@@ -3,6 +3,7 @@
  * docs/benchmarks.md as is) and one verdict per target of issue #6.
  */
 import type { LimiterSummary } from './scenario-limiter.js'
+import type { LimiterRedisResult, LimiterRedisRun } from './scenario-limiter-redis.js'
 import type { QueueSummary } from './scenario-queue.js'
 import type { RefreshResult } from './scenario-refresh.js'
 import type { StampedeSummary } from './scenario-stampede.js'
@@ -14,8 +15,13 @@ export interface Results {
   refresh?: RefreshResult
   stampede?: StampedeSummary
   limiter?: LimiterSummary
+  limiterRedis?: LimiterRedisResult
   queue?: QueueSummary
 }
+
+/** The limiter-redis cases as the targets name them (scenario-limiter-redis.ts runs these limits, quick or not). */
+export const LIMITER_REDIS_CASES = ['200 per 1 s', '100,000 per 60 s'] as const
+const LIMITER_REDIS_CRITERIA = ['N used', 'windows over N', 'outage windows', 'SLOWLOG max', 'MEMORY USAGE'] as const
 
 /** Every target the harness judges; the smoke test checks that each is printed. */
 export const TARGETS = [
@@ -27,7 +33,8 @@ export const TARGETS = [
   'stampede token requests',
   'limiter achieved rate',
   'limiter windows over N',
-  'refresh waits'
+  'refresh waits',
+  ...LIMITER_REDIS_CASES.flatMap((label) => LIMITER_REDIS_CRITERIA.map((criterion) => `limiter-redis ${criterion}, ${label}`))
 ] as const
 
 const MB = 1024 * 1024
@@ -212,6 +219,98 @@ export function queueSection (q: QueueSummary): string {
   ]])
 }
 
+const KIB = 1024
+
+/** "200 per 1 s", "100,000 per 60 s". */
+export function limitLabel (requests: number, windowMs: number): string {
+  return `${requests.toLocaleString('en-US')} per ${windowMs / 1000} s`
+}
+
+function sign (ms: number | undefined): string {
+  return ms === undefined ? '–' : f(ms / 1000, 2)
+}
+
+export function limiterRedisSection (r: LimiterRedisResult): string {
+  if (r.skipped !== undefined) return `not run: ${r.skipped}`
+  const out: string[] = [
+    table(['tree', 'limit', 'arrivals', 'peak per 1 s before the outage', 'max in any window outside the outage (windows over N)', 'outage windows: max all / per replica', 'N used outside the outage, windows', 'SLOWLOG scripts max / p99 / p50 µs (runs)', 'MEMORY USAGE max / at end KiB (keys)', 'CPU µs per arrival: tollgates / Redis / upstream / load'],
+      r.runs.map((x) => [
+        x.tree, limitLabel(x.requests, x.windowMs), String(x.arrivals), String(x.peakPerSecond),
+        `${x.maxOutside} (${x.violations})`,
+        `${x.maxInside} / ${Math.max(0, ...x.replicaFigures.map((p) => p.maxInWindow))}`,
+        `${f(x.used.fraction, 4)} over ${x.used.windows} (before ${f(x.usedBefore.fraction, 4)} over ${x.usedBefore.windows}, after ${f(x.usedAfter.fraction, 4)} over ${x.usedAfter.windows})`,
+        `${x.slowlog.all.max} / ${x.slowlog.all.p99} / ${x.slowlog.all.p50} (${x.slowlog.all.count}; ${x.slowlog.all.over1ms} over 1 ms)`,
+        `${f(maxMemory(x) / KIB, 1)} / ${f((x.memoryAtEnd?.bytes ?? NaN) / KIB, 1)} (${x.memoryAtEnd?.keys ?? '–'})`,
+        `${f(x.cpuUsPerArrival.tollgates, 0)} / ${f(x.cpuUsPerArrival.redis, 0)} / ${f(x.cpuUsPerArrival.upstream, 0)} / ${f(x.cpuUsPerArrival.load, 0)}`
+      ]), 2)
+  ]
+  for (const x of r.runs) {
+    const o = x.outage
+    out.push('', `### ${x.tree}, ${limitLabel(x.requests, x.windowMs)}: ${x.replicas} replicas × ${x.connections} connections, ${x.durationS} s of load (it started ${f(x.firstArrivalMs, 0)} ms after it was due); Redis ${x.redisVersion}, scheduling ${x.redisScheduling}`, '',
+      o === undefined
+        ? 'no outage'
+        : `outage (s from the first arrival): SIGSTOP at ${sign(o.stopMs)}, SIGCONT at ${sign(o.resumeMs)}, outage span until ${sign(o.spanEndMs)} (1 s, tollgate's command timeout, after the SIGCONT or the last replica seen sharing again, whichever is later, + 50 ms); windows with an arrival in the span are outage windows; N used is counted before the span and from one window after it`,
+      '',
+      `arrivals per ${x.windowMs / 1000} s window from the first arrival: ${x.perWindow.join(' ')}`,
+      '',
+      table(['replica', 'arrivals', 'max in any window', 'client ok', 'client failed (of which 10 s timeouts)', 'client p50 / p99 ms', 'limiter started / rejected', 'lost Redis / shared again, s after SIGSTOP', 'outages', 'tollgate CPU ms per arrival'],
+        x.replicaFigures.map((p) => [String(p.tag), String(p.arrivals), String(p.maxInWindow), String(p.clientOk), `${p.clientFailed} (${p.clientTimeouts})`, `${f(p.clientP50)} / ${f(p.clientP99)}`,
+          `${p.started} / ${p.rejected}`, `${sign(p.lostAfterMs)} / ${sign(p.backAfterMs)}`, String(p.outages ?? '–'), f(p.cpuMsPerArrival, 3)])),
+      '',
+      table(['script', 'runs', 'p50 µs', 'p99 µs', 'p99.9 µs', 'max µs', 'over 1 ms', 'longest five µs'], x.slowlog.byScript.map((s) => [s.name, String(s.count), String(s.p50), String(s.p99), String(s.p999), String(s.max), String(s.over1ms), s.top.join(' ')])),
+      '',
+      `SLOWLOG: ${x.slowlog.entries} entries of any command; ${x.slowlog.stalled} script run(s) caught mid-run by the SIGSTOP, left out. ` +
+        `MEMORY USAGE samples (s: KiB): ${x.memory.map((m) => `${f(m.atMs / 1000, 1)}: ${f(m.bytes / KIB, 1)}`).join(', ')}; largest key at the end: ${x.memoryAtEnd?.largest === undefined ? '–' : `${x.memoryAtEnd.largest.key} ${f(x.memoryAtEnd.largest.bytes / KIB, 1)} KiB`}`)
+  }
+  return out.join('\n')
+}
+
+function maxMemory (x: LimiterRedisRun): number {
+  return x.memory.reduce((m, s) => Math.max(m, s.bytes), 0)
+}
+
+/** The five verdicts of one limiter-redis run (issue 14). */
+export function limiterRedisVerdicts (x: LimiterRedisRun): Array<{ criterion: string, goal: string, measured: string, ok: boolean }> {
+  const n = x.requests
+  const perReplica = Math.max(0, ...x.replicaFigures.map((p) => p.maxInWindow))
+  return [
+    {
+      criterion: 'N used',
+      goal: '≥ 0.98 N outside the outage',
+      measured: x.used.windows === 0
+        ? 'no whole window outside the outage'
+        : `${f(x.used.fraction, 4)} N over ${x.used.windows} window(s) (before the outage ${f(x.usedBefore.fraction, 4)} over ${x.usedBefore.windows}, after ${f(x.usedAfter.fraction, 4)} over ${x.usedAfter.windows})${x.maxOutside < 0.98 * n ? `; not overload: no window outside the outage reached 0.98 N (the machine carried at most ${x.peakPerSecond} per 1 s before the outage; N / W is ${f(n * 1000 / x.windowMs, 0)})` : ''}`,
+      ok: x.used.windows > 0 && x.used.fraction >= 0.98
+    },
+    {
+      criterion: 'windows over N',
+      goal: '0 outside the outage',
+      measured: `${x.violations} (max ${x.maxOutside} in any ${x.windowMs / 1000} s without an outage arrival, N = ${n})`,
+      ok: x.violations === 0 && x.maxOutside <= n
+    },
+    {
+      criterion: 'outage windows',
+      goal: `each replica ≤ N, all ≤ ${x.replicas} N (scaling.md)`,
+      measured: `max ${x.maxInside} in a window with an outage arrival; max ${perReplica} from one replica in any window`,
+      ok: perReplica <= n && x.maxInside <= x.replicas * n
+    },
+    {
+      criterion: 'SLOWLOG max',
+      goal: '≤ 1 ms (EVAL/EVALSHA/FCALL)',
+      measured: x.slowlog.all.count === 0
+        ? 'no script run in the SLOWLOG'
+        : `${f(x.slowlog.all.max / 1000, 3)} ms (p99 ${f(x.slowlog.all.p99 / 1000, 3)} ms; ${x.slowlog.all.over1ms} of ${x.slowlog.all.count} runs over 1 ms${x.slowlog.stalled > 0 ? `; ${x.slowlog.stalled} caught by the SIGSTOP left out` : ''})`,
+      ok: x.slowlog.all.count > 0 && x.slowlog.all.max <= 1000
+    },
+    {
+      criterion: 'MEMORY USAGE',
+      goal: '≤ 64 KiB (the upstream\'s keys)',
+      measured: `${f(maxMemory(x) / KIB, 1)} KiB at most over ${x.memory.length} samples (${f((x.memoryAtEnd?.bytes ?? NaN) / KIB, 1)} KiB in ${x.memoryAtEnd?.keys ?? 0} keys just before the load ended)`,
+      ok: x.memory.length > 0 && maxMemory(x) <= 64 * KIB
+    }
+  ]
+}
+
 interface Verdict { readonly target: string, readonly goal: string, readonly measured: string, readonly verdict: string }
 
 export function verdicts (results: Results): Verdict[] {
@@ -262,6 +361,18 @@ export function verdicts (results: Results): Verdict[] {
   out.push(r === undefined
     ? notRun('refresh waits', '0 requests wait; p99 ≈ control')
     : { target: 'refresh waits', goal: '0 requests wait; p99 ≈ control', measured: `${r.waited} waited over ${r.refreshes} refreshes; p99 ${f(r.p99Ratio)}× control, ${f(r.duringRatio)}× during refreshes`, verdict: pass(r.waited === 0 && r.refreshes > 0) })
+  for (const label of LIMITER_REDIS_CASES) {
+    // Judged on this checkout's tree; a candidate's runs are in the scenario's own section.
+    const run = results.limiterRedis?.runs.find((x) => x.tree === 'tollgate' && limitLabel(x.requests, x.windowMs) === label)
+    const judged = run === undefined ? [] : limiterRedisVerdicts(run)
+    for (const criterion of LIMITER_REDIS_CRITERIA) {
+      const v = judged.find((j) => j.criterion === criterion)
+      const target = `limiter-redis ${criterion}, ${label}`
+      out.push(v === undefined
+        ? { ...notRun(target, '–'), measured: results.limiterRedis?.skipped ?? 'not run' }
+        : { target, goal: v.goal, measured: v.measured, verdict: pass(v.ok) })
+    }
+  }
   return out
 }
 

@@ -12,8 +12,9 @@ import { buildTree } from './build.js'
 import { formatAreaComparison, formatFunctionDiff, formatProfile } from './cpuprofile.js'
 import { startChild, type Child } from './proc.js'
 import { applyPlacement, describePlacement, planPlacement } from './cpu-placement.js'
-import { limiterSection, memorySection, pacedSection, pairedSection, queueSection, refreshSection, stampedeSection, throughputSection, verdictSection, type Results } from './report.js'
+import { limiterRedisSection, limiterSection, memorySection, pacedSection, pairedSection, queueSection, refreshSection, stampedeSection, throughputSection, verdictSection, type Results } from './report.js'
 import { runLimiter } from './scenario-limiter.js'
+import { runLimiterRedis } from './scenario-limiter-redis.js'
 import { medianProfiles, runProfile, type ProfileResult } from './scenario-profile.js'
 import { runQueue } from './scenario-queue.js'
 import { runRefresh } from './scenario-refresh.js'
@@ -83,6 +84,11 @@ async function runScenarios (bench: Bench, results: Results, profiles: ProfileRe
     progress('limiter under overload')
     results.limiter = await runLimiter(bench)
   }
+  if (s.has('limiter-redis')) {
+    progress('limiter shared through Redis: three replicas, overload, one outage')
+    results.limiterRedis = await runLimiterRedis(bench, progress)
+    if (results.limiterRedis.skipped !== undefined) progress(`limiter-redis not run: ${results.limiterRedis.skipped}`)
+  }
   if (s.has('queue')) {
     progress('memory per queued request')
     results.queue = await runQueue(bench)
@@ -128,6 +134,7 @@ function report (command: Command, results: Results, profiles: readonly ProfileR
   if (results.refresh !== undefined) out.push('## Token refresh under load', '', refreshSection(results.refresh), '')
   if (results.stampede !== undefined) out.push('## Cold-start stampede', '', stampedeSection(results.stampede), '')
   if (results.limiter !== undefined) out.push('## Limiter accuracy and cost under overload', '', limiterSection(results.limiter), '')
+  if (results.limiterRedis !== undefined) out.push('## Limiter shared through Redis: three replicas under overload, one outage', '', limiterRedisSection(results.limiterRedis), '')
   if (results.queue !== undefined) out.push('## Memory per queued request', '', queueSection(results.queue), '')
   if (profiles.length > 0) {
     const typical = medianProfiles(profiles)

@@ -5,6 +5,7 @@ import { SCENARIOS, type LoadKind, type Scenario, type Settings } from './setup.
 export const HELP = `npm run bench -- [options]
   --quick                 smallest run that still covers every target; its verdicts mean nothing
   --scenarios=LIST        of ${SCENARIOS.join(',')} (default: all; empty: none)
+                          limiter-redis needs redis-server (about 2 min; starts its own on loopback)
   --connections=LIST      default 1,10,100 (quick: 10,100)
   --loads=LIST            get,post (quick: get)
   --rounds=N              default 3 (quick: 1)

@@ -31,7 +31,8 @@ if (runtime === undefined) throw new Error('bench config has no upstream')
 serveParent({
   /** User + system CPU µs so far (all threads of the process). */
   cpu: () => { const { user, system } = process.cpuUsage(); return user + system },
-  status: () => ({ limiter: runtime.limiter.status(), credentials: runtime.credentials.status() }),
+  // The store's status where the tree has one (is shared state in use; how many outages so far).
+  status: () => ({ limiter: runtime.limiter.status(), credentials: runtime.credentials.status(), ...('store' in sidecar ? { store: sidecar.store.status() } : {}) }),
   mem: ({ gc }) => {
     if (gc === true) {
       // Twice: the first pass can leave garbage that only a second collects (weak refs, finalizers).

@@ -2,8 +2,10 @@
  * The vendor side, in its own process: a resource server as fast as node:http
  * allows (a fixed small JSON answer; a POST body is counted, then answered),
  * and an OAuth2 token endpoint. It records what the scenarios check: token
- * requests and when they came, request starts (when asked), requests that
- * carried an Authorization header, and POST bodies that arrived short.
+ * requests and when they came, request starts (when asked, each with the
+ * number the load generator put in its x-bench-tag header: which tollgate it
+ * came through), requests that carried an Authorization header, and POST
+ * bodies that arrived short.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
@@ -17,13 +19,17 @@ let authorized = 0
 let shortBodies = 0
 let recording = false
 let starts: number[] = []
+let tags: number[] = []
 let tokenRequests: number[] = []
 let tokenDelayMs = 0
 let tokenSeq = 0
 
 function resource (req: IncomingMessage, res: ServerResponse): void {
   requests++
-  if (recording) starts.push(epochNow())
+  if (recording) {
+    starts.push(epochNow())
+    tags.push(Number(req.headers['x-bench-tag'] ?? -1))
+  }
   if (req.headers.authorization !== undefined) authorized++
   if (req.method === 'GET') {
     res.writeHead(200, SMALL_HEADERS).end(SMALL)
@@ -70,16 +76,22 @@ serveParent({
   tokenDelay: ({ ms }) => { tokenDelayMs = Number(ms) },
   record: ({ on }) => {
     recording = on === true
-    if (recording) starts = []
+    if (recording) {
+      starts = []
+      tags = []
+    }
   },
   /** Start times recorded since `record on`, epoch ms. */
   starts: () => Float64Array.from(starts),
+  /** x-bench-tag of each recorded start (-1: none), in the order of `starts`. */
+  tags: () => Int32Array.from(tags),
   counters: () => ({ requests, authorized, shortBodies, tokenRequests: tokenRequests.length }),
   tokenRequestTimes: () => Float64Array.from(tokenRequests),
   reset: () => {
     requests = authorized = shortBodies = 0
     tokenRequests = []
     starts = []
+    tags = []
   }
 }, async () => {
   api.closeAllConnections()
