@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
 import { parse as parseYaml } from 'yaml'
-import { interpolate } from './interpolate.js'
+import { explainOrigin, interpolate, type ValueOrigin } from './interpolate.js'
 import type { ConfigIssue } from './issues.js'
 import type { Config } from './types.js'
 import { validateConfig } from './validate.js'
@@ -32,11 +32,14 @@ export function loadConfigFile (file: string, env: NodeJS.ProcessEnv = process.e
 export function resolveConfig (raw: unknown, options: { env?: NodeJS.ProcessEnv, baseDir?: string } = {}): LoadResult {
   const issues: ConfigIssue[] = []
   const files = new Set<string>()
-  const context = { env: options.env ?? process.env, baseDir: options.baseDir ?? process.cwd(), issues, substituted: new Set<string>(), files }
+  const origins = new Map<string, ValueOrigin>()
+  const context = { env: options.env ?? process.env, baseDir: options.baseDir ?? process.cwd(), issues, substituted: new Set<string>(), files, origins }
   const interpolated = interpolate(raw ?? {}, context)
   const validated = validateConfig(interpolated)
-  if (issues.length === 0) return validated.issues === undefined ? { config: validated.config, files: [...files] } : validated
+  // A bad value that one `${VAR}` gave names the variable: `${PORT} is "abc": expected a port number 0-65535`.
+  const problems = (validated.issues ?? []).map((issue) => explainOrigin(issue, origins))
+  if (issues.length === 0) return validated.issues === undefined ? { config: validated.config, files: [...files] } : { issues: problems }
   // Report the unresolved references, plus what else is wrong elsewhere.
   const reported = new Set(issues.map((issue) => issue.path))
-  return { issues: [...issues, ...(validated.issues ?? []).filter((issue) => !reported.has(issue.path))] }
+  return { issues: [...issues, ...problems.filter((issue) => !reported.has(issue.path))] }
 }

@@ -3,7 +3,8 @@
  * leaves out; anything set explicitly wins.
  */
 import type { ConfigIssue } from './issues.js'
-import { PRESET_NAMES, presetDefaults, type PresetName } from './presets.js'
+import { isPresetName, PRESET_NAMES, presetDefaults } from './presets.js'
+import { closest } from './suggest.js'
 
 export function applyPreset (upstream: Record<string, unknown>, path: string, issues: ConfigIssue[]): Record<string, unknown> {
   const name = upstream.preset
@@ -11,18 +12,34 @@ export function applyPreset (upstream: Record<string, unknown>, path: string, is
     if (upstream.presetOptions !== undefined) issues.push({ path: `${path}.presetOptions`, message: 'only used with preset' })
     return upstream
   }
-  if (typeof name !== 'string' || !(PRESET_NAMES as readonly string[]).includes(name)) {
-    issues.push({ path: `${path}.preset`, message: `must be one of ${PRESET_NAMES.join(' | ')}` })
+  if (!isPresetName(name)) {
+    // The value is not quoted: it may be a secret in the wrong field. A close preset name is.
+    const guess = typeof name === 'string' ? closest(name, PRESET_NAMES) : undefined
+    const list = PRESET_NAMES.join(' | ')
+    issues.push({ path: `${path}.preset`, message: guess === undefined ? `unknown preset: must be one of ${list}` : `unknown preset; did you mean ${guess}? (presets: ${list})` })
     return upstream
   }
   const auth = isPlainObject(upstream.auth) ? upstream.auth : {}
   const options = isPlainObject(upstream.presetOptions) ? upstream.presetOptions : undefined
-  const result = presetDefaults(name as PresetName, options, { target: upstream.target, tokenUrl: auth.tokenUrl })
+  const result = presetDefaults(name, options, { target: upstream.target, tokenUrl: auth.tokenUrl })
   for (const issue of result.issues) issues.push({ path: `${path}.${issue.path}`, message: issue.message })
-  const merged = mergeDeep(result.defaults as unknown as Record<string, unknown>, upstream)
+  let defaults = result.defaults as unknown as Record<string, unknown>
+  if (auth.type === 'none' || auth.type === 'static_bearer') {
+    // One conflict, not an issue for each OAuth2 key the preset would fill.
+    issues.push({ path: `${path}.auth.type`, message: `${auth.type} does not go with preset ${name}, which signs in with ${result.defaults.auth.type}: remove auth.type to use the preset, or remove preset and set target` })
+    const { auth: _presetAuth, ...rest } = defaults
+    defaults = rest
+  }
+  const merged = mergeDeep(defaults, upstream)
   for (const required of result.requiredHeaders) {
     if (!hasHeader(merged.headers, required.name)) {
       issues.push({ path: `${path}.headers.${required.name}`, message: `required by preset ${name}: ${required.hint}` })
+    }
+  }
+  const mergedAuth = isPlainObject(merged.auth) ? merged.auth : {}
+  for (const required of result.requiredAuth) {
+    if (mergedAuth.clientAuth === required.with && mergedAuth[required.key] === undefined) {
+      issues.push({ path: `${path}.auth.${required.key}`, message: `required by preset ${name}: ${required.hint}` })
     }
   }
   return merged

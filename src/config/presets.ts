@@ -9,6 +9,7 @@
  * `{ requests, window }`), so they pass through the same schema as what a
  * user writes.
  */
+import { closest } from './suggest.js'
 import type { BodyEncoding, ClientAuthMethod, SigningAlg } from './types.js'
 
 export const PRESET_NAMES = ['halaxy', 'halaxy-eu', 'healthhero', 'redox', 'photon', 'photon-sandbox', 'nikohealth'] as const
@@ -50,6 +51,17 @@ export interface RequiredHeader {
   readonly hint: string
 }
 
+/**
+ * An `auth` key only the user can fill in (it names their registration with
+ * the vendor), so the config must set it whenever `auth.clientAuth` is `with`.
+ */
+export interface RequiredAuthKey {
+  readonly key: 'keyId'
+  readonly with: ClientAuthMethod
+  /** What the value is and how to get one, shown when it is missing. */
+  readonly hint: string
+}
+
 /** Paths are relative to the upstream, e.g. `presetOptions.domain`. */
 export interface PresetIssue {
   readonly path: string
@@ -59,6 +71,7 @@ export interface PresetIssue {
 export interface PresetResult {
   readonly defaults: RawUpstreamDefaults
   readonly requiredHeaders: readonly RequiredHeader[]
+  readonly requiredAuth: readonly RequiredAuthKey[]
   readonly issues: readonly PresetIssue[]
 }
 
@@ -81,6 +94,7 @@ interface PresetDefinition {
   readonly auth: Omit<RawAuthDefaults, 'type' | 'tokenUrl'>
   readonly headers?: Readonly<Record<string, string>>
   readonly requiredHeaders?: readonly RequiredHeader[]
+  readonly requiredAuth?: readonly RequiredAuthKey[]
   readonly rateLimit?: { readonly requests: number, readonly window: string }
   readonly options?: Readonly<Record<string, OptionSpec>>
 }
@@ -185,6 +199,14 @@ const PRESETS: Readonly<Record<PresetName, PresetDefinition>> = {
       bodyEncoding: 'form',
       signingAlg: 'RS384'
     },
+    // "kid required ... Redox reads iss as client_id then kid to pick the key" (peers-and-pitfalls
+    // §8; redox.txt: "update the privateKeyPEM, clientId, and kid"): without a kid every token
+    // request is refused with invalid_client.
+    requiredAuth: [{
+      key: 'keyId',
+      with: 'private_key_jwt',
+      hint: 'the kid of the public key registered with Redox (tollgate keygen --kid ID makes a key pair and prints its JWKS; register the JWKS with Redox, and set keyId to the same ID)'
+    }],
     options: {
       region: {
         kind: 'choice',
@@ -235,11 +257,12 @@ export function presetDefaults (
   for (const key of Object.keys(presetOptions ?? {})) {
     if (Object.hasOwn(specs, key)) continue
     const known = Object.keys(specs)
+    const guess = closest(key, known)
     issues.push({
       path: `presetOptions.${key}`,
       message: known.length === 0
         ? `unknown option: preset ${name} takes no presetOptions`
-        : `unknown option for preset ${name} (known: ${known.join(', ')})`
+        : `unknown option for preset ${name}${guess === undefined ? '' : `; did you mean ${guess}?`} (known: ${known.join(', ')})`
     })
   }
 
@@ -287,7 +310,7 @@ export function presetDefaults (
     },
     ...(preset.rateLimit === undefined ? {} : { rateLimit: { ...preset.rateLimit } })
   }
-  return { defaults, requiredHeaders: preset.requiredHeaders ?? [], issues }
+  return { defaults, requiredHeaders: preset.requiredHeaders ?? [], requiredAuth: preset.requiredAuth ?? [], issues }
 }
 
 function describeKind (spec: OptionSpec): string {

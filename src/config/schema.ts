@@ -7,10 +7,11 @@
 import { z } from 'zod'
 import { parseDuration, parseSize } from './duration.js'
 
-const duration = z.union([z.number(), z.string()]).transform((value, ctx) => {
+const DURATION = 'must be a duration: seconds, or a number with ms, s, m or h (250ms, 30s, 15m, 1h)'
+const duration = z.union([z.number(), z.string()], { error: DURATION }).transform((value, ctx) => {
   const ms = parseDuration(value)
   if (ms === undefined) {
-    ctx.addIssue({ code: 'custom', message: 'must be a duration: seconds, or a number with ms, s, m or h (250ms, 30s, 15m, 1h)' })
+    ctx.addIssue({ code: 'custom', message: DURATION })
     return z.NEVER
   }
   return ms
@@ -18,10 +19,11 @@ const duration = z.union([z.number(), z.string()]).transform((value, ctx) => {
 
 const positiveDuration = duration.refine((ms) => ms > 0, { message: 'must be longer than 0' })
 
-const size = z.union([z.number(), z.string()]).transform((value, ctx) => {
+const SIZE = 'must be a size: bytes, or a number with kb, mb or gb (512kb, 10mb)'
+const size = z.union([z.number(), z.string()], { error: SIZE }).transform((value, ctx) => {
   const bytes = parseSize(value)
   if (bytes === undefined) {
-    ctx.addIssue({ code: 'custom', message: 'must be a size: bytes, or a number with kb, mb or gb (512kb, 10mb)' })
+    ctx.addIssue({ code: 'custom', message: SIZE })
     return z.NEVER
   }
   return bytes
@@ -49,12 +51,21 @@ const proxyUrl = z.string().refine((value) => {
 /** A boolean, also as the strings `true` / `false`: interpolation (`${INSECURE:-false}`) always yields strings. */
 const boolean = z.union([z.boolean(), z.enum(['true', 'false']).transform((value) => value === 'true')])
 
-/** An integer, also as a string of digits: interpolation (`port: ${PORT}`) always yields strings. */
-const integer = z.union([z.number(), z.string().regex(/^\d+$/, { message: 'must be a whole number' }).transform(Number)]).pipe(z.number().int())
-const count = (min: number) => integer.pipe(z.number().min(min))
+/**
+ * An integer, also as a string of digits: interpolation (`port: ${PORT}`) always yields strings.
+ * Every failure says what is expected, in `message` (validate.ts names the variable behind a bad value).
+ */
+const integer = (message: string) => z.union([z.number(), z.string().regex(/^\d+$/).transform(Number)], { error: message }).pipe(z.number().int({ error: message }))
+const count = (min: number) => integer('must be a whole number').pipe(z.number().min(min))
+const PORT = 'must be a port number 0-65535'
+const port = integer(PORT).pipe(z.number().min(0, { error: PORT }).max(65535, { error: PORT }))
 
 // RFC 9110 §5.1 field-name token.
 const headerName = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
+const HEADER_NAME = 'is not a valid header name: letters, digits and !#$%&\'*+-.^_`|~ only (no spaces or colons)'
+
+/** Upstream names appear in logs, metrics and the default prefix `/<name>`. */
+export const UPSTREAM_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/
 
 export const authSchema = z.strictObject({
   type: z.enum(['none', 'static_bearer', 'oauth2_client_credentials']),
@@ -91,7 +102,7 @@ export const upstreamSchema = z.strictObject({
     minVersion: z.enum(['TLSv1.2', 'TLSv1.3']).optional(),
     insecureSkipVerify: boolean.optional()
   }).optional(),
-  headers: z.record(z.string().regex(headerName, { message: 'must be a valid header name' }), z.union([z.string(), z.number()]).transform(String)).optional(),
+  headers: z.record(z.string().regex(headerName, { message: HEADER_NAME }), z.union([z.string(), z.number()]).transform(String)).optional(),
   auth: authSchema.optional(),
   rateLimit: z.strictObject({
     requests: count(1),
@@ -109,8 +120,8 @@ export const upstreamSchema = z.strictObject({
 
 export const serverSchema = z.strictObject({
   host: z.string().min(1).optional(),
-  port: integer.pipe(z.number().min(0).max(65535)).optional(),
-  adminPort: integer.pipe(z.number().min(0).max(65535)).optional(),
+  port: port.optional(),
+  adminPort: port.optional(),
   shutdownGrace: duration.optional(),
   bodyLimit: size.optional(),
   headersTimeout: positiveDuration.optional(),
@@ -143,7 +154,7 @@ export const topSchema = z.strictObject({
   server: z.unknown().optional(),
   log: z.unknown().optional(),
   store: z.unknown().optional(),
-  upstreams: z.record(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, { message: 'upstream names are letters, digits, _ . -' }), z.unknown())
+  upstreams: z.record(z.string().regex(UPSTREAM_NAME, { message: 'is not a valid upstream name: letters, digits, _ . and -, starting with a letter or digit' }), z.unknown())
 })
 
 /** An upstream without its `auth`, which is parsed apart for the same reason. */

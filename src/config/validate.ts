@@ -11,7 +11,8 @@ import * as defaults from './defaults.js'
 import { DEFAULT_UPSTREAM_TIMEOUT_MS } from './defaults.js'
 import type { ConfigIssue } from './issues.js'
 import { applyPreset } from './preset-merge.js'
-import { authSchema, logSchema, serverSchema, storeSchema, topSchema, upstreamBodySchema, type RawAuth, type RawServer, type RawStore, type RawUpstream } from './schema.js'
+import { authSchema, logSchema, serverSchema, storeSchema, topSchema, UPSTREAM_NAME, upstreamBodySchema, type RawAuth, type RawServer, type RawStore, type RawUpstream } from './schema.js'
+import { closest } from './suggest.js'
 import type { AuthConfig, Config, RateLimitConfig, ServerConfig, SigningAlg, StoreConfig, TlsConfig, UpstreamConfig } from './types.js'
 
 export type ValidationResult = { config: Config, issues?: undefined } | { config?: undefined, issues: ConfigIssue[] }
@@ -22,9 +23,9 @@ const SENSITIVE_HEADER = /authorization|token|secret|key|cookie|password/i
 
 export function validateConfig (input: unknown): ValidationResult {
   const issues: ConfigIssue[] = []
-  const top = topSchema.safeParse(applyPresets(input, issues))
+  const top = topSchema.safeParse(applyPresets(input, issues), { reportInput: true })
   if (!top.success) {
-    issues.push(...toConfigIssues(top.error.issues, ''))
+    issues.push(...toConfigIssues(top.error.issues, '', topSchema))
     if (!isPlainObject(input) || !isPlainObject(input.upstreams)) return { issues: dedupe(issues) }
   }
   const raw = (top.success ? top.data : applyPresets(input, [])) as Record<string, unknown>
@@ -34,9 +35,10 @@ export function validateConfig (input: unknown): ValidationResult {
 
 /** Parse one section; its problems join the list with their full path. */
 function section<T> (schema: z.ZodType<T>, value: unknown, path: string, issues: ConfigIssue[]): T | undefined {
-  const parsed = schema.safeParse(value)
+  // reportInput: a missing key (input undefined) is "required", whatever the schema's type.
+  const parsed = schema.safeParse(value, { reportInput: true })
   if (parsed.success) return parsed.data
-  issues.push(...toConfigIssues(parsed.error.issues, path))
+  issues.push(...toConfigIssues(parsed.error.issues, path, schema))
   return undefined
 }
 
@@ -148,7 +150,8 @@ function resolveStore (raw: RawStore, issues: ConfigIssue[], secrets: Set<string
 function resolveUpstream (name: string, raw: RawUpstream, rawAuth: RawAuth | undefined, server: ServerConfig, issues: ConfigIssue[], secrets: Set<string>): UpstreamConfig | undefined {
   const path = `upstreams.${name}`
   const before = issues.length
-  const prefix = resolvePrefix(raw.prefix ?? `/${name}`, `${path}.prefix`, issues)
+  // An invalid name is reported as such; its default prefix would only repeat it.
+  const prefix = raw.prefix === undefined && !UPSTREAM_NAME.test(name) ? `/${name}` : resolvePrefix(raw.prefix ?? `/${name}`, `${path}.prefix`, issues)
   if (raw.target === undefined) issues.push({ path: `${path}.target`, message: 'required' })
   const timeoutMs = raw.timeout ?? defaults.DEFAULT_UPSTREAM_TIMEOUT_MS
 
@@ -262,7 +265,24 @@ function resolveOAuth2 (raw: RawAuth, path: string, upstreamTimeoutMs: number, i
   }
 }
 
+/**
+ * What is wrong with a private_key_jwt key, in words that say how to fix it:
+ * encrypted, a public key or certificate, an RSA key too short to sign.
+ * The rest (not PEM, the wrong kind for signingAlg) is importSigningKey's
+ * message, which the signer gives too.
+ */
 function checkPrivateKey (pem: string, alg: SigningAlg, path: string, issues: ConfigIssue[]): void {
+  const problem = privateKeyProblem(pem, 'privateKey', 'is encrypted: tollgate needs an unencrypted PKCS#8 or PKCS#1 key (openssl pkey -in k.pem -out plain.pem)')
+  if (problem !== undefined) {
+    issues.push({ path: `${path}.privateKey`, message: problem.message })
+    return
+  }
+  const bits = rsaBits(pem)
+  if (bits !== undefined && bits < 2048 && /^(RS|PS)/.test(alg)) {
+    // RFC 7518 §3.3 and §3.5; jose refuses to sign with a shorter key.
+    issues.push({ path: `${path}.privateKey`, message: `is too short: ${alg} needs an RSA key of at least 2048 bits (this one has ${bits})` })
+    return
+  }
   try {
     importSigningKey(pem, alg)
   } catch (err) {
@@ -336,30 +356,62 @@ function parseCertificates (pem: string): X509Certificate[] | undefined {
 const ENCRYPTED_PEM = /-----BEGIN ENCRYPTED PRIVATE KEY-----|Proc-Type:\s*4,ENCRYPTED/
 
 function parsePrivateKey (pem: string, path: string, issues: ConfigIssue[]): KeyObject | undefined {
+  const problem = privateKeyProblem(pem, 'tls.key', 'is an encrypted PEM key: give tollgate the key without a passphrase')
+  if (problem === undefined) return createPrivateKey({ key: pem, format: 'pem' })
+  issues.push({ path, message: problem.message === 'not a PEM private key (PKCS#8 or PKCS#1)' ? 'not a PEM private key' : problem.message })
+  return undefined
+}
+
+const PUBLIC_PEM = /-----BEGIN (?:RSA |EC )?PUBLIC KEY-----/
+const CERTIFICATE_PEM = /-----BEGIN CERTIFICATE-----/
+
+/** Why `pem` is not a usable private key, or undefined when it parses. Never quotes the value. */
+function privateKeyProblem (pem: string, field: string, encrypted: string): { message: string } | undefined {
   // Node's error for a missing passphrase differs between OpenSSL versions; the PEM says it plainly.
-  if (ENCRYPTED_PEM.test(pem)) {
-    issues.push({ path, message: 'is an encrypted PEM key: give tollgate the key without a passphrase' })
-    return undefined
-  }
+  if (ENCRYPTED_PEM.test(pem)) return { message: encrypted }
   try {
-    return createPrivateKey({ key: pem, format: 'pem' })
-  } catch {
-    issues.push({ path, message: 'not a PEM private key' })
+    createPrivateKey({ key: pem, format: 'pem' })
     return undefined
+  } catch {
+    // Asked only once parsing failed: a file may hold the private key and its public half.
+    if (PUBLIC_PEM.test(pem)) return { message: `is a public key; ${field} needs the private key` }
+    if (CERTIFICATE_PEM.test(pem)) return { message: `is a certificate; ${field} needs the private key` }
+    return { message: 'not a PEM private key (PKCS#8 or PKCS#1)' }
   }
 }
 
-/** Zod's issues → ours: a dotted path and a message that never quotes the value (it may be a secret). */
-function toConfigIssues (zodIssues: readonly z.core.$ZodIssue[], base: string): ConfigIssue[] {
+/** The modulus length of an RSA (or RSA-PSS) private key, else undefined. */
+function rsaBits (pem: string): number | undefined {
+  const key = createPrivateKey({ key: pem, format: 'pem' })
+  return key.asymmetricKeyType === 'rsa' || key.asymmetricKeyType === 'rsa-pss' ? key.asymmetricKeyDetails?.modulusLength : undefined
+}
+
+/**
+ * Zod's issues → ours: a dotted path and a message that never quotes the
+ * value (it may be a secret). `schema` is the one parsed: an unknown key is
+ * compared with the keys valid at its place ("did you mean timeout?").
+ */
+function toConfigIssues (zodIssues: readonly z.core.$ZodIssue[], base: string, schema: z.core.$ZodType): ConfigIssue[] {
   return zodIssues.flatMap((issue) => {
     const path = joinPath(base, formatPath(issue.path))
+    // Parsed with reportInput: `input` is there, and undefined when the key is missing.
+    if (issue.input === undefined && (issue.code === 'invalid_type' || issue.code === 'invalid_union')) return [{ path, message: 'required' }]
+    if (issue.input === undefined && issue.code === 'invalid_value') return [{ path, message: `required (one of ${issue.values.map(String).join(' | ')})` }]
     // Our own messages ("must be a duration ...") are kept; zod's defaults are rewritten.
     if (issue.message.startsWith('must ')) return [{ path, message: issue.message }]
     switch (issue.code) {
-      case 'unrecognized_keys':
-        return issue.keys.map((key) => ({ path: joinPath(path, key), message: 'unknown key' }))
+      case 'unrecognized_keys': {
+        const known = keysAt(schema, issue.path)
+        return issue.keys.map((key) => {
+          const guess = closest(key, known)
+          return { path: joinPath(path, key), message: guess === undefined ? 'unknown key' : `unknown key; did you mean ${guess}?` }
+        })
+      }
+      case 'invalid_key':
+        // A record key (upstream or header name) that fails its pattern: the pattern's message says what is valid.
+        return [{ path, message: issue.issues[0]?.message ?? 'is not a valid name' }]
       case 'invalid_type':
-        return [{ path, message: issue.message.endsWith('received undefined') ? 'required' : `must be ${article(issue.expected)}` }]
+        return [{ path, message: `must be ${article(issue.expected)}` }]
       case 'invalid_value':
         return [{ path, message: `must be one of ${issue.values.map(String).join(' | ')}` }]
       case 'too_small':
@@ -372,6 +424,35 @@ function toConfigIssues (zodIssues: readonly z.core.$ZodIssue[], base: string): 
         return [{ path, message: issue.message }]
     }
   })
+}
+
+/** The schema's internals, as far as keysAt walks them. */
+interface SchemaDef {
+  readonly type: string
+  readonly shape?: Readonly<Record<string, z.core.$ZodType>>
+  readonly innerType?: z.core.$ZodType
+  readonly in?: z.core.$ZodType
+  readonly valueType?: z.core.$ZodType
+  readonly element?: z.core.$ZodType
+}
+
+/** The keys an object schema allows at `path` (under optional, pipes, records and arrays), or none. */
+function keysAt (schema: z.core.$ZodType, path: readonly PropertyKey[]): string[] {
+  let current: z.core.$ZodType | undefined = schema
+  for (const segment of [...path, undefined]) {
+    let def = current._zod.def as unknown as SchemaDef
+    while (def.innerType !== undefined || def.in !== undefined) {
+      current = def.innerType ?? def.in as z.core.$ZodType
+      def = current._zod.def as unknown as SchemaDef
+    }
+    if (segment === undefined) return def.type === 'object' ? Object.keys(def.shape ?? {}) : []
+    const next: z.core.$ZodType | undefined = def.type === 'object' && typeof segment === 'string'
+      ? def.shape?.[segment]
+      : def.type === 'record' ? def.valueType : def.type === 'array' ? def.element : undefined
+    if (next === undefined) return []
+    current = next
+  }
+  return []
 }
 
 function formatPath (segments: readonly PropertyKey[]): string {
@@ -389,12 +470,24 @@ function article (expected: string): string {
 /**
  * When a preset could not build `target` / `auth.tokenUrl` (its presetOptions
  * are missing or wrong), "target: required" would only repeat that problem
- * in words the user never wrote: keep the presetOptions issue alone.
+ * in words the user never wrote: keep the presetOptions issue alone. An
+ * unknown preset filled nothing at all: its issue stands alone for what a
+ * preset fills (target and auth, whose type decides which keys belong).
  */
 function withoutPresetEchoes (issues: ConfigIssue[]): ConfigIssue[] {
-  const failedPresets = new Set(issues.filter((issue) => issue.path.includes('.presetOptions')).map((issue) => issue.path.slice(0, issue.path.indexOf('.presetOptions'))))
-  if (failedPresets.size === 0) return issues
-  return issues.filter((issue) => !(issue.message === 'required' && [...failedPresets].some((upstream) => issue.path === `${upstream}.target` || issue.path === `${upstream}.auth.tokenUrl`)))
+  const failedOptions = new Set(issues.filter((issue) => issue.path.includes('.presetOptions')).map((issue) => issue.path.slice(0, issue.path.indexOf('.presetOptions'))))
+  const unknownPresets = new Set(issues.filter((issue) => issue.path.endsWith('.preset') && issue.message.startsWith('unknown preset')).map((issue) => issue.path.slice(0, -'.preset'.length)))
+  if (failedOptions.size === 0 && unknownPresets.size === 0) return issues
+  return issues.filter((issue) => {
+    for (const upstream of failedOptions) {
+      if (issue.message === 'required' && (issue.path === `${upstream}.target` || issue.path === `${upstream}.auth.tokenUrl`)) return false
+    }
+    for (const upstream of unknownPresets) {
+      if (issue.path === `${upstream}.target` && issue.message === 'required') return false
+      if (issue.path.startsWith(`${upstream}.auth.`) && /^(required|only used with|not used with)/.test(issue.message)) return false
+    }
+    return true
+  })
 }
 
 function dedupe (issues: ConfigIssue[]): ConfigIssue[] {

@@ -55,6 +55,14 @@ const CONFIGS: Record<string, unknown> = {
   },
   'unresolved references next to the secret': {
     upstreams: { a: { target: TARGET, headers: { 'x-a': `${S}\${MISSING}`, 'x-b': `\${${S}}`, 'x-c': `\${file:${S}}` } } }
+  },
+  'broken references next to the secret (issue 15)': {
+    upstreams: {
+      a: { target: TARGET, headers: { 'x-a': `${S}\${`, 'x-b': `${S}\${API_TOKEN`, 'x-c': '${HALAXY_CLIENT_SECRET:x}', 'x-d': `${S}\${env:X}`, 'x-e': `${S} \${9}` } },
+      // The secret's variable in scalar fields: named, its value never quoted.
+      b: { target: TARGET, timeout: S, rateLimit: { requests: S, window: S }, retry: { on429: S } },
+      c: { target: TARGET, auth: { type: 'oauth2_client_credentials', tokenUrl: `${TARGET}/t`, clientId: 'x', clientAuth: 'private_key_jwt', privateKey: `-----BEGIN PUBLIC KEY-----\n${S}\n-----END PUBLIC KEY-----` } }
+    }
   }
 }
 

@@ -23,10 +23,10 @@ test('unknown keys are rejected with their full path, at every level', (t: TestC
   })
   t.assert.deepStrictEqual(issues.map(formatIssue).sort(), [
     'bogus: unknown key',
-    'server.hots: unknown key',
-    'upstreams.halaxy.auth.clientSecrett: unknown key',
+    'server.hots: unknown key; did you mean host?',
+    'upstreams.halaxy.auth.clientSecrett: unknown key; did you mean clientSecret?',
     'upstreams.halaxy.rateLimit.burst: unknown key',
-    'upstreams.halaxy.tiemout: unknown key'
+    'upstreams.halaxy.tiemout: unknown key; did you mean timeout?'
   ])
 })
 

@@ -196,7 +196,7 @@ test('nikohealth: a domain that would change the host is refused', (t: TestConte
 
 test('unknown presetOptions are issues, for presets with and without options', (t: TestContext) => {
   t.assert.deepStrictEqual(presetDefaults('nikohealth', { domain: 'acme', domian: 'acme' }, NO_EXPLICIT).issues, [
-    { path: 'presetOptions.domian', message: 'unknown option for preset nikohealth (known: domain)' }
+    { path: 'presetOptions.domian', message: 'unknown option for preset nikohealth; did you mean domain? (known: domain)' }
   ])
   t.assert.deepStrictEqual(presetDefaults('halaxy', { region: 'eu' }, NO_EXPLICIT).issues, [
     { path: 'presetOptions.region', message: 'unknown option: preset halaxy takes no presetOptions' }
