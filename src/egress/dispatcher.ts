@@ -18,7 +18,7 @@
  *   could print): they are turned into the Proxy-Authorization value here.
  */
 import { readFileSync } from 'node:fs'
-import { BlockList, isIP } from 'node:net'
+import { BlockList, isIP, type LookupFunction } from 'node:net'
 import { createSecureContext, rootCertificates, type SecureContext } from 'node:tls'
 import { Agent, EnvHttpProxyAgent, Pool, ProxyAgent, type Dispatcher } from 'undici'
 import type { UpstreamConfig } from '../config/types.js'
@@ -38,6 +38,8 @@ export interface EgressDeps {
     info (obj: object, msg: string): void
     warn (obj: object, msg: string): void
   }
+  /** Name resolution for direct connections; node:dns lookup by default (`tollgate doctor`'s tests inject a fake). */
+  readonly lookup?: LookupFunction
 }
 
 export interface UpstreamDispatchers {
@@ -51,14 +53,15 @@ export interface UpstreamDispatchers {
 }
 
 /** What undici's connector passes on to tls.connect (and `timeout`, which it keeps). */
-interface ConnectOptions {
+export interface ConnectOptions {
   readonly timeout: number
   readonly secureContext?: SecureContext
   readonly rejectUnauthorized?: false
+  readonly lookup?: LookupFunction
 }
 
 /** Where requests to one origin go: straight there, or through this proxy. */
-interface ProxyRoute {
+export interface ProxyRoute {
   /** Scheme, host and port only: never credentials. */
   readonly uri: string
   /** `Basic …` from the URL's user:password, for Proxy-Authorization. */
@@ -78,7 +81,7 @@ interface ProxyRoute {
  */
 export function createUpstreamDispatchers (upstream: UpstreamConfig, deps: EgressDeps = {}): UpstreamDispatchers {
   const env = deps.env ?? process.env
-  const connect = connectOptions(upstream, env)
+  const connect = connectOptions(upstream, env, deps.lookup)
   if (upstream.tls?.insecureSkipVerify === true) {
     deps.log?.warn({ tls: 'insecureSkipVerify' }, 'TLS certificate verification is OFF for this upstream and its token endpoint: anyone on the path can read its traffic and tokens')
   }
@@ -103,15 +106,15 @@ export function createUpstreamDispatchers (upstream: UpstreamConfig, deps: Egres
     if (tokenRoute !== undefined) {
       deps.log?.info(describe(tokenRoute, 'token'), 'egress through a proxy')
       token = viaProxy(tokenUrl, tokenRoute, connect, {})
-    } else if (upstream.tls !== undefined) {
+    } else if (upstream.tls !== undefined || deps.lookup !== undefined) {
       token = new Agent({ connect })
     }
   }
   return { api: new DeadlineDispatcher(apiRoot, upstream.timeoutMs, token), token }
 }
 
-/** The upstream's own proxy; else the environment's, unless the target is loopback or NO_PROXY is `*`. */
-function chooseRoute (target: URL, configured: string | undefined, env: NodeJS.ProcessEnv): ProxyRoute | undefined {
+/** The upstream's own proxy; else the environment's, unless the target is loopback or NO_PROXY is `*`. Exported for `tollgate doctor`. */
+export function chooseRoute (target: URL, configured: string | undefined, env: NodeJS.ProcessEnv): ProxyRoute | undefined {
   if (configured !== undefined) return { ...parseProxy(configured, 'proxy'), source: 'proxy', noProxy: undefined }
   if (isLoopback(target.hostname)) return undefined
   // undici's precedence: lower case first; HTTPS falls back to HTTP; an empty value means none.
@@ -172,11 +175,11 @@ function describe (route: ProxyRoute, use: 'api' | 'token'): object {
   return { for: use, proxy: route.uri, from: route.source, ...(route.noProxy ? { noProxy: route.noProxy } : {}) }
 }
 
-/** Options for every TLS connection to the upstream and its token endpoint; built once. */
-function connectOptions (upstream: UpstreamConfig, env: NodeJS.ProcessEnv): ConnectOptions {
+/** Options for every TLS connection to the upstream and its token endpoint; built once. Exported for `tollgate doctor`. */
+export function connectOptions (upstream: UpstreamConfig, env: NodeJS.ProcessEnv, lookup?: LookupFunction): ConnectOptions {
   const timeout = Math.min(upstream.timeoutMs, MAX_CONNECT_TIMEOUT_MS)
   const tls = upstream.tls
-  if (tls === undefined) return { timeout }
+  if (tls === undefined) return lookup === undefined ? { timeout } : { timeout, lookup }
   const { ca, cert, key, minVersion } = tls
   const custom = ca !== undefined || cert !== undefined || minVersion !== undefined
   // `ca` replaces Node's trust store (tls.createSecureContext docs): give it that store too, so it adds.
@@ -190,7 +193,8 @@ function connectOptions (upstream: UpstreamConfig, env: NodeJS.ProcessEnv): Conn
   return {
     timeout,
     ...(secureContext === undefined ? {} : { secureContext }),
-    ...(tls.insecureSkipVerify === true ? { rejectUnauthorized: false } : {})
+    ...(tls.insecureSkipVerify === true ? { rejectUnauthorized: false } : {}),
+    ...(lookup === undefined ? {} : { lookup })
   }
 }
 
