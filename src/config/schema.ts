@@ -95,6 +95,8 @@ export const upstreamSchema = z.strictObject({
   timeout: positiveDuration.optional(),
   bodyLimit: size.optional(),
   proxy: proxyUrl.optional(),
+  /** `tollgate doctor`'s one upstream request: a path and query relative to target. */
+  probe: z.string().regex(/^\/(?!\/)[^#\s]*$/, { message: 'must be a path and query relative to target, e.g. /Patient?_count=1' }).optional(),
   tls: z.strictObject({
     ca: z.string().optional(),
     cert: z.string().optional(),

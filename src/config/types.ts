@@ -93,6 +93,8 @@ export interface UpstreamConfig {
   /** HTTP proxy for the upstream and its token endpoint, overriding HTTPS_PROXY / HTTP_PROXY / NO_PROXY; may carry user:password@. */
   readonly proxy?: string
   readonly tls?: TlsConfig
+  /** `tollgate doctor` sends one GET here (a path and query relative to target) when set. */
+  readonly probe?: string
 }
 
 export interface ServerConfig {

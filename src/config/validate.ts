@@ -186,7 +186,8 @@ function resolveUpstream (name: string, raw: RawUpstream, rawAuth: RawAuth | und
     },
     ...optional('rateLimit', resolveRateLimit(raw.rateLimit)),
     ...optional('proxy', resolveProxy(raw.proxy, secrets)),
-    ...optional('tls', tls)
+    ...optional('tls', tls),
+    ...optional('probe', raw.probe)
   }
 }
 
