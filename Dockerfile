@@ -3,7 +3,10 @@
 #
 #   docker build -t tollgate .
 #   docker run --read-only --cap-drop ALL --security-opt no-new-privileges \
-#     -v "$PWD/tollgate.yaml:/etc/tollgate/tollgate.yaml:ro" tollgate --config /etc/tollgate/tollgate.yaml
+#     -v "$PWD/tollgate.yaml:/etc/tollgate/tollgate.yaml:ro" tollgate
+#
+# The arguments are tollgate's (docs/cli.md): `docker run … tollgate --config /other/path.yaml`,
+# `docker run … tollgate check /etc/tollgate/tollgate.yaml`.
 #
 # Kubernetes: deploy/kubernetes and docs/operations.md.
 
@@ -48,9 +51,12 @@ EXPOSE 8080
 # twice as long to run; and no curl in the image.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=5s --retries=3 \
   CMD ["node", "-e", "require('node:http').get('http://127.0.0.1:8080/healthz', (res) => process.exit(res.statusCode === 200 ? 0 : 1)).on('error', () => process.exit(1))"]
-# node is PID 1: tollgate handles SIGTERM and SIGINT itself (drain, then exit 0).
+# node is PID 1: tollgate handles SIGTERM and SIGINT itself (drain, then exit 0); SIGHUP is
+# logged and ignored until reload is supported.
 ENTRYPOINT ["node", "dist/cli.js"]
-# With no --config the image runs the demo (sandbox vendors + sidecar). The demo listens
-# on the container's loopback only, so a published port does not reach it: use
-# `npx tollgate` on your machine to try it.
-CMD []
+# The sidecar, with the config mounted at /etc/tollgate/tollgate.yaml (as deploy/kubernetes does).
+# With NODE_ENV=production a run with no config never falls back to the demo: arguments that name
+# no config (`docker run tollgate --port 8080`) exit 2, naming --config and `tollgate demo`. The
+# demo runs only by name, `docker run tollgate demo`, and listens on the container's loopback, so
+# a published port does not reach it: to try it, run `npx --no tollgate demo` in a checkout.
+CMD ["--config", "/etc/tollgate/tollgate.yaml"]

@@ -1,165 +1,353 @@
 #!/usr/bin/env node
 /**
- * argv → run | check | keygen | sandbox | demo. The only file that calls
- * process.exit: 0 done, 1 bad config or failure, 2 bad usage.
+ * argv → a command of the table below (run | demo | check | keygen | sandbox
+ * | help). The only file that calls process.exit: 0 done, 1 a
+ * config problem or a runtime failure, 2 a usage error (docs/cli.md).
+ *
+ * A new command is one entry in COMMANDS (its flags, its arguments, its
+ * usage lines and its run function) plus its flags in OPTIONS: the parser
+ * refuses every flag a command does not list, and the usage text is built
+ * from the table.
  */
-import { readFileSync } from 'node:fs'
-import { parseArgs } from 'node:util'
+import { parseCommandLine, type OptionSpec, type Values } from './cli/args.js'
+import { applyOverrides, configSource, parsePort, type ConfigFrom, type FlagOverrides } from './cli/config-source.js'
+import type { PrintFormat } from './cli/effective-config.js'
+import { describeStartFailure, type PortSources } from './cli/start-failure.js'
+import { packageVersion } from './cli/version.js'
 import { formatIssues } from './config/issues.js'
 import { loadConfigFile } from './config/load.js'
 import type { Config } from './config/types.js'
 
-const USAGE = `tollgate: an authenticating egress sidecar
+interface CommandArgs {
+  readonly values: Values
+  readonly positionals: readonly string[]
+}
 
-Usage:
-  tollgate [--config FILE]            run the sidecar (TOLLGATE_CONFIG=FILE works too);
-                                      with no config, run the demo against the sandbox vendors
-                                      (on port 8080, or --port N)
-  tollgate check --config FILE        validate a config: exit 0, or print every problem and exit 1
-  tollgate keygen [--kid ID] [--alg RS384]
-                                      print a new private key (PEM) and its public JWKS
-  tollgate sandbox [--port N] [--redox-jwks FILE [--redox-client-id ID]]
-                                      run only the sandbox vendors on 127.0.0.1; Redox
-                                      verifies assertions with the public JWKS in FILE
-                                      (as keygen prints it; client id redox-client)
-  tollgate --help                     this text
+interface Command {
+  /** Usage lines: the synopsis (after `tollgate `) and what it does. */
+  readonly usage: ReadonlyArray<readonly [string, string]>
+  /** Flags it takes, by name in OPTIONS. */
+  readonly options: readonly string[]
+  /** Arguments after its name: how many at most (Infinity: the command checks them). */
+  readonly positionals: number
+  run (args: CommandArgs): Promise<number>
+}
 
-Docs: README.md and docs/config.md`
+/** Every flag, with one meaning whichever command takes it. */
+const OPTIONS: Readonly<Record<string, OptionSpec>> = {
+  config: { type: 'string', short: 'c', value: 'FILE' },
+  port: { type: 'string', short: 'p', value: 'N' },
+  print: { type: 'boolean' },
+  format: { type: 'string', value: 'yaml|json' },
+  kid: { type: 'string', value: 'ID' },
+  alg: { type: 'string', value: 'ALG' },
+  out: { type: 'string', value: 'DIR' },
+  'redox-jwks': { type: 'string', value: 'FILE' },
+  'redox-client-id': { type: 'string', value: 'ID' }
+}
 
-type Command = 'run' | 'check' | 'keygen' | 'sandbox'
+/** The command when none is named: the sidecar (or, with no config, the demo). */
+const DEFAULT_COMMAND = 'run'
 
-async function main (argv: string[]): Promise<number> {
-  let parsed
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        config: { type: 'string', short: 'c' },
-        port: { type: 'string', short: 'p' },
-        kid: { type: 'string' },
-        alg: { type: 'string' },
-        'redox-jwks': { type: 'string' },
-        'redox-client-id': { type: 'string' },
-        help: { type: 'boolean', short: 'h' }
-      }
-    })
-  } catch (err) {
-    process.stderr.write(`${(err as Error).message}\n\n${USAGE}\n`)
-    return 2
-  }
-  const { values, positionals } = parsed
-  if (values.help === true) {
-    process.stdout.write(`${USAGE}\n`)
-    return 0
-  }
-  const command = (positionals[0] ?? 'run') as Command
-  if (!['run', 'check', 'keygen', 'sandbox'].includes(command) || positionals.length > 1) {
-    process.stderr.write(`unknown command: ${positionals.join(' ')}\n\n${USAGE}\n`)
-    return 2
-  }
-  // An empty TOLLGATE_CONFIG (a template left blank) means no config, as if unset.
-  const configFile = values.config ?? (process.env.TOLLGATE_CONFIG === '' ? undefined : process.env.TOLLGATE_CONFIG)
-
-  switch (command) {
-    case 'check': {
-      if (configFile === undefined) {
-        process.stderr.write(`check needs --config FILE\n\n${USAGE}\n`)
-        return 2
-      }
-      const loaded = load(configFile)
-      if (loaded === undefined) return 1
-      const { config } = loaded
-      process.stdout.write(`${configFile}: ok (${config.upstreams.length} upstream${config.upstreams.length === 1 ? '' : 's'}: ${config.upstreams.map((u) => `${u.prefix} → ${u.target}`).join(', ')})\n`)
+const COMMANDS: Readonly<Record<string, Command>> = {
+  run: {
+    usage: [
+      ['--config FILE [--port N]', 'run the sidecar (TOLLGATE_CONFIG=FILE works too);\n--port N wins over server.port'],
+      ['[--port N]', 'no config: the demo (below), not under NODE_ENV=production']
+    ],
+    options: ['config', 'port'],
+    positionals: 0,
+    run: runSidecar
+  },
+  demo: {
+    usage: [['demo [--port N]', 'the sandbox vendors and the sidecar in front of them, on\nloopback (port 8080, or --port N), with curl lines to try;\nruns whatever NODE_ENV says']],
+    options: ['port'],
+    positionals: 0,
+    run: async ({ values }) => await runDemo(values, 'demo')
+  },
+  check: {
+    usage: [['check --config FILE [--print [--format yaml|json]]', 'validate a config (or: tollgate check FILE): exit 0, or\nprint every problem and exit 1; --print writes the effective\nconfig (presets and defaults applied, secrets <redacted>)']],
+    options: ['config', 'print', 'format'],
+    positionals: 1,
+    run: runCheck
+  },
+  keygen: {
+    usage: [['keygen [--kid ID] [--alg ALG] [--out DIR]', 'a new private key (PEM) and its public JWKS, for\nprivate_key_jwt vendors such as Redox; ALG: RS384 (default),\nRS256, RS512, PS256, ES256, ES384; --out DIR writes\nDIR/<kid>.pem (0600) and DIR/<kid>.jwks.json (never over a\nfile)']],
+    options: ['kid', 'alg', 'out'],
+    positionals: 0,
+    run: runKeygen
+  },
+  sandbox: {
+    usage: [['sandbox [--port N] [--redox-jwks FILE [--redox-client-id ID]]', 'only the sandbox vendors, on 127.0.0.1 (docs/sandbox.md);\nRedox verifies assertions with the public JWKS in FILE\n(client id redox-client unless --redox-client-id)']],
+    options: ['port', 'redox-jwks', 'redox-client-id'],
+    positionals: 0,
+    run: runSandbox
+  },
+  help: {
+    usage: [['help | --help', 'this text']],
+    options: [],
+    positionals: 1,
+    run: async () => {
+      process.stdout.write(usageText())
       return 0
-    }
-    case 'keygen': {
-      const { generateKeyMaterial } = await import('./auth/keygen.js')
-      const material = await generateKeyMaterial({ ...(values.kid === undefined ? {} : { kid: values.kid }), ...(values.alg === undefined ? {} : { alg: values.alg as never }) })
-      process.stdout.write(`${material.privateKeyPem.trimEnd()}\n\n${JSON.stringify(material.jwks, null, 2)}\n`)
-      return 0
-    }
-    case 'sandbox': {
-      const port = parsePort(values.port)
-      if (port === undefined) return 2
-      const { startSandbox } = await import('./sandbox/server.js')
-      const redox = readRedoxJwks(values['redox-jwks'], values['redox-client-id'])
-      if (redox === null) return 2
-      const sandbox = await startSandbox({ port, ...(redox === undefined ? {} : { vendors: { redox: { clients: [redox] } } }) })
-      process.stdout.write(`sandbox vendors listening on ${sandbox.url} (see docs/sandbox.md)\n`)
-      await waitForSignal()
-      await sandbox.close()
-      return 0
-    }
-    case 'run': {
-      if (configFile === undefined) {
-        const { runDemo } = await import('./sandbox/demo.js')
-        const port = values.port === undefined ? undefined : parsePort(values.port)
-        if (values.port !== undefined && port === undefined) return 2
-        return await runDemo({ waitForSignal, ...(port === undefined ? {} : { port }) })
-      }
-      const loaded = load(configFile)
-      if (loaded === undefined) return 1
-      return await run(loaded.config, configFile, loaded.files)
     }
   }
 }
 
-function load (file: string): { config: Config, files: readonly string[] } | undefined {
+function usageText (): string {
+  const entries: Array<readonly [string, string]> = [
+    ...Object.values(COMMANDS).flatMap((command) => command.usage),
+    ['--version', 'print the version']
+  ]
+  const lines = entries.flatMap(([synopsis, about]) => {
+    const head = `  tollgate ${synopsis}`
+    const [first = '', ...rest] = about.split('\n')
+    const indent = ' '.repeat(38)
+    return head.length < 38 ? [`${head.padEnd(38)}${first}`, ...rest.map((line) => `${indent}${line}`)] : [head, ...about.split('\n').map((line) => `${indent}${line}`)]
+  })
+  return [
+    'tollgate: an authenticating egress sidecar',
+    '',
+    'Usage:',
+    ...lines,
+    '',
+    'Environment: TOLLGATE_CONFIG=FILE (as --config; --config wins), TOLLGATE_LOG_LEVEL and',
+    'TOLLGATE_LOG_FORMAT (win over log.level and log.format). A flag wins over a TOLLGATE_*',
+    'variable, which wins over the config file.',
+    'Exit status: 0 ok, 1 a config problem or a runtime failure, 2 a usage error.',
+    'Signals: SIGTERM and SIGINT drain and exit 0; SIGHUP is ignored (reload is not supported yet).',
+    '',
+    'Docs: docs/cli.md, README.md and docs/config.md',
+    ''
+  ].join('\n')
+}
+
+async function main (argv: readonly string[]): Promise<number> {
+  const parsed = parseCommandLine(argv, OPTIONS, COMMANDS, DEFAULT_COMMAND)
+  switch (parsed.kind) {
+    case 'help':
+      process.stdout.write(usageText())
+      return 0
+    case 'version':
+      process.stdout.write(`${packageVersion()}\n`)
+      return 0
+    case 'usage':
+      return usageError(parsed.message, parsed.command)
+    case 'command':
+      return await (COMMANDS[parsed.command] as Command).run(parsed)
+  }
+}
+
+/** One line in tollgate's words, then how the command is used; exit 2. */
+function usageError (message: string, command?: string): number {
+  const usage = command === undefined
+    ? `\n${usageText()}`
+    : `usage: ${(COMMANDS[command] as Command).usage.map(([synopsis]) => `tollgate ${synopsis}`).join('\n       ')}\n(tollgate help: every command)\n`
+  process.stderr.write(`${/^[a-z]+ does not take /.test(message) ? '' : 'tollgate: '}${message}\n${usage}`)
+  return 2
+}
+
+/** One line, for a runtime failure or a problem outside the config file; exit 1. */
+function failure (message: string): number {
+  process.stderr.write(`tollgate: ${message}\n`)
+  return 1
+}
+
+function string (value: string | boolean | undefined): string | undefined {
+  return typeof value === 'string' ? value : undefined
+}
+
+/** `--port N` when given: the port, undefined when absent, or a usage error already printed (null). */
+function portFlag (values: Values, command: string): number | undefined | null {
+  const value = string(values.port)
+  if (value === undefined) return undefined
+  const port = parsePort(value)
+  if (typeof port === 'string') {
+    usageError(port, command)
+    return null
+  }
+  return port
+}
+
+async function runSidecar ({ values }: CommandArgs): Promise<number> {
+  const port = portFlag(values, DEFAULT_COMMAND)
+  if (port === null) return 2
+  const source = configSource(string(values.config), undefined, process.env)
+  if (source.usage !== undefined) return usageError(source.usage)
+  if (source.file === undefined) {
+    // A production image started without its config must fail, not serve fake vendors.
+    if (process.env.NODE_ENV === 'production') {
+      return usageError('no config (NODE_ENV=production does not start the demo): pass --config FILE or set TOLLGATE_CONFIG=FILE; for the demo, run `tollgate demo`', DEFAULT_COMMAND)
+    }
+    return await runDemo(values, DEFAULT_COMMAND)
+  }
+  const flags: FlagOverrides = port === undefined ? {} : { port }
+  const loaded = load(source.file, flags)
+  if (typeof loaded === 'number') return loaded
+  return await serve(loaded.config, { file: source.file, from: source.from, files: loaded.files, applied: loaded.applied, flags })
+}
+
+/** The config file with the flags and TOLLGATE_* variables applied, or the exit code after printing why not. */
+function load (file: string, flags: FlagOverrides): { config: Config, files: readonly string[], applied: readonly string[] } | number {
   const result = loadConfigFile(file)
   if (result.issues !== undefined) {
     process.stderr.write(`${file}: invalid config\n${formatIssues(result.issues)}\n`)
-    return undefined
-  }
-  return result
-}
-
-async function run (config: Config, configFile: string, secretFiles: readonly string[]): Promise<number> {
-  // Loaded only here: --help and check stay fast.
-  const { buildServer, listen } = await import('./server.js')
-  const { drain } = await import('./ops/shutdown.js')
-  const { startSecretRotation } = await import('./ops/secret-rotation.js')
-  const sidecar = await buildServer(config)
-  try {
-    await listen(sidecar)
-  } catch (err) {
-    sidecar.logger.error({ err }, 'cannot listen')
     return 1
   }
-  // ${file:...} secrets are re-read when they change (rotation without restart).
-  const rotation = startSecretRotation(sidecar, configFile, secretFiles)
-  const signal = await waitForSignal()
-  rotation.stop()
-  sidecar.logger.info({ signal, graceMs: config.server.shutdownGraceMs }, 'shutting down')
-  const outcome = await drain(sidecar, config.server.shutdownGraceMs)
-  sidecar.logger.info({ outcome }, 'stopped')
+  const overridden = applyOverrides(result.config, flags, process.env)
+  if (overridden.usage !== undefined) return usageError(overridden.usage)
+  if (overridden.issues.length > 0) return failure(formatIssues(overridden.issues).split('\n').join('; '))
+  return { config: overridden.config, files: result.files, applied: overridden.applied }
+}
+
+interface ServeContext {
+  readonly file: string
+  readonly from: ConfigFrom
+  readonly files: readonly string[]
+  readonly applied: readonly string[]
+  readonly flags: FlagOverrides
+}
+
+async function serve (config: Config, context: ServeContext): Promise<number> {
+  // Loaded only here: --help and check stay fast.
+  const { buildServer, listen } = await import('./server.js')
+  const { ignoreSighup, shutDown } = await import('./ops/shutdown.js')
+  const { startSecretRotation } = await import('./ops/secret-rotation.js')
+  const ports: PortSources = new Map([
+    ...(config.server.adminPort === undefined ? [] : [[config.server.adminPort, 'server.adminPort'] as const]),
+    [config.server.port, context.flags.port === undefined ? 'server.port' : '--port']
+  ])
+  // Handled from now on: a SIGTERM that comes while starting stops the sidecar once it is up, rather than killing it mid-start.
+  const stopped = waitForSignal()
+  let sidecar: Awaited<ReturnType<typeof buildServer>> | undefined
+  ignoreSighup(loggerOf(() => sidecar))
+  try {
+    sidecar = await buildServer(config)
+    await listen(sidecar)
+  } catch (err) {
+    sidecar?.logger.error({ err }, 'cannot start')
+    sidecar?.logger.flush()
+    return failure(describeStartFailure(err, ports, context.flags.port === undefined ? 'server.port, or --port N' : '--port N'))
+  }
+  sidecar.logger.info({ version: packageVersion(), config: context.file, configFrom: context.from, ...(context.applied.length === 0 ? {} : { overrides: context.applied }) }, 'started')
   sidecar.logger.flush()
+  // ${file:...} secrets are re-read when they change (rotation without restart); the flags keep winning over what is re-read.
+  const running = sidecar
+  const rotation = startSecretRotation({
+    config: running.config,
+    upstreams: running.upstreams,
+    logger: running.logger,
+    rotate: (next) => running.rotate(applyOverrides(next, context.flags, process.env).config)
+  }, context.file, context.files)
+  const signal = await stopped
+  rotation.stop()
+  await shutDown(running, signal)
   return 0
 }
 
-/** The Redox client for `sandbox --redox-jwks`: undefined when not asked for, null after printing why it cannot be read. */
-function readRedoxJwks (file: string | undefined, clientId = 'redox-client'): { clientId: string, publicKey: { keys: Array<Record<string, string>> } } | undefined | null {
-  if (file === undefined) return undefined
+async function runDemo (values: Values, command: string): Promise<number> {
+  const port = portFlag(values, command)
+  if (port === null) return 2
+  const { startDemo, demoIntro, DEMO_PORT, DEMO_WARNING } = await import('./sandbox/demo.js')
+  const { ignoreSighup, shutDown } = await import('./ops/shutdown.js')
+  const stopped = waitForSignal()
+  let demo: Awaited<ReturnType<typeof startDemo>> | undefined
+  ignoreSighup(loggerOf(() => demo?.sidecar))
   try {
-    const text = readFileSync(file, 'utf8')
-    // `keygen` prints the private key first, then the JWKS: take the JSON part.
-    const jwks = JSON.parse(text.slice(text.indexOf('{'))) as { keys?: unknown }
-    if (!Array.isArray(jwks.keys)) throw new Error('no "keys" array')
-    return { clientId, publicKey: jwks as { keys: Array<Record<string, string>> } }
+    demo = await startDemo(port === undefined ? {} : { port })
   } catch (err) {
-    process.stderr.write(`--redox-jwks ${file}: not a readable JWKS (${(err as Error).message})\n`)
-    return null
+    const ports: PortSources = new Map([[port ?? DEMO_PORT, port === undefined ? 'the demo\'s default port' : '--port']])
+    return failure(`demo: ${describeStartFailure(err, ports, '--port N')}`)
+  }
+  demo.sidecar.logger.warn({ sidecar: demo.url, sandbox: demo.sandbox.url }, DEMO_WARNING)
+  demo.sidecar.logger.flush()
+  process.stderr.write(demoIntro(demo))
+  const signal = await stopped
+  await shutDown(demo.sidecar, signal)
+  await demo.sandbox.close()
+  return 0
+}
+
+async function runCheck ({ values, positionals }: CommandArgs): Promise<number> {
+  const format = string(values.format) ?? 'yaml'
+  if (format !== 'yaml' && format !== 'json') return usageError(`--format must be yaml or json, not ${format}`, 'check')
+  const source = configSource(string(values.config), positionals[0], process.env)
+  if (source.usage !== undefined) return usageError(source.usage, 'check')
+  if (source.file === undefined) return usageError('check needs a config: tollgate check FILE, or --config FILE, or TOLLGATE_CONFIG=FILE', 'check')
+  const loaded = load(source.file, {})
+  if (typeof loaded === 'number') return loaded
+  const { config } = loaded
+  if (values.print === true || values.format !== undefined) {
+    const { renderConfig } = await import('./cli/effective-config.js')
+    process.stdout.write(renderConfig(config, format as PrintFormat))
+    return 0
+  }
+  process.stdout.write(`${source.file}: ok (${config.upstreams.length} upstream${config.upstreams.length === 1 ? '' : 's'}: ${config.upstreams.map((u) => `${u.prefix} → ${u.target}`).join(', ')})\n`)
+  return 0
+}
+
+async function runKeygen ({ values }: CommandArgs): Promise<number> {
+  const { generateKeyMaterial, isFileSafeKid, isKeygenAlg, KEYGEN_ALGS, KeyFileExists, writeKeyFiles } = await import('./auth/keygen.js')
+  const kid = string(values.kid)
+  const alg = string(values.alg) ?? 'RS384'
+  const out = string(values.out)
+  if (kid === '') return usageError('--kid must not be empty: the vendor picks the key by it (leave --kid out for the key\'s thumbprint)', 'keygen')
+  if (!isKeygenAlg(alg)) return usageError(`--alg ${alg} is not an algorithm keygen makes keys for; valid: ${KEYGEN_ALGS.join(', ')}`, 'keygen')
+  if (out === '') return usageError('--out needs a directory, not an empty string', 'keygen')
+  if (out !== undefined && kid !== undefined && !isFileSafeKid(kid)) return usageError(`--kid ${kid} cannot name a file with --out: use letters, digits, . _ and -`, 'keygen')
+  const material = await generateKeyMaterial({ alg, ...(kid === undefined ? {} : { kid }) })
+  if (out === undefined) {
+    process.stdout.write(`${material.privateKeyPem.trimEnd()}\n\n${JSON.stringify(material.jwks, null, 2)}\n`)
+    return 0
+  }
+  try {
+    const files = writeKeyFiles(out, material)
+    process.stdout.write(`private key: ${files.privateKeyFile} (mode 0600: the upstream's auth.privateKey; keep it secret)\npublic JWKS: ${files.jwksFile} (register it with the vendor)\nkid: ${material.kid} (the upstream's auth.keyId)\n`)
+    return 0
+  } catch (err) {
+    if (err instanceof KeyFileExists) return failure(`${err.path} already exists; keygen never overwrites a key: choose another --kid or --out DIR, or move the file away`)
+    const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message
+    return failure(`cannot write the key pair to ${out} (${code}); check that it is a directory you can write to`)
   }
 }
 
-function parsePort (value: string | undefined): number | undefined {
-  if (value === undefined) return 0
-  const port = Number(value)
-  if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    process.stderr.write(`--port must be a port number, not ${value}\n`)
-    return undefined
+async function runSandbox ({ values }: CommandArgs): Promise<number> {
+  const port = portFlag(values, 'sandbox')
+  if (port === null) return 2
+  const jwksFile = string(values['redox-jwks'])
+  const clientId = string(values['redox-client-id'])
+  if (clientId !== undefined && jwksFile === undefined) return usageError('--redox-client-id goes with --redox-jwks FILE', 'sandbox')
+  let redox
+  if (jwksFile !== undefined) {
+    const { readRedoxJwks } = await import('./cli/redox-jwks.js')
+    redox = readRedoxJwks(jwksFile, clientId ?? 'redox-client')
+    if ('problem' in redox) return failure(`--redox-jwks ${jwksFile}: ${redox.problem}`)
   }
-  return port
+  const { startSandbox } = await import('./sandbox/server.js')
+  const stopped = waitForSignal()
+  let sandbox: Awaited<ReturnType<typeof startSandbox>>
+  try {
+    sandbox = await startSandbox({ port: port ?? 0, ...(redox === undefined ? {} : { vendors: { redox: { clients: [redox] } } }) })
+  } catch (err) {
+    return failure(`sandbox: ${describeStartFailure(err, new Map([[port ?? 0, '--port']]), '--port N')}`)
+  }
+  // The sandbox has no logger: its SIGHUP line goes to stderr.
+  process.on('SIGHUP', () => { process.stderr.write('tollgate sandbox: SIGHUP ignored: reload not supported yet\n') })
+  process.stdout.write(`sandbox vendors listening on ${sandbox.url} (see docs/sandbox.md)\n`)
+  await stopped
+  await sandbox.close()
+  return 0
+}
+
+/** The sidecar's logger once there is one; before, a warning goes to stderr (a SIGHUP while starting). */
+function loggerOf (current: () => { logger: { warn (obj: object, msg: string): void } } | undefined): { warn (obj: object, msg: string): void } {
+  return {
+    warn (obj, msg) {
+      const sidecar = current()
+      if (sidecar === undefined) process.stderr.write(`tollgate: ${msg}\n`)
+      else sidecar.logger.warn(obj, msg)
+    }
+  }
 }
 
 /** Resolves on the first SIGTERM/SIGINT; a second one exits at once. */
@@ -181,6 +369,7 @@ main(process.argv.slice(2)).then((code) => {
   // Let pending log writes flush, then exit even if a stray handle lingers.
   setTimeout(() => process.exit(code), 100).unref()
 }, (err: unknown) => {
-  process.stderr.write(`tollgate: ${(err as Error).stack ?? String(err)}\n`)
+  // Only a bug gets here (every operator's problem above is a sentence): the stack helps whoever fixes it.
+  process.stderr.write(`tollgate: internal error, please report it: ${(err as Error).stack ?? String(err)}\n`)
   process.exit(1)
 })

@@ -1,6 +1,8 @@
 /**
  * SIGTERM / SIGINT: stop accepting, let in-flight requests finish within
  * `server.shutdownGrace`, then close what is left and resolve.
+ * SIGHUP: node's default is to exit at once, with no drain and no line;
+ * until reload exists it is logged and ignored.
  */
 import type { Sidecar } from '../server.js'
 
@@ -24,4 +26,32 @@ export async function drain (sidecar: Sidecar, graceMs: number): Promise<'draine
   clearInterval(sweeper)
   if (outcome === 'forced') await app.close()
   return outcome
+}
+
+/**
+ * A sidecar's stop, with the same two lines wherever it runs (`tollgate
+ * --config`, the demo): "shutting down" with the signal and the grace, then
+ * "stopped" with whether every request finished ("drained") or was cut
+ * ("forced").
+ */
+export async function shutDown (sidecar: Sidecar, signal: NodeJS.Signals): Promise<'drained' | 'forced'> {
+  const graceMs = sidecar.config.server.shutdownGraceMs
+  sidecar.logger.info({ signal, graceMs }, 'shutting down')
+  const outcome = await drain(sidecar, graceMs)
+  sidecar.logger.info({ outcome }, 'stopped')
+  sidecar.logger.flush()
+  return outcome
+}
+
+export const SIGHUP_IGNORED = 'SIGHUP ignored: reload not supported yet'
+
+/**
+ * Until reload exists: a SIGHUP (a `kill -HUP`, an orchestrator's reload)
+ * must not end the process, which is node's default. One warn line each.
+ * Returns the function that removes the handler.
+ */
+export function ignoreSighup (logger: { warn (obj: object, msg: string): void }): () => void {
+  const handler = (): void => { logger.warn({ signal: 'SIGHUP' }, SIGHUP_IGNORED) }
+  process.on('SIGHUP', handler)
+  return () => { process.off('SIGHUP', handler) }
 }

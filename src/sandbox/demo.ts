@@ -8,7 +8,6 @@ import type { AddressInfo } from 'node:net'
 import { formatIssues } from '../config/issues.js'
 import { resolveConfig } from '../config/load.js'
 import type { PresetName } from '../config/presets.js'
-import { drain } from '../ops/shutdown.js'
 import { buildServer, listen, type ServerDeps, type Sidecar } from '../server.js'
 import { sandboxUpstreams } from './sandbox-upstreams.js'
 import { startSandbox, type RunningSandbox } from './server.js'
@@ -66,15 +65,12 @@ export async function startDemo (options: { port?: number, deps?: ServerDeps } =
   }
 }
 
-export async function runDemo (options: { port?: number, waitForSignal: () => Promise<NodeJS.Signals> }): Promise<number> {
-  let demo: RunningDemo
-  try {
-    demo = await startDemo(options.port === undefined ? {} : { port: options.port })
-  } catch (err) {
-    process.stderr.write(`tollgate demo: cannot start: ${(err as Error).message}\n(is port ${options.port ?? DEMO_PORT} taken? try: npx tollgate --port 0)\n`)
-    return 1
-  }
-  process.stderr.write([
+/** The demo's own warning, logged on stdout (JSON) as well as said on stderr: a log collector sees it too. */
+export const DEMO_WARNING = 'demo mode: fake vendors and credentials on loopback, not a configured sidecar; run with --config FILE for real upstreams'
+
+/** What the demo tells the person who started it (stderr): where things are and the curl lines to try. */
+export function demoIntro (demo: RunningDemo): string {
+  return [
     '',
     'tollgate demo: the sidecar in front of the sandbox vendors (docs/sandbox.md), all on loopback.',
     `sandbox vendors: ${demo.sandbox.url}    sidecar: ${demo.url}`,
@@ -84,13 +80,8 @@ export async function runDemo (options: { port?: number, waitForSignal: () => Pr
     '',
     `  curl ${demo.url}/status        # tokens and limiters (never a token)`,
     '',
-    'Ctrl-C stops it. Your own config: npx tollgate --config tollgate.yaml (README.md).',
+    'Ctrl-C stops it. Your own config: npx --no -- tollgate --config tollgate.yaml (README.md, docs/cli.md).',
     '',
     ''
-  ].join('\n'))
-  const signal = await options.waitForSignal()
-  demo.sidecar.logger.info({ signal }, 'shutting down')
-  await drain(demo.sidecar, demo.sidecar.config.server.shutdownGraceMs)
-  await demo.sandbox.close()
-  return 0
+  ].join('\n')
 }

@@ -20,9 +20,10 @@ export interface CliRun {
 
 export function startCli (t: TestContext, args: string[], env: NodeJS.ProcessEnv = {}): CliRun {
   // The warning guard too: a warning the CLI raises fails its test (NODE_NO_WARNINGS only keeps node from printing it).
+  // TOLLGATE_* and NODE_ENV from the test's own environment are left out (spawn drops undefined values): each test says what it sets.
   const child = spawn(process.execPath, ['--import', 'tsx', '--import', './test/helpers/warning-guard.ts', 'src/cli.ts', ...args], {
     cwd: REPO_ROOT,
-    env: { ...process.env, TOLLGATE_CONFIG: '', NODE_NO_WARNINGS: '1', ...env },
+    env: { ...process.env, TOLLGATE_CONFIG: undefined, TOLLGATE_LOG_LEVEL: undefined, TOLLGATE_LOG_FORMAT: undefined, NODE_ENV: undefined, NODE_NO_WARNINGS: '1', ...env },
     stdio: ['ignore', 'pipe', 'pipe']
   })
   let out = ''
