@@ -184,6 +184,10 @@ test('the packed tarball installs with --omit=dev and runs with no build step', 
   }
   t.assert.deepStrictEqual(dangling, [], 'links in shipped docs to files the package does not carry')
 
+  // dist/ is this tree's build: tsc never deletes output, so a module removed from src/ lingers in an old checkout's dist/.
+  const stale = [...files].filter((name) => /^dist\/.*\.js$/.test(name) && !existsSync(join(REPO_ROOT, name.replace(/^dist\//, 'src/').replace(/\.js$/, '.ts'))))
+  t.assert.deepStrictEqual(stale, [], 'dist/ holds output of sources that are gone: rm -rf dist && npm run build')
+
   // Source maps that ship carry their sources: they work without src/ (not shipped).
   const maps = [...files].filter((name) => name.endsWith('.js.map'))
   for (const map of maps) {
