@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
- * argv → a command of the table below (run | demo | check | keygen | sandbox
- * | help). The only file that calls process.exit: 0 done, 1 a
+ * argv → a command of the table below (run | demo | check | doctor | keygen
+ * | sandbox | help). The only file that calls process.exit: 0 done, 1 a
  * config problem or a runtime failure, 2 a usage error (docs/cli.md).
  *
  * A new command is one entry in COMMANDS (its flags, its arguments, its
@@ -70,6 +70,17 @@ const COMMANDS: Readonly<Record<string, Command>> = {
     options: ['config', 'print', 'format'],
     positionals: 1,
     run: runCheck
+  },
+  doctor: {
+    usage: [['doctor [--config FILE] [UPSTREAM]', 'check each upstream (or one): DNS, TCP, proxy, TLS, a real\ntoken, the clock, the probe; one line per step; exit 0 all\npassed, 1 a step failed (docs/doctor.md)']],
+    options: ['config'],
+    positionals: Number.POSITIVE_INFINITY,
+    run: async ({ values, positionals }) => {
+      const source = configSource(string(values.config), undefined, process.env)
+      if (source.usage !== undefined) return usageError(source.usage, 'doctor')
+      const { doctorCommand } = await import('./doctor/command.js')
+      return await doctorCommand({ configFile: source.file, names: positionals, stdout: (text) => { process.stdout.write(text) }, stderr: (text) => { process.stderr.write(text) } })
+    }
   },
   keygen: {
     usage: [['keygen [--kid ID] [--alg ALG] [--out DIR]', 'a new private key (PEM) and its public JWKS, for\nprivate_key_jwt vendors such as Redox; ALG: RS384 (default),\nRS256, RS512, PS256, ES256, ES384; --out DIR writes\nDIR/<kid>.pem (0600) and DIR/<kid>.jwks.json (never over a\nfile)']],
@@ -173,7 +184,7 @@ async function runSidecar ({ values }: CommandArgs): Promise<number> {
   const port = portFlag(values, DEFAULT_COMMAND)
   if (port === null) return 2
   const source = configSource(string(values.config), undefined, process.env)
-  if (source.usage !== undefined) return usageError(source.usage)
+  if (source.usage !== undefined) return usageError(source.usage, DEFAULT_COMMAND)
   if (source.file === undefined) {
     // A production image started without its config must fail, not serve fake vendors.
     if (process.env.NODE_ENV === 'production') {
@@ -195,7 +206,7 @@ function load (file: string, flags: FlagOverrides): { config: Config, files: rea
     return 1
   }
   const overridden = applyOverrides(result.config, flags, process.env)
-  if (overridden.usage !== undefined) return usageError(overridden.usage)
+  if (overridden.usage !== undefined) return usageError(overridden.usage, DEFAULT_COMMAND)
   if (overridden.issues.length > 0) return failure(formatIssues(overridden.issues).split('\n').join('; '))
   return { config: overridden.config, files: result.files, applied: overridden.applied }
 }
