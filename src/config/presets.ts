@@ -2,8 +2,8 @@
  * Vendor presets: the defaults a known vendor's public documentation gives,
  * as plain data. A preset only fills what the config file leaves out
  * (config/preset-merge.ts does the merging); every value below names the
- * vendor page it comes from. The project keeps a text copy of each page in
- * shared/vendors/<vendor>.txt, cited as `copy`.
+ * vendor page it comes from; each vendor's guide (docs/vendors/<vendor>.md,
+ * cited as `guide`) quotes the passages.
  *
  * Values are config-file-shaped (durations as '15m', rateLimit as
  * `{ requests, window }`), so they pass through the same schema as what a
@@ -22,8 +22,8 @@ export function isPresetName (value: unknown): value is PresetName {
 export interface PresetSource {
   /** The vendor's public page. */
   readonly doc: string
-  /** The project's text copy of it. */
-  readonly copy: string
+  /** The vendor's guide in this repository, which quotes the page. */
+  readonly guide: string
 }
 
 export interface RawAuthDefaults {
@@ -100,28 +100,28 @@ interface PresetDefinition {
 }
 
 const HALAXY: PresetSource = {
-  doc: 'Halaxy API documentation, "Authentication" (developers.halaxy.com)',
-  copy: 'shared/vendors/halaxy.txt'
+  doc: 'https://developers.halaxy.com/docs/authentication',
+  guide: 'docs/vendors/halaxy.md'
 }
 const HEALTHHERO: PresetSource = {
   doc: 'https://traversal-documentation.healthherotechnologies.co.uk/docs/client-authentication',
-  copy: 'shared/vendors/healthhero.txt'
+  guide: 'docs/vendors/healthhero.md'
 }
 const REDOX: PresetSource = {
   doc: 'https://developer.redoxengine.com/api-reference/fhir-api-reference/authenticate-an-oauth-api-key',
-  copy: 'shared/vendors/redox.txt'
+  guide: 'docs/vendors/redox.md'
 }
 const PHOTON: PresetSource = {
   doc: 'https://docs.photon.health/docs/authentication',
-  copy: 'shared/vendors/photon.txt'
+  guide: 'docs/vendors/photon.md'
 }
 const NIKOHEALTH: PresetSource = {
   doc: 'http://help.nikohealth.com/en/articles/6794188-how-authorization-works',
-  copy: 'shared/vendors/nikohealth.txt'
+  guide: 'docs/vendors/nikohealth.md'
 }
 
 /**
- * halaxy.txt, "Identify your application": `User-Agent: APP_VENDOR_NAME (APP_VENDOR_EMAIL)`.
+ * Halaxy's page, "Identify your application": `User-Agent: APP_VENDOR_NAME (APP_VENDOR_EMAIL)`.
  * Only the user knows their name and e-mail, so the preset requires it rather than inventing one.
  */
 const HALAXY_USER_AGENT: RequiredHeader = {
@@ -200,7 +200,7 @@ const PRESETS: Readonly<Record<PresetName, PresetDefinition>> = {
       signingAlg: 'RS384'
     },
     // "kid required ... Redox reads iss as client_id then kid to pick the key" (peers-and-pitfalls
-    // §8; redox.txt: "update the privateKeyPEM, clientId, and kid"): without a kid every token
+    // §8; Redox's page: "update the privateKeyPEM, clientId, and kid"): without a kid every token
     // request is refused with invalid_client.
     requiredAuth: [{
       key: 'keyId',

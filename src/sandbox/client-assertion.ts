@@ -1,6 +1,6 @@
 /**
  * private_key_jwt client authentication as Redox does it (RFC 7523 §2.2,
- * §3; redox.txt; peers-and-pitfalls §8): the form carries
+ * §3; Redox's page; peers-and-pitfalls §8): the form carries
  * `client_assertion_type=urn:ietf:params:oauth:client-assertion-type:jwt-bearer`
  * and `client_assertion`, a JWT whose header has `alg` RS384 or ES384, a
  * `kid` and `typ: JWT`, and whose claims are `iss` = `sub` = the client id,

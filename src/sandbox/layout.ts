@@ -14,19 +14,19 @@ export interface VendorLayout {
 }
 
 export const VENDOR_LAYOUTS: Readonly<Record<PresetName, VendorLayout>> = {
-  // halaxy.txt: https://au-api.halaxy.com/main/oauth/token, https://au-api.halaxy.com/main/Patient
+  // Halaxy's page: https://au-api.halaxy.com/main/oauth/token, https://au-api.halaxy.com/main/Patient
   halaxy: { target: '/main', tokenPath: '/main/oauth/token' },
   'halaxy-eu': { target: '/main', tokenPath: '/main/oauth/token' },
-  // healthhero.txt: https://<Identity_Url>/connect/token, https://<Traversal-Url>/api/v1/CLIENT_ID/traversal;
+  // HealthHero's page: https://<Identity_Url>/connect/token, https://<Traversal-Url>/api/v1/CLIENT_ID/traversal;
   // the two customer hosts become /identity and the vendor root.
   healthhero: { target: '', tokenPath: '/identity/connect/token' },
-  // redox.txt: https://api.redoxengine.com/v2/auth/token; the FHIR API is below /fhir/R4.
+  // Redox's page: https://api.redoxengine.com/v2/auth/token; the FHIR API is below /fhir/R4.
   redox: { target: '', tokenPath: '/v2/auth/token' },
-  // photon.txt: https://auth.photon.health/oauth/token and the API host https://api.photon.health,
+  // Photon's page: https://auth.photon.health/oauth/token and the API host https://api.photon.health,
   // which become /oauth/token and /api.
   photon: { target: '/api', tokenPath: '/oauth/token' },
   'photon-sandbox': { target: '/api', tokenPath: '/oauth/token' },
-  // nikohealth.txt: https://{domain}.nikohealth.com/api/identity/connect/token, .../api/external/v1/patients
+  // NikoHealth's page: https://{domain}.nikohealth.com/api/identity/connect/token, .../api/external/v1/patients
   nikohealth: { target: '/api', tokenPath: '/api/identity/connect/token' }
 }
 

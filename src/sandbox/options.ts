@@ -72,11 +72,11 @@ export interface SandboxOptions {
 
 /**
  * Token lifetimes in seconds, from each vendor's page:
- * - halaxy.txt: "Access tokens are valid for 15 minutes" (its example answer says 3600);
+ * - Halaxy's page: "Access tokens are valid for 15 minutes" (its example answer says 3600);
  * - healthhero: the project copy shows no answer body; 3600 is its example's value (peers-and-pitfalls §8);
  * - redox: "the access token we provide to you expires after 5 minutes" (peers-and-pitfalls §8);
- * - photon.txt: `"expires_in":86400`;
- * - nikohealth.txt: `"expires_in": 1200`.
+ * - Photon's page: `"expires_in":86400`;
+ * - NikoHealth's page: `"expires_in": 1200`.
  */
 export const DEFAULT_TOKEN_TTL_SECONDS: Readonly<Record<PresetName, number>> = {
   halaxy: 900,
@@ -88,7 +88,7 @@ export const DEFAULT_TOKEN_TTL_SECONDS: Readonly<Record<PresetName, number>> = {
   nikohealth: 1200
 }
 
-/** halaxy.txt: "rate-limited to 500 requests per minute ... a sliding window rate limiter". */
+/** Halaxy's page: "rate-limited to 500 requests per minute ... a sliding window rate limiter". */
 export const DEFAULT_HALAXY_RATE_LIMIT = { requests: 500, windowMs: 60_000 } as const
 
 /** Enough for any test run; bounds memory when a client never reuses its tokens. */

@@ -9,7 +9,7 @@ import { PRESET_NAMES, type PresetName } from '../config/presets.js'
 import { sandboxEndpoints } from './layout.js'
 import type { SandboxCredentials } from './options.js'
 
-/** halaxy.txt asks for `User-Agent: APP_VENDOR_NAME (APP_VENDOR_EMAIL)`; the demo names itself. */
+/** Halaxy's page asks for `User-Agent: APP_VENDOR_NAME (APP_VENDOR_EMAIL)`; the demo names itself. */
 export const DEMO_USER_AGENT = 'tollgate demo (demo@tollgate.invalid)'
 
 /**

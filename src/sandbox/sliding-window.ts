@@ -1,5 +1,5 @@
 /**
- * Halaxy's limiter as its page describes it (halaxy.txt, "Rate limits"):
+ * Halaxy's limiter as its page describes it (Halaxy's page, "Rate limits"):
  * "rate-limited to 500 requests per minute. The API uses a sliding window
  * rate limiter", with x-ratelimit-limit / x-ratelimit-remaining on each
  * answer and, when exceeded, 429 with "a retry-after header that tells you

@@ -31,7 +31,7 @@ test('halaxy: the AU API, JSON client_secret_post, 15m clamp, FHIR Accept, 500 p
     name: 'User-Agent',
     hint: '"APP_VENDOR_NAME (APP_VENDOR_EMAIL)", e.g. "Acme Clinic Sync (dev@acme.example)"'
   }])
-  t.assert.strictEqual(presetSource('halaxy').copy, 'shared/vendors/halaxy.txt')
+  t.assert.strictEqual(presetSource('halaxy').guide, 'docs/vendors/halaxy.md')
 })
 
 // shared/vendors/halaxy.txt: "Countries in the EU and UK must use https://eu-api.halaxy.com/main/".
@@ -42,7 +42,7 @@ test('halaxy-eu: the same preset on the EU host', (t: TestContext) => {
   t.assert.strictEqual(eu.defaults.auth.tokenUrl, 'https://eu-api.halaxy.com/main/oauth/token')
   t.assert.deepStrictEqual({ ...eu.defaults, target: '', auth: { ...eu.defaults.auth, tokenUrl: '' } }, { ...au.defaults, target: '', auth: { ...au.defaults.auth, tokenUrl: '' } })
   t.assert.deepStrictEqual(eu.requiredHeaders, au.requiredHeaders)
-  t.assert.strictEqual(presetSource('halaxy-eu').copy, 'shared/vendors/halaxy.txt')
+  t.assert.strictEqual(presetSource('halaxy-eu').guide, 'docs/vendors/halaxy.md')
 })
 
 // shared/vendors/healthhero.txt: POST form to https://<Identity_Url>/connect/token with client_id and
@@ -60,7 +60,7 @@ test('healthhero: URLs from presetOptions, form client_secret_post', (t: TestCon
     }
   })
   t.assert.deepStrictEqual(result.requiredHeaders, [])
-  t.assert.strictEqual(presetSource('healthhero').copy, 'shared/vendors/healthhero.txt')
+  t.assert.strictEqual(presetSource('healthhero').guide, 'docs/vendors/healthhero.md')
 })
 
 // The page writes https://<paste_Identity_Url_here>/connect/token: a bare host means https://host.
@@ -113,7 +113,7 @@ test('redox: private_key_jwt, form, RS384 on api.redoxengine.com', (t: TestConte
       signingAlg: 'RS384'
     }
   })
-  t.assert.strictEqual(presetSource('redox').copy, 'shared/vendors/redox.txt')
+  t.assert.strictEqual(presetSource('redox').guide, 'docs/vendors/redox.md')
 })
 
 test('redox: presetOptions.region ca selects the Canada host; anything else is refused', (t: TestContext) => {
@@ -142,7 +142,7 @@ test('photon: JSON client_secret_post with the production audience', (t: TestCon
       audience: 'https://api.photon.health'
     }
   })
-  t.assert.strictEqual(presetSource('photon').copy, 'shared/vendors/photon.txt')
+  t.assert.strictEqual(presetSource('photon').guide, 'docs/vendors/photon.md')
 })
 
 // shared/vendors/photon.txt: the sandbox is auth.neutron.health with audience https://api.neutron.health.
@@ -169,7 +169,7 @@ test('nikohealth: the customer domain, form client_secret_basic', (t: TestContex
       bodyEncoding: 'form'
     }
   })
-  t.assert.strictEqual(presetSource('nikohealth').copy, 'shared/vendors/nikohealth.txt')
+  t.assert.strictEqual(presetSource('nikohealth').guide, 'docs/vendors/nikohealth.md')
 })
 
 test('nikohealth: a missing domain is one clear issue', (t: TestContext) => {

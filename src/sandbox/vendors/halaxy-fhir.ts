@@ -1,5 +1,5 @@
 /**
- * The FHIR R4 resources the Halaxy sandbox answers with. halaxy.txt's
+ * The FHIR R4 resources the Halaxy sandbox answers with. Halaxy's page's
  * example is "a request to generate a patient list" at /main/Patient with
  * `Accept: application/fhir+json`; the answers below are the standard shapes
  * for that (a searchset Bundle, a Patient, an OperationOutcome), with

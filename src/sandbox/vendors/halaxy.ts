@@ -1,5 +1,5 @@
 /**
- * Halaxy, as halaxy.txt describes it (mounted for both the AU and the EU
+ * Halaxy, as Halaxy's page describes it (mounted for both the AU and the EU
  * host):
  * - token: POST /main/oauth/token, `Content-Type: application/json`, body
  *   `{ grant_type, client_id, client_secret }`; answer
@@ -21,9 +21,9 @@ import { readTokenRequest } from '../token-request.js'
 import { issueToken, requestOrigin, type VendorContext } from '../vendor-context.js'
 import { FHIR_JSON, PATIENTS, operationOutcome, patientBundle } from './halaxy-fhir.js'
 
-const DOC = 'see shared/vendors/halaxy.txt'
+const DOC = 'see docs/vendors/halaxy.md'
 
-/** halaxy.txt, "Identify your application": `APP_VENDOR_NAME (APP_VENDOR_EMAIL)`. */
+/** Halaxy's page, "Identify your application": `APP_VENDOR_NAME (APP_VENDOR_EMAIL)`. */
 const USER_AGENT_FORMAT = /^\S.* \([^()\s]+@[^()\s]+\)$/
 
 export function registerHalaxy (app: FastifyInstance, ctx: VendorContext, options: ResolvedHalaxy, paths: VendorLayout): { reset: () => void } {
@@ -67,7 +67,7 @@ export function registerHalaxy (app: FastifyInstance, ctx: VendorContext, option
 }
 
 /**
- * The per-client sliding window, and the x-ratelimit-* headers halaxy.txt
+ * The per-client sliding window, and the x-ratelimit-* headers Halaxy's page
  * documents on every OAuth-authenticated answer. Refused requests are not counted: they
  * never started.
  */

@@ -1,5 +1,5 @@
 /**
- * HealthHero (Doctorlink), as healthhero.txt describes it:
+ * HealthHero (Doctorlink), as HealthHero's page describes it:
  * - token: POST {identity}/connect/token,
  *   `content-type: application/x-www-form-urlencoded`, with grant_type,
  *   client_id and client_secret in the form; the answer carries
@@ -24,7 +24,7 @@ import { registerTokenEndpoint } from '../token-endpoint.js'
 import { readTokenRequest } from '../token-request.js'
 import { issueToken, requestOrigin, type VendorContext } from '../vendor-context.js'
 
-const DOC = 'see shared/vendors/healthhero.txt'
+const DOC = 'see docs/vendors/healthhero.md'
 
 export function registerHealthHero (app: FastifyInstance, ctx: VendorContext, options: ResolvedSecretVendor, paths: VendorLayout): void {
   const signingKey = randomBytes(32)

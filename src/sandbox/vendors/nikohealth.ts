@@ -1,5 +1,5 @@
 /**
- * NikoHealth, as nikohealth.txt describes it:
+ * NikoHealth, as NikoHealth's page describes it:
  * - token: POST /api/identity/connect/token,
  *   `Content-Type: application/x-www-form-urlencoded`,
  *   `Authorization: Basic YOUR-ENCODED-CREDENTIALS` and only
@@ -24,9 +24,9 @@ import { registerTokenEndpoint } from '../token-endpoint.js'
 import { readTokenRequest } from '../token-request.js'
 import { issueToken, type VendorContext } from '../vendor-context.js'
 
-const DOC = 'see shared/vendors/nikohealth.txt'
+const DOC = 'see docs/vendors/nikohealth.md'
 
-/** nikohealth.txt: `"scope": "external"`, also the only scope its Swagger page offers. */
+/** NikoHealth's page: `"scope": "external"`, also the only scope its Swagger page offers. */
 const SCOPE = 'external'
 
 export function registerNikoHealth (app: FastifyInstance, ctx: VendorContext, options: ResolvedSecretVendor, paths: VendorLayout): void {

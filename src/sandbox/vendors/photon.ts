@@ -1,5 +1,5 @@
 /**
- * Photon Health, as photon.txt describes it (mounted twice: `photon` for
+ * Photon Health, as Photon's page describes it (mounted twice: `photon` for
  * production, `photon-sandbox` for Photon's own "neutron" sandbox):
  * - token: POST /oauth/token, `content-type: application/json`, body
  *   `{ client_id, client_secret, audience, grant_type }` where audience is
@@ -24,12 +24,12 @@ import { registerTokenEndpoint } from '../token-endpoint.js'
 import { readTokenRequest } from '../token-request.js'
 import { issueToken, type VendorContext } from '../vendor-context.js'
 
-const DOC = 'see shared/vendors/photon.txt'
+const DOC = 'see docs/vendors/photon.md'
 
-/** photon.txt, the example answer's `scope` for a machine-to-machine token. */
+/** Photon's page, the example answer's `scope` for a machine-to-machine token. */
 export const PHOTON_M2M_SCOPE = 'read:patient write:patient read:prescription read:order write:order'
 
-/** photon.txt: `"audience":"https://api.photon.health"` and, for the sandbox, `"https://api.neutron.health"`. */
+/** Photon's page: `"audience":"https://api.photon.health"` and, for the sandbox, `"https://api.neutron.health"`. */
 export const PHOTON_AUDIENCES = {
   photon: 'https://api.photon.health',
   'photon-sandbox': 'https://api.neutron.health'

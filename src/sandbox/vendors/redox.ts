@@ -1,5 +1,5 @@
 /**
- * Redox, as redox.txt and peers-and-pitfalls §8 describe it:
+ * Redox, as Redox's page and peers-and-pitfalls §8 describe it:
  * - token: POST /v2/auth/token, `application/x-www-form-urlencoded`, with
  *   grant_type=client_credentials, client_assertion_type (jwt-bearer) and a
  *   client_assertion signed with the client's private key; "Redox validates
@@ -26,7 +26,7 @@ import { registerTokenEndpoint } from '../token-endpoint.js'
 import { readTokenRequest } from '../token-request.js'
 import { issueToken, requestUrl, type VendorContext } from '../vendor-context.js'
 
-const DOC = 'see shared/vendors/redox.txt'
+const DOC = 'see docs/vendors/redox.md'
 
 export function registerRedox (app: FastifyInstance, ctx: VendorContext, options: ResolvedRedox, paths: VendorLayout, replays: ReplayCache): void {
   const verifier = createAssertionVerifier(options.clients, replays)
