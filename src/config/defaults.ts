@@ -16,6 +16,7 @@ export const DEFAULT_HEADERS_TIMEOUT_MS = 10_000
  */
 export const DEFAULT_BODY_TIMEOUT_MS = 30_000
 export const DEFAULT_LOG_LEVEL = 'info'
+export const DEFAULT_LOG_FORMAT = 'json'
 export const DEFAULT_KEY_PREFIX = 'tollgate:'
 /**
  * store.commandTimeout: a Redis command (or script) unanswered this long has

@@ -133,7 +133,8 @@ export const serverSchema = z.strictObject({
 })
 
 export const logSchema = z.strictObject({
-  level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).optional()
+  level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).optional(),
+  format: z.enum(['json', 'pretty']).optional()
 })
 
 export const storeSchema = z.strictObject({

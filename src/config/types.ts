@@ -126,7 +126,8 @@ export interface StoreConfig {
 
 export interface Config {
   readonly server: ServerConfig
-  readonly log: { readonly level: string }
+  /** `format`: JSON lines (the default), or pretty (pino-pretty, for a person at a terminal). */
+  readonly log: { readonly level: string, readonly format: 'json' | 'pretty' }
   readonly store: StoreConfig
   readonly upstreams: readonly UpstreamConfig[]
   /**

@@ -82,7 +82,7 @@ function resolve (raw: Record<string, unknown>, issues: ConfigIssue[]): Config {
   }
   return deepFreeze({
     server,
-    log: { level: log.level ?? defaults.DEFAULT_LOG_LEVEL },
+    log: { level: log.level ?? defaults.DEFAULT_LOG_LEVEL, format: log.format ?? defaults.DEFAULT_LOG_FORMAT },
     store,
     upstreams,
     // Longest first: a secret that contains another is redacted whole.
