@@ -2,17 +2,25 @@
  * pino, JSON on stdout. Secrets are kept out by structure first (we never log
  * a config, a token response or outgoing headers) and by a censor second:
  * every configured secret value is replaced in each line before it is written.
+ * `log.format: pretty` (or TOLLGATE_LOG_FORMAT=pretty) renders the censored
+ * lines for a person through pino-pretty, loaded only then.
  */
 import pino, { type Bindings, type ChildLoggerOptions, type DestinationStream, type Level, type Logger } from 'pino'
 import { logDestination } from './log-destination.js'
 
 export const REDACTED = '[redacted]'
 
+export type LogFormat = 'json' | 'pretty'
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
+
 export interface LoggerOptions {
   readonly level: string
   readonly secrets: readonly string[]
   /** Where lines go; stdout by default. Tests pass a sink. */
   readonly stream?: DestinationStream
+  /** Renders each (already censored) JSON line for a person; see openLogger. */
+  readonly prettify?: (line: string) => string
 }
 
 /** The logger, and a way to add secrets to its censor (after a rotation, the new ones). */
@@ -23,10 +31,85 @@ export interface RedactingLogger {
   writeLine (line: string): void
 }
 
+export interface LogSetup {
+  /** The config's `log` section. */
+  readonly level: string
+  readonly format: LogFormat
+  readonly secrets: readonly string[]
+  readonly stream?: DestinationStream | undefined
+  /** Where TOLLGATE_LOG_LEVEL and TOLLGATE_LOG_FORMAT are read; an empty value is unset. */
+  readonly env: NodeJS.ProcessEnv
+}
+
+/**
+ * A setup problem the operator must fix (a bad TOLLGATE_LOG_* value, pino-pretty
+ * missing): its stack is its message, so whoever prints the stack prints one line.
+ */
+export class LogSetupError extends Error {
+  constructor (message: string) {
+    super(message)
+    this.name = 'LogSetupError'
+    this.stack = message
+  }
+}
+
+/**
+ * The logger the sidecar runs with: the config's level and format, each
+ * overridden by TOLLGATE_LOG_LEVEL / TOLLGATE_LOG_FORMAT when set.
+ *
+ * @throws LogSetupError for a value that is not a level or a format, or when
+ *   pretty is asked for and pino-pretty is not installed.
+ */
+export async function openLogger (setup: LogSetup): Promise<RedactingLogger> {
+  const level = fromEnv(setup.env, 'TOLLGATE_LOG_LEVEL', LOG_LEVELS) ?? setup.level
+  const format = fromEnv(setup.env, 'TOLLGATE_LOG_FORMAT', ['json', 'pretty'] as const) ?? setup.format
+  // Colours only for a terminal: a file or a log collector gets plain text.
+  const prettify = format === 'pretty' ? await loadPrettifier(setup.stream === undefined && process.stdout.isTTY) : undefined
+  return createLogger({
+    level,
+    secrets: setup.secrets,
+    ...(setup.stream === undefined ? {} : { stream: setup.stream }),
+    ...(prettify === undefined ? {} : { prettify })
+  })
+}
+
+function fromEnv<T extends string> (env: NodeJS.ProcessEnv, name: string, allowed: readonly T[]): T | undefined {
+  const value = env[name]
+  if (value === undefined || value === '') return undefined
+  if ((allowed as readonly string[]).includes(value)) return value as T
+  const choices = allowed.length === 2 ? allowed.join(' or ') : `one of ${allowed.join(', ')}`
+  throw new LogSetupError(`${name}: must be ${choices}, not ${JSON.stringify(value.slice(0, 40))}`)
+}
+
+type PrettyFactory = (options: Record<string, unknown>) => (line: string) => string
+
+/**
+ * pino-pretty's synchronous formatter: lines keep their order and their
+ * batching (log-destination.ts), and what is buffered at exit is still written.
+ * Imported by a name held in a variable so that a build without the optional
+ * package still compiles, and a JSON-logging sidecar never loads it.
+ */
+async function loadPrettifier (colorize: boolean): Promise<(line: string) => string> {
+  const name = 'pino-pretty'
+  let module: { prettyFactory?: PrettyFactory }
+  try {
+    module = await import(name) as { prettyFactory?: PrettyFactory }
+  } catch (err) {
+    const code = (err as { code?: unknown }).code
+    if (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') {
+      throw new LogSetupError('log format "pretty" needs the optional package pino-pretty, which is not installed: npm install pino-pretty, or use log.format: json')
+    }
+    throw new LogSetupError(`log format "pretty": pino-pretty could not be loaded (${typeof code === 'string' ? code : (err as Error).name})`)
+  }
+  if (typeof module.prettyFactory !== 'function') throw new LogSetupError('log format "pretty": the installed pino-pretty has no prettyFactory (pino-pretty 10 or later is needed)')
+  return module.prettyFactory({ colorize, translateTime: 'SYS:yyyy-mm-dd HH:MM:ss.l', ignore: 'service' })
+}
+
 export function createLogger (options: LoggerOptions): RedactingLogger {
   let censor = createCensor(options.secrets)
   let known = [...options.secrets]
-  const destination = options.stream ?? logDestination(1)
+  const raw = options.stream ?? logDestination(1)
+  const destination = options.prettify === undefined ? raw : new PrettyDestination(raw, options.prettify)
   const logger = pino({
     level: options.level,
     base: { service: 'tollgate' },
@@ -70,7 +153,74 @@ export function createCensor (secrets: readonly string[]): ((line: string) => st
 
 export { logDestination } from './log-destination.js'
 
+/** What stands for a query value in a logged URL. */
+export const REDACTED_VALUE = 'REDACTED'
+
+/**
+ * A query string (without its `?`) with every value replaced by REDACTED and
+ * the names kept as sent: queries carry patient data (`family=Smith`), names
+ * say what was asked. A part without `=` is a name.
+ */
+export function redactQuery (query: string): string {
+  let out = ''
+  let start = 0
+  while (start <= query.length) {
+    let end = query.indexOf('&', start)
+    if (end === -1) end = query.length
+    const part = query.slice(start, end)
+    const equals = part.indexOf('=')
+    out += (start === 0 ? '' : '&') + (equals === -1 ? part : `${part.slice(0, equals)}=${REDACTED_VALUE}`)
+    start = end + 1
+  }
+  return out
+}
+
+/** A URL for a log line: no user or password, no fragment, query values REDACTED. */
+export function loggableUrl (url: string): string {
+  let parsed: URL
+  try {
+    parsed = new URL(url)
+  } catch {
+    return '(not a URL)'
+  }
+  const query = parsed.search.slice(1)
+  parsed.username = ''
+  parsed.password = ''
+  parsed.hash = ''
+  parsed.search = ''
+  return query === '' ? parsed.href : `${parsed.href}?${redactQuery(query)}`
+}
+
+type Flushable = DestinationStream & { flush?: (callback?: (err?: Error) => void) => void, flushSync?: () => void }
+
+/** Each censored line rendered for a person, then written where the JSON line would have gone (flushes passed on). */
+class PrettyDestination implements DestinationStream {
+  readonly #dest: Flushable
+  readonly #prettify: (line: string) => string
+
+  constructor (dest: DestinationStream, prettify: (line: string) => string) {
+    this.#dest = dest
+    this.#prettify = prettify
+  }
+
+  write (line: string): void {
+    this.#dest.write(this.#prettify(line))
+  }
+
+  flush (callback?: (err?: Error) => void): void {
+    if (this.#dest.flush === undefined) callback?.()
+    else this.#dest.flush(callback)
+  }
+
+  flushSync (): void {
+    this.#dest.flushSync?.()
+  }
+}
+
 type LogMethod = (...args: unknown[]) => void
+
+/** The message of reply-from's `request.log.warn(err, 'response errored')` (@fastify/reply-from index.js). */
+const REPLY_FROM_ERRORED = 'response errored'
 
 /**
  * The root logger as Fastify gets it (`loggerInstance`): its child() makes a
@@ -119,7 +269,9 @@ class RequestLogger {
 
   fatal (...args: unknown[]): void { this.#log('fatal', args) }
   error (...args: unknown[]): void { this.#log('error', args) }
-  warn (...args: unknown[]): void { this.#log('warn', args) }
+  // @fastify/reply-from logs every failed upstream request with its stack (and no upstream) before
+  // handing the error to our onError; the problem handler's one line says it all (src/problem.ts).
+  warn (...args: unknown[]): void { if (args[1] !== REPLY_FROM_ERRORED) this.#log('warn', args) }
   info (...args: unknown[]): void { this.#log('info', args) }
   debug (...args: unknown[]): void { this.#log('debug', args) }
   trace (...args: unknown[]): void { this.#log('trace', args) }

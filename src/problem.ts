@@ -4,8 +4,12 @@
  */
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { BadRequest, UpstreamNotFound } from './errors.js'
+import { ClientGone } from './proxy/exchange.js'
 
 export const PROBLEM_TYPE = 'application/problem+json; charset=utf-8'
+
+/** The status an exchange ends with when the app hung up first (nginx's "client closed request"); nothing reaches the app. */
+export const CLIENT_CLOSED_REQUEST = 499
 
 export interface Problem {
   readonly type: string
@@ -40,14 +44,26 @@ export type ProblemCounter = (upstream: string | undefined, code: string) => voi
 
 export function installProblemHandlers (app: FastifyInstance, count: ProblemCounter = () => {}): void {
   app.setErrorHandler(function problemHandler (err: FastifyError & RetryAfterHint, request, reply) {
+    const upstream = upstreamOf(request)
+    if (err instanceof ClientGone) {
+      // Nobody is left to answer, and nothing failed: no problem, no warning.
+      request.log.debug({ upstream }, 'client went away')
+      return reply.code(CLIENT_CLOSED_REQUEST).send()
+    }
     const known = typeof err.code === 'string' && err.code.startsWith('TG_')
     // Fastify's own 4xx (bad JSON, bad URL) are safe to show; anything else unknown is a bug.
     const status = known || (err.statusCode !== undefined && err.statusCode < 500) ? (err.statusCode ?? 500) : 500
     const code = known ? err.code : status < 500 ? 'TG_BAD_REQUEST' : 'TG_INTERNAL'
     const detail = known || status < 500 ? err.message : 'an internal error occurred; the log has the details'
-    if (status >= 500) request.log.warn({ err, code, status, upstream: upstreamOf(request) }, 'sidecar error')
+    if (code === 'TG_INTERNAL') {
+      // A bug of tollgate's own: its stack, at every level.
+      request.log.error({ err, code, status, upstream }, 'sidecar error')
+    } else if (status >= 500) {
+      // Expected (a wrong secret, a refused connection, a timeout): what and why in one line, no stack.
+      request.log.warn({ code, status, upstream, detail }, 'sidecar error')
+    }
     if (err.retryAfterMs !== undefined) reply.header('retry-after', String(Math.max(1, Math.ceil(err.retryAfterMs / 1000))))
-    count(upstreamOf(request), code)
+    count(upstream, code)
     return sendProblem(request, reply, status, code, detail)
   })
 

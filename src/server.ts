@@ -9,7 +9,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } 
 import type { DestinationStream, Logger } from 'pino'
 import type { AuthConfig, Config, UpstreamConfig } from './config/types.js'
 import { AbsoluteFormRefused, BadRequest, ShuttingDown } from './errors.js'
-import { createLogger, withLazyRequestLoggers } from './logger.js'
+import { openLogger, withLazyRequestLoggers } from './logger.js'
 import { DEBUG, formatRequestLine, INFO } from './request-line.js'
 import { isProbe, registerHealth, type Lifecycle } from './ops/health.js'
 import { installInboundAccess } from './ops/inbound-access.js'
@@ -23,13 +23,14 @@ import { registerOpsEndpoints } from './ops/status.js'
 import { openStore, type Store } from './store/index.js'
 import { rotateCredentials, type RotationOutcome } from './ops/secret-rotation.js'
 import type { CredentialSource } from './auth/source.js'
+import { tokenRequestHeaders } from './auth/index.js'
 import { RequestSwitch, type RequestHandler } from './request-switch.js'
 import './proxy/exchange.js'
 
 export interface ServerDeps {
   /** Where log lines go (tests pass a sink); stdout by default. */
   readonly logStream?: DestinationStream
-  /** Where HTTPS_PROXY / HTTP_PROXY / NO_PROXY are read, once, at startup; process.env by default. */
+  /** Where HTTPS_PROXY / HTTP_PROXY / NO_PROXY and TOLLGATE_LOG_LEVEL / TOLLGATE_LOG_FORMAT are read, once, at startup; process.env by default. */
   readonly env?: NodeJS.ProcessEnv
   /**
    * Build on the server of a running sidecar instead of a new one: this
@@ -61,7 +62,7 @@ export interface Sidecar {
 }
 
 export async function buildServer (config: Config, deps: ServerDeps = {}): Promise<Sidecar> {
-  const redacting = createLogger({ level: config.log.level, secrets: config.secrets, ...(deps.logStream === undefined ? {} : { stream: deps.logStream }) })
+  const redacting = await openLogger({ ...config.log, secrets: config.secrets, stream: deps.logStream, env: deps.env ?? process.env })
   const logger = redacting.logger
   const fastifyLogger = withLazyRequestLoggers(logger) as FastifyBaseLogger
   const lifecycle: Lifecycle = { draining: false }
@@ -160,7 +161,7 @@ export async function buildServer (config: Config, deps: ServerDeps = {}): Promi
     const meter = metrics.meter(upstream.name)
     const { api, token: tokenDispatcher } = createUpstreamDispatchers(upstream, { env: deps.env ?? process.env, log })
     const onFetch = (outcome: 'ok' | 'failed'): void => meter.tokenFetch(outcome)
-    const makeCredentials = (current: UpstreamConfig): CredentialSource => store.createCredentialSource(current, { log, onFetch, ...(tokenDispatcher === undefined ? {} : { dispatcher: tokenDispatcher }) })
+    const makeCredentials = (current: UpstreamConfig): CredentialSource => store.createCredentialSource(current, { log, onFetch, tokenHeaders: tokenRequestHeaders(current.headers), ...(tokenDispatcher === undefined ? {} : { dispatcher: tokenDispatcher }) })
     credentialFactories.set(upstream.name, makeCredentials)
     return {
       config: upstream,

@@ -61,6 +61,30 @@ export function createClientAuth (auth: OAuth2ClientCredentialsAuth, now: () => 
   }
 }
 
+/**
+ * Every form the credentials of `auth` take on the wire or at rest: the
+ * client secret as is, form-, URL- and JSON-encoded, the Basic header's
+ * value, and the private key whole and line by line. What a token server
+ * says back is cleaned of these (token-request.ts `vendorWords`); the
+ * per-request assertion is added there.
+ */
+export function secretForms (auth: OAuth2ClientCredentialsAuth, clientAuth: ClientAuth): readonly string[] {
+  const forms = new Set<string>()
+  const secret = auth.clientSecret
+  if (secret !== undefined && secret !== '') {
+    forms.add(secret).add(formEncode(secret)).add(encodeURIComponent(secret)).add(JSON.stringify(secret).slice(1, -1))
+  }
+  const basic = clientAuth.headers.authorization
+  if (basic !== undefined) forms.add(basic.slice(basic.indexOf(' ') + 1))
+  const key = auth.privateKey
+  if (key !== undefined && key !== '') {
+    forms.add(key.trim())
+    for (const line of key.split(/\r?\n/)) if (line.length >= 16 && !line.startsWith('-----')) forms.add(line.trim())
+  }
+  // Longest first: a form that contains another is replaced whole.
+  return [...forms].filter((form) => form.length >= 4).sort((a, b) => b.length - a.length)
+}
+
 /** application/x-www-form-urlencoded, as RFC 6749 Appendix B defines it (space → `+`). */
 function formEncode (value: string): string {
   return new URLSearchParams([['', value]]).toString().slice(1)

@@ -15,11 +15,14 @@ import type { TokenStore } from './token-store.js'
 
 export type { CredentialSource, CredentialStatus } from './source.js'
 export type { TokenFetchError, TokenFailureReason } from './token-request.js'
+export { tokenRequestHeaders } from './token-request.js'
 export type { TokenStore } from './token-store.js'
 
 export interface CredentialDeps {
   /** For TLS or a proxy on the way to the token endpoint; undici's global dispatcher by default. */
   readonly dispatcher?: Dispatcher
+  /** Headers each token request carries besides its own: the upstream's User-Agent (tokenRequestHeaders). */
+  readonly tokenHeaders?: Readonly<Record<string, string>>
   /** Monotonic clock, ms (performance.now by default): token lifetimes, refresh times, backoffs. */
   readonly now?: () => number
   /** Wall clock, epoch ms (Date.now by default): a JWT `exp`, an HTTP-date, the instants in status(). */
@@ -56,7 +59,12 @@ export function createCredentialSource (upstream: string, auth: AuthConfig, deps
       // Log lines get the upstream from the caller's child logger.
       return createTokenCache({
         store: deps.tokenStore ?? sharedMemoryTokenStore(credentialKey(upstream, auth), now),
-        fetchToken: createTokenRequest(auth, deps.dispatcher === undefined ? { now: wallNow } : { now: wallNow, dispatcher: deps.dispatcher }),
+        fetchToken: createTokenRequest(auth, {
+          now: wallNow,
+          log: deps.log,
+          ...(deps.dispatcher === undefined ? {} : { dispatcher: deps.dispatcher }),
+          ...(deps.tokenHeaders === undefined ? {} : { headers: deps.tokenHeaders })
+        }),
         fetchTimeoutMs: auth.timeoutMs,
         refreshBeforeMs: auth.refreshBeforeMs,
         now,

@@ -30,6 +30,18 @@ import type { UpstreamMeter } from '../ops/metrics.js'
 import { limitBody, readBody, REPLAY_LIMIT } from './body.js'
 import type { UpstreamRuntime } from './runtime.js'
 
+/**
+ * The app hung up: what a wait or an upstream request for it is ended with.
+ * Not a failure of tollgate's or of the vendor's: the problem handler logs it
+ * at debug, without a stack (src/problem.ts).
+ */
+export class ClientGone extends Error {
+  constructor () {
+    super('the client went away')
+    this.name = 'ClientGone'
+  }
+}
+
 const METER_REASONS: Readonly<Record<string, 'queue_full' | 'queue_timeout' | 'paused'>> = {
   TG_QUEUE_FULL: 'queue_full',
   TG_QUEUE_TIMEOUT: 'queue_timeout',
@@ -135,7 +147,7 @@ export class Exchange implements DispatchWatcher {
   dispatched (abort: (err: Error) => void): void {
     this.#abortInFlight = abort
     // Queued for a connection while the app left: never send it.
-    if (appGone(this.#reply.raw)) abort(new Error('the client went away'))
+    if (appGone(this.#reply.raw)) abort(new ClientGone())
   }
 
   headers (statusCode: number, rawHeaders: readonly Buffer[]): void {
@@ -250,16 +262,16 @@ export class Exchange implements DispatchWatcher {
     if (!appGone(this.#reply.raw)) return
     this.#permit?.withdraw()
     this.#permit = undefined
-    throw new Error('the client went away')
+    throw new ClientGone()
   }
 
   /** The exchange is over, answered or not: free what is held, stop what still runs. */
   #closed (): void {
     const gone = !this.#reply.raw.writableFinished
     if (gone) {
-      this.#waiting?.abort(new Error('the client went away'))
+      this.#waiting?.abort(new ClientGone())
       // On the wire with no answer yet: the vendor is not kept working for nobody.
-      this.#abortInFlight?.(new Error('the client went away'))
+      this.#abortInFlight?.(new ClientGone())
     }
     // Sent: its unit is stamped (it may have reached the vendor). Not sent: it goes back unstamped.
     if (this.#sent) this.#permit?.release()

@@ -17,7 +17,8 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import { kDispatchWatcher } from '../egress/deadline.js'
 import { translateUpstreamError } from '../egress/errors.js'
 import { PathEscapesBase } from '../errors.js'
-import { Exchange } from './exchange.js'
+import { redactQuery } from '../logger.js'
+import { ClientGone, Exchange } from './exchange.js'
 import { createRequestHeaderRewriter, withoutResponseHopByHop } from './headers.js'
 import { normalizeSuffix, PathRefusal } from './normalize-path.js'
 import type { UpstreamRuntime } from './runtime.js'
@@ -36,6 +37,8 @@ export default async function upstreamPlugin (app: FastifyInstance, { runtime }:
   const appPrefix = config.prefix.replace(/\/$/, '')
   const rewriteHeaders = createRequestHeaderRewriter(config.headers)
   const retryMethods = config.retry.methods
+  // Read once: a sidecar's level is fixed for its life (a reload builds a new one).
+  const debug = app.log.level === 'debug' || app.log.level === 'trace'
 
   // Callback-style hooks (here and below): an async hook costs a promise per request.
   app.addHook('onRequest', function routeRequest (request, reply, done) {
@@ -117,6 +120,7 @@ export default async function upstreamPlugin (app: FastifyInstance, { runtime }:
   function send (request: FastifyRequest, reply: FastifyReply): void {
     const exchange = request.tollgate as Exchange
     exchange.sending()
+    if (debug) request.log.debug({ upstream: config.name, attempt: exchange.attempts, method: request.method, url: outgoingUrl(request.url, exchange.path) }, 'upstream request')
     const body = exchange.replayBody
     const options = body === undefined
       ? fromOptions
@@ -148,7 +152,15 @@ export default async function upstreamPlugin (app: FastifyInstance, { runtime }:
     const exchange = reply.request.tollgate as Exchange
     if (exchange.bodyError !== undefined) error = exchange.bodyError as FastifyError
     exchange.failed()
-    reply.send(translateUpstreamError(error, config.timeoutMs))
+    // Aborted because the app hung up (exchange.ts): nothing failed upstream.
+    if (error.cause instanceof ClientGone) reply.send(error.cause)
+    else reply.send(translateUpstreamError(error, config.timeoutMs))
+  }
+
+  /** What reply-from sends to (the query byte for byte from the app's URL), for the log: every query value REDACTED. */
+  function outgoingUrl (url: string, path: string): string {
+    const query = url.indexOf('?')
+    return `${target.origin}${path}${query === -1 ? '' : `?${redactQuery(url.slice(query + 1))}`}`
   }
 }
 

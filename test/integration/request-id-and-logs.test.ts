@@ -38,7 +38,7 @@ test('one log line per proxied request, with upstream, method, path, status and 
   t.plan(8)
   const origin = await startOrigin(t, (req, res) => { req.resume().on('end', () => res.writeHead(req.method === 'DELETE' ? 204 : 200).end()) })
   const { url, logs } = await startSidecar(t, { upstreams: { halaxy: { target: `${origin.url}/main` } } })
-  await (await fetch(`${url}/halaxy/Patient/1?secret-query=1`, { method: 'GET' })).arrayBuffer()
+  await (await fetch(`${url}/halaxy/Patient/1?family=secret-query-value`, { method: 'GET' })).arrayBuffer()
   await (await fetch(`${url}/halaxy/Patient/2`, { method: 'DELETE' })).arrayBuffer()
   await (await fetch(`${url}/nowhere`)).arrayBuffer()
 
@@ -51,7 +51,8 @@ test('one log line per proxied request, with upstream, method, path, status and 
   t.assert.ok((get.durationMs as number) >= 0)
   t.assert.strictEqual(get.level, 30, 'info')
   t.assert.deepStrictEqual({ method: miss.method, path: miss.path, status: miss.status }, { method: 'GET', path: '/nowhere', status: 404 })
-  t.assert.ok(!logs.text().includes('secret-query'), 'the query string is not logged')
+  // At trace the outgoing URL is logged too, with its query values REDACTED (debug-logs.test.ts).
+  t.assert.ok(!logs.text().includes('secret-query-value'), 'no query value is logged')
 })
 
 test('at trace level, a full run never writes the static token, the inbound token or a secret header', async (t: TestContext) => {

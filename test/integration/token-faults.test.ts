@@ -42,8 +42,10 @@ async function fetchFrom (t: TestContext, handler: TokenHandler, overrides: Part
 }
 
 const answers: Array<[string, Reply, string]> = [
-  ['an RFC 6749 error answer gives its error code, never its description',
-    errorReply(400, 'invalid_client', `client secret ${SECRET} is wrong; try ${LEAKED_TOKEN}`), 'HTTP 400 invalid_client'],
+  ['an RFC 6749 error answer gives its error code and its description, the secret in it redacted',
+    errorReply(400, 'invalid_client', `client secret ${SECRET} is wrong`), 'HTTP 400 invalid_client: client secret <redacted> is wrong'],
+  ['a token echoed in the description is redacted', errorReply(400, 'invalid_grant', `"access_token": "${LEAKED_TOKEN}"`), 'HTTP 400 invalid_grant: "access_token": <redacted>'],
+  ['an error code that is the secret itself is redacted', { status: 400, body: { error: SECRET } }, 'HTTP 400 <redacted>'],
   ['an error answer that is not JSON gives the status alone', { status: 401, body: `<html>${SECRET}</html>` }, 'HTTP 401'],
   ['an error code that is not a short word is left out', { status: 400, body: { error: `bad ${SECRET}` } }, 'HTTP 400'],
   ['a 200 that is not JSON', { body: `access_token=${LEAKED_TOKEN}` }, 'answer is not JSON'],
@@ -132,15 +134,15 @@ test('a retry-after beyond 5 minutes is capped', async (t: TestContext) => {
   assertSanitised(t, error, 'HTTP 429, retry after 300 s')
 })
 
-test('private_key_jwt: neither the assertion nor the key appears in the error', async (t: TestContext) => {
+test('private_key_jwt: neither the assertion nor the key appears in the error, even echoed back', async (t: TestContext) => {
   t.plan(5)
   const { privateKeyPem } = await generateKeyMaterial({ kid: 'k' })
-  const { endpoint, error } = await fetchFrom(t, () => errorReply(400, 'invalid_grant'), {
+  const { endpoint, error } = await fetchFrom(t, (request) => errorReply(400, 'invalid_grant', new URLSearchParams(request.body).get('client_assertion') ?? ''), {
     clientAuth: 'private_key_jwt', privateKey: privateKeyPem, keyId: 'k'
   })
   const assertion = new URLSearchParams(endpoint.requests[0]?.body).get('client_assertion') ?? ''
   t.assert.ok(assertion.length > 100)
-  assertSanitised(t, error, 'HTTP 400 invalid_grant', [assertion, privateKeyPem.split('\n')[1] ?? 'x'])
+  assertSanitised(t, error, 'HTTP 400 invalid_grant: <redacted>', [assertion, privateKeyPem.split('\n')[1] ?? 'x'])
 })
 
 test('logs carry the reason (the upstream comes from the caller\'s child logger), the metrics hook the outcome; never a secret, an assertion or a token', async (t: TestContext) => {
@@ -163,7 +165,7 @@ test('logs carry the reason (the upstream comes from the caller\'s child logger)
 
   t.assert.deepStrictEqual(lines.map((l) => [l.level, l.msg]), [['info', 'token fetched'], ['warn', 'token fetch failed']])
   t.assert.deepStrictEqual(lines[0]?.obj, { expiresAt: at, lifetimeMs: 60_000 })
-  t.assert.deepStrictEqual(lines[1]?.obj, { reason: 'HTTP 401 invalid_client', backoffMs: 1000 })
+  t.assert.deepStrictEqual(lines[1]?.obj, { reason: 'HTTP 401 invalid_client: <redacted>', backoffMs: 1000 })
   t.assert.deepStrictEqual(outcomes, [['ok', undefined], ['failed', 'http']])
   const written = JSON.stringify(lines)
   t.assert.ok(!written.includes(SECRET), 'no secret in the logs')
