@@ -113,7 +113,7 @@ async function checkUpstream (upstream: UpstreamConfig, ctx: UpstreamContext): P
           emit('clock', skip('the token endpoint cannot be reached'))
           break
         }
-        const token = await fetchTokenStep(auth, { dispatcher: dispatchers.token, now: ctx.now, onToken: ctx.onToken })
+        const token = await fetchTokenStep(auth, { headers: upstream.headers, dispatcher: dispatchers.token, now: ctx.now, onToken: ctx.onToken })
         emit('token', token.outcome)
         // A refusal is an answer too: its Date still tells the clock (often the reason for the refusal).
         emit('clock', token.answer === undefined ? skip('no answer from the token endpoint') : checkClock(token.answer))

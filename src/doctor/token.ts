@@ -8,11 +8,12 @@
  * The line says how long the token lives, what scope and audience it
  * carries and, for a JWT, its claims; never the token. A refusal is
  * reported as the sidecar's token client words it (already sanitised: the
- * status, the vendor's RFC 6749 `error` code), plus which keys to check.
+ * status, the vendor's RFC 6749 `error` code and its `error_description`
+ * with every credential redacted), plus which keys to check.
  */
 import { getGlobalDispatcher, type Dispatcher } from 'undici'
 import type { OAuth2ClientCredentialsAuth } from '../config/types.js'
-import { createTokenRequest, type TokenAnswer, type TokenFetchError } from '../auth/token-request.js'
+import { createTokenRequest, tokenRequestHeaders, type TokenAnswer, type TokenFetchError } from '../auth/token-request.js'
 import { readClaims } from './claims.js'
 import { RecordingDispatcher, type RecordedAnswer } from './recording-dispatcher.js'
 import { fail, ok, printable, warn, type StepOutcome } from './step.js'
@@ -26,6 +27,8 @@ export interface TokenStep {
 }
 
 export interface TokenStepOptions {
+  /** The upstream's configured headers: its User-Agent goes on the token request, as in the sidecar. */
+  readonly headers: Readonly<Record<string, string>>
   /** The upstream's token dispatcher (TLS, proxy); undici's global one when undefined, as in the sidecar. */
   readonly dispatcher: Dispatcher | undefined
   /** Wall clock, epoch ms. */
@@ -41,7 +44,7 @@ export async function fetchTokenStep (auth: OAuth2ClientCredentialsAuth, options
   const recorder = new RecordingDispatcher(options.dispatcher ?? getGlobalDispatcher(), options.now)
   let fetchToken: () => Promise<TokenAnswer>
   try {
-    fetchToken = createTokenRequest(auth, { now: options.now, dispatcher: recorder })
+    fetchToken = createTokenRequest(auth, { now: options.now, dispatcher: recorder, headers: tokenRequestHeaders(options.headers) })
   } catch (err) {
     // A credential the validator let through but the client cannot use; the message names the key, never its value.
     return { outcome: fail(printable((err as Error).message)), answer: undefined, accessToken: undefined }

@@ -19,7 +19,7 @@ test('halaxy with a wrong client secret: the token step fails with the vendor\'s
 
   t.assert.deepStrictEqual(statuses(report, 'halaxy'), ['dns ok', 'tcp ok', 'token fail', 'clock ok', 'probe skip'])
   t.assert.strictEqual(report.failed, true)
-  t.assert.match(stepOf(report, 'halaxy', 'token').detail, /^HTTP 401 invalid_client(: unknown client or wrong client secret)?; check auth\.clientId and auth\.clientSecret$/)
+  t.assert.match(stepOf(report, 'halaxy', 'token').detail, /^HTTP 401 invalid_client: unknown client or wrong client secret; check auth\.clientId and auth\.clientSecret$/)
   t.assert.strictEqual(stepOf(report, 'halaxy', 'probe').detail, 'no token')
   t.assert.match(report.lines.find((line) => line.includes(' token ')) ?? '', /^halaxy {2}token {2}FAIL {2}HTTP 401/)
   t.assert.strictEqual(report.lines.at(-1), '1 upstream: 3 ok, 1 failed, 1 skipped')
@@ -43,7 +43,7 @@ test('redox with the wrong kid: the token step fails naming the kid the vendor d
   })
 
   t.assert.deepStrictEqual(statuses(report, 'wrongkid'), ['dns ok', 'tcp ok', 'token fail', 'clock ok', 'probe skip'])
-  t.assert.match(stepOf(report, 'wrongkid', 'token').detail, /^HTTP 401 invalid_client(: no registered key for this client has kid "acme-key-2" and the assertion's alg)?; check auth\.clientId, auth\.keyId and auth\.privateKey/)
+  t.assert.match(stepOf(report, 'wrongkid', 'token').detail, /^HTTP 401 invalid_client: no registered key for this client has kid "acme-key-2" and the assertion's alg; check auth\.clientId, auth\.keyId and auth\.privateKey/)
   // The same key under its registered kid passes: the kid was the whole problem.
   t.assert.strictEqual(stepOf(report, 'rightkid', 'token').status, 'ok')
   t.assert.match(stepOf(report, 'rightkid', 'token').detail, /^expires in 300 s/)
@@ -58,6 +58,6 @@ test('a token endpoint that echoes the secret in its error_description: the line
   const report = await doctor({ upstreams: { echo: { target: tokens.origin, auth: { type: 'oauth2_client_credentials', tokenUrl: tokens.url, clientId: 'doctor-client', clientSecret: secret } } } })
   const token = stepOf(report, 'echo', 'token')
   t.assert.strictEqual(token.status, 'fail')
-  t.assert.match(token.detail, /^HTTP 400 invalid_request(: .*)?; check auth\.clientAuth and auth\.bodyEncoding/)
+  t.assert.match(token.detail, /^HTTP 400 invalid_request: .*<redacted>.*; check auth\.clientAuth and auth\.bodyEncoding/)
   assertNoLeaks(t, report.lines.join('\n'), [secret])
 })

@@ -47,11 +47,16 @@ test('the target is up, its token endpoint on another origin is not: both are ch
   t.assert.strictEqual(stepOf(report, 'split', 'probe').detail, 'no token')
 })
 
-test('the token endpoint on another origin, both up: both are checked and everything passes', async (t: TestContext) => {
+test('the token endpoint on another origin, both up: both are checked and everything passes, as the sidecar sends it', async (t: TestContext) => {
   const origin = await startOrigin(t)
   const tokens = await startTokenEndpoint(t, () => tokenReply('split-origin-token-0c4d', 600))
-  const report = await doctor({ upstreams: { split: { target: origin.url, probe: '/Patient', auth: oauth(tokens.url) } } })
+  const userAgent = 'Acme Clinic Sync (dev@acme.example)'
+  const report = await doctor({ upstreams: { split: { target: origin.url, probe: '/Patient', headers: { 'User-Agent': userAgent }, auth: oauth(tokens.url) } } })
   t.assert.deepStrictEqual(statuses(report, 'split'), ['dns ok', 'tcp ok', 'dns ok', 'tcp ok', 'token ok', 'clock ok', 'probe ok'])
   t.assert.strictEqual(tokens.requests.length, 1)
+  // The upstream's User-Agent on the token request and the probe, as the sidecar sends them.
+  t.assert.strictEqual(tokens.requests[0]?.headers['user-agent'], userAgent)
+  t.assert.strictEqual(origin.requests[0]?.headers['user-agent'], userAgent)
+  t.assert.strictEqual(origin.requests[0]?.headers.authorization, 'Bearer split-origin-token-0c4d')
   t.assert.ok(!report.lines.join('\n').includes('split-origin-token-0c4d'))
 })
