@@ -42,10 +42,12 @@ export class ClientGone extends Error {
   }
 }
 
-const METER_REASONS: Readonly<Record<string, 'queue_full' | 'queue_timeout' | 'paused'>> = {
+const METER_REASONS: Readonly<Record<string, 'queue_full' | 'queue_timeout' | 'paused' | 'shutting_down'>> = {
   TG_QUEUE_FULL: 'queue_full',
   TG_QUEUE_TIMEOUT: 'queue_timeout',
-  TG_UPSTREAM_PAUSED: 'paused'
+  TG_UPSTREAM_PAUSED: 'paused',
+  // Still queued when the limiter closed (shutdown): refused by the limiter like the others.
+  TG_SHUTTING_DOWN: 'shutting_down'
 }
 
 export class Exchange implements DispatchWatcher {

@@ -62,3 +62,29 @@ test('/metrics parses as Prometheus text and counts what a scripted run did', as
   t.assert.ok(!samples.some((sample) => Object.values(sample.labels).some((value) => value.includes('/'))))
   t.assert.ok(!text.includes('metrics-secret-value') && !text.includes('metrics-token-'))
 })
+
+test('a request still queued when the limiter closes for shutdown counts as a rejection, reason shutting_down', async (t: TestContext) => {
+  const origin = await startOrigin(t, (req, res) => {
+    req.resume()
+    setTimeout(() => res.end('ok'), 300)
+  })
+  const sidecar = await startSidecar(t, {
+    upstreams: { vendor: { target: origin.url, rateLimit: { requests: 100, window: '1m', maxConcurrent: 1 } } }
+  })
+  const limiter = sidecar.sidecar.upstreams[0]!.limiter
+  const first = fetch(`${sidecar.url}/vendor/first`)
+  const queued = fetch(`${sidecar.url}/vendor/queued`)
+  await waitUntil(() => limiter.status().queued === 1)
+  // What closing the sidecar does to each upstream's limiter (src/server.ts, onClose).
+  await limiter.close()
+  const refused = await queued
+  t.assert.strictEqual(refused.status, 503)
+  t.assert.strictEqual(((await refused.json()) as { code: string }).code, 'TG_SHUTTING_DOWN')
+  t.assert.strictEqual((await first).status, 200, 'the request in flight finishes')
+  const samples = parsePrometheus(await (await fetch(`${sidecar.url}/metrics`)).text())
+  t.assert.strictEqual(valueOf(samples, 'tollgate_limiter_rejections_total', { upstream: 'vendor', reason: 'shutting_down' }), 1)
+})
+
+async function waitUntil (check: () => boolean): Promise<void> {
+  for (let i = 0; i < 200 && !check(); i++) await new Promise((resolve) => setTimeout(resolve, 10))
+}
