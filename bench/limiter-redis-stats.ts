@@ -158,8 +158,8 @@ export interface ScriptTimes {
   readonly max: number
   /** Runs that took longer than 1 ms. */
   readonly over1ms: number
-  /** The five longest, µs, longest first. */
-  readonly top: readonly number[]
+  /** The five longest, longest first: µs, and when each was logged (unix s, SLOWLOG's own resolution). */
+  readonly top: ReadonlyArray<{ readonly micros: number, readonly at: number }>
 }
 
 export interface SlowlogSummary {
@@ -191,8 +191,8 @@ export function summariseSlowlog (entries: readonly SlowEntry[], names: Readonly
   const kept = scripts.filter((e) => e.micros < stopMicros / 2)
   const times = (name: string, list: readonly SlowEntry[]): ScriptTimes => {
     const micros = list.map((e) => e.micros)
-    const top = [...micros].sort((a, b) => b - a).slice(0, 5)
-    return { name, count: list.length, p50: percentile(micros, 50), p99: percentile(micros, 99), p999: percentile(micros, 99.9), max: top[0] ?? 0, over1ms: micros.filter((m) => m > 1000).length, top }
+    const top = [...list].sort((a, b) => b.micros - a.micros).slice(0, 5).map((e) => ({ micros: e.micros, at: e.at }))
+    return { name, count: list.length, p50: percentile(micros, 50), p99: percentile(micros, 99), p999: percentile(micros, 99.9), max: top[0]?.micros ?? 0, over1ms: micros.filter((m) => m > 1000).length, top }
   }
   const groups = new Map<string, SlowEntry[]>()
   for (const e of kept) {

@@ -60,6 +60,8 @@ export interface BenchRedis {
   startSlowlog (): Promise<void>
   /** Drain once more, stop draining, and hand over every entry since startSlowlog. */
   endSlowlog (): Promise<SlowEntry[]>
+  /** Units a limiter key holds: a sorted set's members, or the sum of a hash's counts. */
+  unitsIn (key: string): Promise<number | undefined>
   /** Every key matching `pattern` (SCAN) with its MEMORY USAGE (SAMPLES 0: every element counted), bytes. */
   memoryOf (pattern: string): Promise<Array<{ key: string, bytes: number }>>
   close (): Promise<void>
@@ -118,6 +120,12 @@ export async function startBenchRedis (binary: string): Promise<BenchRedis> {
       const out = entries
       entries = []
       return out
+    },
+    async unitsIn (key: string) {
+      const type = await client.type(key)
+      if (type === 'zset') return await client.zcard(key)
+      if (type === 'hash') return (await client.hvals(key)).reduce((sum, v) => sum + (Number(v) || 0), 0)
+      return undefined
     },
     async memoryOf (pattern: string) {
       const out: Array<{ key: string, bytes: number }> = []

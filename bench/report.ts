@@ -257,10 +257,12 @@ export function limiterRedisSection (r: LimiterRedisResult): string {
         x.replicaFigures.map((p) => [String(p.tag), String(p.arrivals), String(p.maxInWindow), String(p.clientOk), `${p.clientFailed} (${p.clientTimeouts})`, `${f(p.clientP50)} / ${f(p.clientP99)}`,
           `${p.started} / ${p.rejected}`, `${sign(p.lostAfterMs)} / ${sign(p.backAfterMs)}`, String(p.outages ?? '–'), f(p.cpuMsPerArrival, 3)])),
       '',
-      table(['script', 'runs', 'p50 µs', 'p99 µs', 'p99.9 µs', 'max µs', 'over 1 ms', 'longest five µs'], x.slowlog.byScript.map((s) => [s.name, String(s.count), String(s.p50), String(s.p99), String(s.p999), String(s.max), String(s.over1ms), s.top.join(' ')])),
+      table(['script', 'runs', 'p50 µs', 'p99 µs', 'p99.9 µs', 'max µs', 'over 1 ms', 'longest five µs (s from the first arrival, ±1)'], x.slowlog.byScript.map((s) => [s.name, String(s.count), String(s.p50), String(s.p99), String(s.p999), String(s.max), String(s.over1ms),
+        s.top.map((e) => `${e.micros} (${f((e.at * 1000 - x.firstArrivalEpochMs) / 1000, 0)})`).join(' ')])),
       '',
       `SLOWLOG: ${x.slowlog.entries} entries of any command; ${x.slowlog.stalled} script run(s) caught mid-run by the SIGSTOP, left out. ` +
-        `MEMORY USAGE samples (s: KiB): ${x.memory.map((m) => `${f(m.atMs / 1000, 1)}: ${f(m.bytes / KIB, 1)}`).join(', ')}; largest key at the end: ${x.memoryAtEnd?.largest === undefined ? '–' : `${x.memoryAtEnd.largest.key} ${f(x.memoryAtEnd.largest.bytes / KIB, 1)} KiB`}`)
+        `MEMORY USAGE samples (s: KiB): ${x.memory.map((m) => `${f(m.atMs / 1000, 1)}: ${f(m.bytes / KIB, 1)}`).join(', ')}; largest key at the end: ${x.memoryAtEnd?.largest === undefined ? '–' : `${x.memoryAtEnd.largest.key} ${f(x.memoryAtEnd.largest.bytes / KIB, 1)} KiB`}; ` +
+        `units pending in Redis then (taken, not answered): ${x.memoryAtEnd?.pendingUnits ?? '–'}`)
   }
   return out.join('\n')
 }

@@ -116,6 +116,13 @@ export interface MemorySample {
   readonly keys: number
   readonly bytes: number
   readonly largest: { readonly key: string, readonly bytes: number } | undefined
+  /**
+   * Units held pending in Redis (taken, not yet answered: the `…:pending` key's
+   * members, or the sum of its counts), read with the last sample only. With
+   * answers in under a millisecond, a few at most; more are units taken for
+   * requests that will never be answered, held until their hold ends.
+   */
+  readonly pendingUnits?: number | undefined
 }
 
 export interface LimiterRedisRun {
@@ -131,6 +138,7 @@ export interface LimiterRedisRun {
   readonly arrivals: number
   /** The first arrival, ms after the load was due to start (a late start moves the outage and the samples later in the run). */
   readonly firstArrivalMs: number
+  readonly firstArrivalEpochMs: number
   /** Most arrivals in any 1 s before the outage: what the machine carried at best (after it, the queued backlog goes at once). */
   readonly peakPerSecond: number
   /** Outage, ms from the first arrival: Redis stopped, continued, the last replica seen sharing again (+ slack). */
@@ -245,11 +253,12 @@ async function runCase (bench: Bench, binary: string, c: LimiterRedisCase, t: { 
     const endAt = startAt + c.durationS * 1000
     const memory: MemorySample[] = []
     let stopped = false
-    const sampleMemory = async (): Promise<MemorySample> => {
+    const sampleMemory = async (last = false): Promise<MemorySample> => {
       const atMs = epochNow() - startAt
       const keys = await redis.memoryOf(KEY_PATTERN)
       const largest = keys.reduce<{ key: string, bytes: number } | undefined>((big, k) => big === undefined || k.bytes > big.bytes ? k : big, undefined)
-      const sample = { atMs, keys: keys.length, bytes: keys.reduce((sum, k) => sum + k.bytes, 0), largest }
+      const pending = last ? keys.find((k) => k.key.endsWith(':pending')) : undefined
+      const sample = { atMs, keys: keys.length, bytes: keys.reduce((sum, k) => sum + k.bytes, 0), largest, ...(pending === undefined ? {} : { pendingUnits: await redis.unitsIn(pending.key) }) }
       memory.push(sample)
       return sample
     }
@@ -259,7 +268,7 @@ async function runCase (bench: Bench, binary: string, c: LimiterRedisCase, t: { 
         if (!stopped) await sampleMemory()
       }
       await sleep(Math.max(0, endAt - 500 - epochNow()))
-      return await sampleMemory()
+      return await sampleMemory(true)
     })()
     const outage = (async () => {
       await sleep(Math.max(0, startAt + c.outageAtS * 1000 - epochNow()))
@@ -300,6 +309,7 @@ async function runCase (bench: Bench, binary: string, c: LimiterRedisCase, t: { 
       durationS: c.durationS,
       arrivals: starts.length,
       firstArrivalMs: first - startAt,
+      firstArrivalEpochMs: first,
       peakPerSecond: maxInAnyWindow(starts.filter((at) => at < span.from), 1000),
       outage: { stopMs: seen.stopAt - first, resumeMs: seen.resumeAt - first, spanEndMs: span.to - first },
       violations: check.violations,

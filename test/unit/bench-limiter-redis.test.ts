@@ -65,7 +65,7 @@ test('arrivals per window and per tag', () => {
   assert.deepEqual([...perTag], [[0, 3], [1, 1]])
 })
 
-const entry = (micros: number, command: string, arg: string, id = 0): SlowEntry => ({ id, at: 0, micros, command, arg })
+const entry = (micros: number, command: string, arg: string, at = 0): SlowEntry => ({ id: 0, at, micros, command, arg })
 
 test('the SLOWLOG summary keeps script runs, names them, and sets apart the ones a SIGSTOP caught', () => {
   const acquire = 'return 1'
@@ -73,7 +73,7 @@ test('the SLOWLOG summary keeps script runs, names them, and sets apart the ones
   const sha = createHash('sha1').update(acquire).digest('hex')
   assert.deepEqual([...names], [[sha, 'ACQUIRE']])
   const summary = summariseSlowlog([
-    entry(40, 'EVALSHA', sha), entry(60, 'EVALSHA', sha), entry(1500, 'EVALSHA', sha),
+    entry(40, 'EVALSHA', sha), entry(60, 'EVALSHA', sha), entry(1500, 'EVALSHA', sha, 1_800_000_007),
     entry(30, 'EVALSHA', 'ffffffffffffffffffff'), entry(900, 'EVAL', 'return 2'), entry(20, 'FCALL', 'acquire'),
     // Not scripts: never counted, however long.
     entry(50_000, 'MEMORY', 'USAGE'), entry(7, 'SCAN', '0'),
@@ -85,7 +85,8 @@ test('the SLOWLOG summary keeps script runs, names them, and sets apart the ones
   assert.equal(summary.all.count, 6)
   assert.equal(summary.all.max, 1500)
   assert.equal(summary.all.over1ms, 1)
-  assert.deepEqual(summary.all.top, [1500, 900, 60, 40, 30])
+  assert.deepEqual(summary.all.top.map((e) => e.micros), [1500, 900, 60, 40, 30])
+  assert.equal(summary.all.top[0]?.at, 1_800_000_007)
   const byName = new Map(summary.byScript.map((s) => [s.name, s]))
   assert.equal(byName.get('ACQUIRE')?.count, 3)
   assert.equal(byName.get('EVALSHA ffffffff')?.count, 1)
@@ -97,7 +98,7 @@ test('the SLOWLOG summary keeps script runs, names them, and sets apart the ones
 
 function run (change: Partial<LimiterRedisRun> = {}): LimiterRedisRun {
   const used = { fraction: 0.99, windows: 10, counted: 1980 }
-  const times = { name: 'all scripts', count: 1000, p50: 30, p99: 200, p999: 400, max: 800, over1ms: 0, top: [800] }
+  const times = { name: 'all scripts', count: 1000, p50: 30, p99: 200, p999: 400, max: 800, over1ms: 0, top: [{ micros: 800, at: 0 }] }
   return {
     tree: 'tollgate',
     redisVersion: '7.0.15',
@@ -109,6 +110,7 @@ function run (change: Partial<LimiterRedisRun> = {}): LimiterRedisRun {
     durationS: 14,
     arrivals: 2600,
     firstArrivalMs: 100,
+    firstArrivalEpochMs: 1_800_000_000_000,
     peakPerSecond: 200,
     outage: { stopMs: 5000, resumeMs: 7500, spanEndMs: 8000 },
     violations: 0,
@@ -123,7 +125,7 @@ function run (change: Partial<LimiterRedisRun> = {}): LimiterRedisRun {
     })),
     slowlog: { all: times, byScript: [times], stalled: 0, entries: 5000 },
     memory: [{ atMs: 13_500, keys: 3, bytes: 20_000, largest: undefined }],
-    memoryAtEnd: { atMs: 13_500, keys: 3, bytes: 20_000, largest: undefined },
+    memoryAtEnd: { atMs: 13_500, keys: 3, bytes: 20_000, largest: undefined, pendingUnits: 2 },
     cpuUsPerArrival: { tollgates: 300, redis: 50, upstream: 40, load: 80 },
     loadS: 14,
     ...change
