@@ -41,6 +41,8 @@ export const STARTS_PER_WINDOW = 100
 export const PENDING_BUCKETS = 16
 /** Retry jitter: up to this, or a fiftieth of the window when that is less, so replicas woken for one unit do not all ask at once. */
 const MAX_JITTER_MS = 20
+/** Only a reply this quick tells the Redis clock's offset closely enough (within half of it). */
+const OFFSET_RTT_MS = 50
 /** Retry-After of a 503 TG_STORE_UNAVAILABLE. */
 const STORE_RETRY_AFTER_MS = 1000
 
@@ -61,6 +63,9 @@ export interface RedisWindowOptions {
 export function createRedisWindow (options: RedisWindowOptions): WindowStore {
   return new RedisWindow(options)
 }
+
+/** ACQUIRE's answer (window-scripts.ts): taken, waitMs, remaining, pausedMs, ticket, Redis now. */
+type AcquireReply = [number, string, number, string, string, string]
 
 interface Keys {
   readonly starts: string
@@ -93,6 +98,8 @@ class RedisWindow implements WindowStore {
   /** Starts Redis may not know of (made on the local window, or their stamp failed): local bucket end → count. */
   readonly #offline = new Map<number, number>()
   #resyncing = false
+  /** Redis time minus this process' clock, from the last quick ACQUIRE reply: turns a command timeout into a Redis deadline. */
+  #redisOffset: number | undefined
   /** The shared remaining as of the last ACQUIRE, for status(). */
   #sharedRemaining: number | undefined
   #events: WindowEvents | undefined
@@ -135,8 +142,11 @@ class RedisWindow implements WindowStore {
 
   take (n: number): Grant | Promise<Grant> {
     if (!this.#shared) return this.#takeLocally(n)
-    return this.#acquire([this.#keys.starts, this.#keys.pending, this.#keys.pause, this.#keys.clock], [this.requests, this.windowMs, n, this.#holdMs, this.#pendingBucketMs])
-      .then((reply) => this.#granted(reply as [number, string, number, string, string]),
+    const sentAt = this.#now()
+    // Redis takes nothing for a call it runs after half our command timeout: we may have given up on it by then.
+    const deadline = this.#redisOffset === undefined ? 0 : sentAt + this.#redisOffset + this.#conn.commandTimeoutMs / 2
+    return this.#acquire([this.#keys.starts, this.#keys.pending, this.#keys.pause, this.#keys.clock], [this.requests, this.windowMs, n, this.#holdMs, this.#pendingBucketMs, deadline.toFixed(3)])
+      .then((reply) => this.#granted(reply as AcquireReply, sentAt),
         // The connection has recorded the failure; this request alone is decided as onUnavailable says.
         () => this.#takeLocally(n))
   }
@@ -220,7 +230,9 @@ class RedisWindow implements WindowStore {
     return { ...takeUpTo(this.#local, n), ticket: LOCAL, pausedMs: 0 }
   }
 
-  #granted ([taken, waitMs, remaining, pausedMs, ticket]: [number, string, number, string, string]): Grant {
+  #granted ([taken, waitMs, remaining, pausedMs, ticket, redisNow]: AcquireReply, sentAt: number): Grant {
+    const receivedAt = this.#now()
+    if (this.#redisOffset === undefined || receivedAt - sentAt <= OFFSET_RTT_MS) this.#redisOffset = Number(redisNow) - (sentAt + receivedAt) / 2
     this.#sharedRemaining = remaining
     // The local window counts this replica's starts too; full locally, a unit is simply not counted there.
     for (let i = 0; i < taken; i++) if (this.#local.tryTake() === 0) this.#localHeld++

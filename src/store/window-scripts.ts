@@ -90,18 +90,28 @@ local function bucketEnd (at, width) return math.ceil(at / width) * width end
 
 /**
  * Take up to `n` window units, pending.
- * KEYS: starts, pending, pause, clock. ARGV: requests, windowMs, n, holdMs, pendingBucketMs.
- * Returns { taken, waitMs, remaining, pausedMs, ticket }: the ticket is the
- * pending bucket the units were counted in; when fewer than n were taken,
- * waitMs is when one more could be, at the earliest (a lower bound when it
- * depends on a pending unit); remaining counts units free after this call.
+ * KEYS: starts, pending, pause, clock. ARGV: requests, windowMs, n, holdMs, pendingBucketMs, deadline.
+ * Returns { taken, waitMs, remaining, pausedMs, ticket, now }: the ticket is
+ * the pending bucket the units were counted in; when fewer than n were
+ * taken, waitMs is when one more could be, at the earliest (a lower bound
+ * when it depends on a pending unit); remaining counts units free after this
+ * call; now is the Redis time it ran at (the caller keeps its clock offset).
+ *
+ * `deadline` (Redis ms, 0 for none): past it the caller has given up on this
+ * call (its command timeout), so nothing is taken. A Redis that was stopped
+ * runs the calls queued in its socket when it resumes; without the deadline
+ * each would take units for a caller that has gone, held until their hold
+ * ends (measured: 100 of 200 units a second, for 36 s).
  */
 export const ACQUIRE = `${NOW('KEYS[4]')}${BUCKET_END}
 local requests, window, n, hold, pwidth = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+local deadline = tonumber(ARGV[6]) or 0
+local stamp = ${MS('now')}
+if deadline > 0 and now > deadline then return {0, '0', 0, '0', '', stamp} end
 ${HELD}
 local pause = tonumber(redis.call('GET', KEYS[3]) or '0') or 0
 if pause > now then
-  return {0, ${MS('pause - now')}, requests - used, ${MS('pause - now')}, ''}
+  return {0, ${MS('pause - now')}, requests - used, ${MS('pause - now')}, '', stamp}
 end
 local k = math.max(0, math.min(n, requests - used))
 local ticket = ''
@@ -122,7 +132,7 @@ if k < n then
   end
   wait = at - now
 end
-return {k, ${MS('wait')}, requests - used - k, '0', ticket}
+return {k, ${MS('wait')}, requests - used - k, '0', ticket, stamp}
 `
 
 /**

@@ -135,3 +135,15 @@ export async function windowUnits (client: Redis, keyPrefix: string, upstream: s
   const counts = await client.hvals(`${keyPrefix}limit:{${upstream}}:${kind}`)
   return counts.reduce((sum, count) => sum + Number(count), 0)
 }
+
+/**
+ * SIGSTOP / SIGCONT to a test's redis-server: its connections stay open and it
+ * accepts new ones, but answers nothing (a hung or swapping Redis). Never left
+ * stopped, whatever fails.
+ */
+export async function redisSignaller (t: TestContext, redis: RedisServer): Promise<(signal: 'SIGSTOP' | 'SIGCONT') => void> {
+  const pid = Number(/process_id:(\d+)/.exec(await redis.client.info('server'))?.[1])
+  if (!(pid > 0)) throw new Error('no process_id in INFO server')
+  t.after(() => { try { process.kill(pid, 'SIGCONT') } catch {} })
+  return (signal) => process.kill(pid, signal)
+}

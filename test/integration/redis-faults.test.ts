@@ -7,7 +7,7 @@
 import { test, type TestContext } from 'node:test'
 import { Agent } from 'undici'
 import { startOrigin } from '../helpers/origin.js'
-import { startRedis, waitFor, windowUnits } from '../helpers/redis-server.js'
+import { redisSignaller, startRedis, waitFor, windowUnits } from '../helpers/redis-server.js'
 import { startSidecar, type RunningSidecar } from '../helpers/sidecar.js'
 import { startTokenEndpoint, tokenReply } from '../helpers/token-endpoint.js'
 
@@ -98,4 +98,42 @@ test('many starts made during an outage come back to Redis as one count per buck
   // One count per bucket (window / 100 = 200 ms) they fell in, not one entry per start.
   const buckets = await redis.client.hlen('resync-test:limit:{vendor}:starts')
   t.assert.ok(buckets <= Math.ceil(outageMs / 200) + 2, `${buckets} buckets for ${Math.round(outageMs)} ms of starts`)
+})
+
+test('commands a stopped Redis runs late, after their callers gave up, hold no window unit', async (t: TestContext) => {
+  const redis = await startRedis(t)
+  if (redis === undefined) return
+  const signal = await redisSignaller(t, redis)
+  const origin = await startOrigin(t, (req, res) => {
+    req.resume()
+    res.end('ok')
+  })
+  const sidecar = await startSidecar(t, {
+    store: { type: 'redis', url: redis.url, keyPrefix: 'late-test:', onUnavailable: 'local' },
+    upstreams: { vendor: { target: origin.url, rateLimit: { requests: 50, window: '1s', maxWait: '10s' } } }
+  })
+  const client = new Agent({ connections: 16 })
+  t.after(() => client.close())
+  const load = { on: true }
+  let sent = 0
+  // Closed-loop load: the queue always waits on Redis for units.
+  const loops = Array.from({ length: 8 }, async () => {
+    while (load.on) {
+      const res = await fetch(`${sidecar.url}/vendor/r/${sent++}`, { dispatcher: client } as RequestInit)
+      await res.arrayBuffer()
+    }
+  })
+  await new Promise((resolve) => setTimeout(resolve, 500))
+  signal('SIGSTOP')
+  // Longer than the command timeout: the ACQUIREs waiting in Redis' socket are given up on.
+  await new Promise((resolve) => setTimeout(resolve, 2500))
+  signal('SIGCONT')
+  await new Promise((resolve) => setTimeout(resolve, 1500))
+  load.on = false
+  await Promise.all(loops)
+  // Every request has its answer: nothing is pending any more, unless Redis handed units to callers that had gone.
+  let pending = -1
+  const settled = await waitFor('every pending unit settled', async () => (pending = await windowUnits(redis.client, 'late-test:', 'vendor', 'pending')) === 0, 3000).then(() => true, () => false)
+  t.assert.ok(settled, `${pending} units still pending with no request in flight (held until their hold ends, ~35 s)`)
+  t.diagnostic(`${sent} requests`)
 })

@@ -11,7 +11,7 @@ import { Redis } from 'ioredis'
 import { Agent } from 'undici'
 import { startOrigin } from '../helpers/origin.js'
 import { parsePrometheus, valueOf } from '../helpers/prometheus.js'
-import { startRedis, waitFor, type RedisServer } from '../helpers/redis-server.js'
+import { redisSignaller, startRedis, waitFor, type RedisServer } from '../helpers/redis-server.js'
 import { startSidecar, type RunningSidecar } from '../helpers/sidecar.js'
 import { startTokenEndpoint, tokenReply } from '../helpers/token-endpoint.js'
 
@@ -34,15 +34,6 @@ async function busy (t: TestContext, redis: RedisServer, ms: number): Promise<nu
   const startedAt = Date.now()
   await client.eval(BUSY, 0, ms)
   return Date.now() - startedAt
-}
-
-/** SIGSTOP / SIGCONT to the test's redis-server: its connections stay open and it accepts new ones, but answers nothing (a hung or swapping Redis). */
-async function signaller (t: TestContext, redis: RedisServer): Promise<(signal: 'SIGSTOP' | 'SIGCONT') => void> {
-  const pid = Number(/process_id:(\d+)/.exec(await redis.client.info('server'))?.[1])
-  t.assert.ok(pid > 0, 'redis-server pid')
-  // Never leave it stopped, whatever fails (a late SIGCONT to a server already killed is ignored).
-  t.after(() => { try { process.kill(pid, 'SIGCONT') } catch {} })
-  return (signal) => process.kill(pid, signal)
 }
 
 interface Answer { readonly status: number, readonly code?: string, readonly ms: number }
@@ -154,7 +145,7 @@ test('Redis stopped (SIGSTOP) for 5 s: lost once, after unavailableAfter of fail
   const get = getter(t)
   t.assert.strictEqual((await get(`${sidecar.url}/vendor/warm`)).status, 200)
 
-  const signal = await signaller(t, redis)
+  const signal = await redisSignaller(t, redis)
   let stoppedAt = 0
   let resumedAt = 0
   const stopped = (async () => {

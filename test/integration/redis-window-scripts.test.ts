@@ -137,3 +137,16 @@ test('a resync writes the tallied starts per bucket, in one bounded call, and re
   t.assert.strictEqual(await units(client, KEYS.starts), 100)
   t.assert.strictEqual(await client.hlen(KEYS.starts), 3)
 })
+
+test('a call Redis runs after its deadline (its caller gave up) takes nothing', async (t: TestContext) => {
+  const redis = await startRedis(t)
+  if (redis === undefined) return
+  const { client } = redis
+  const now = await redisNow(client)
+  const late = await client.eval(ACQUIRE, 4, KEYS.starts, KEYS.pending, KEYS.pause, KEYS.clock, 10, 1000, 5, HOLD_MS, HOLD_MS / 16, (now - 1).toFixed(3)) as [number, string, number, string, string, string]
+  t.assert.strictEqual(late[0], 0, 'nothing taken')
+  t.assert.strictEqual(await units(client, KEYS.pending), 0)
+  t.assert.ok(Number(late[5]) >= now, 'it says the Redis time it ran at')
+  const inTime = await client.eval(ACQUIRE, 4, KEYS.starts, KEYS.pending, KEYS.pause, KEYS.clock, 10, 1000, 5, HOLD_MS, HOLD_MS / 16, (now + 60_000).toFixed(3)) as [number]
+  t.assert.strictEqual(inTime[0], 5)
+})
