@@ -173,7 +173,7 @@ export async function runThroughput (bench: Bench, targets: readonly Target[], p
           // /proc/stat counts every CPU of the machine; availableParallelism() would count only the harness's own (pinned).
           const foreignCpu = Math.max(0, machineMs - oursMs) / (elapsedMs * cpus().length)
           runs.push({ load, connections: conns, round, target: target.name, result, cpuPerRequest, foreignCpu })
-          progress(`${load} c=${conns} round ${round}/${rounds} ${target.name}: ${Math.round(result.rps)} req/s, p99 ${result.p99.toFixed(2)} ms${Number.isNaN(cpuPerRequest) ? '' : `, ${cpuPerRequest.toFixed(0)} µs CPU/req`}, others ${(100 * foreignCpu).toFixed(0)} % CPU${result.non2xx + result.errors > 0 ? `, ${result.non2xx} non-2xx, ${result.errors} errors` : ''}`)
+          progress(`${load} c=${conns} round ${round}/${rounds} ${target.name}: ${Math.round(result.rps)} req/s, p99 ${msText(result.p99)} ms${Number.isNaN(cpuPerRequest) ? '' : `, ${cpuPerRequest.toFixed(0)} µs CPU/req`}, others ${(100 * foreignCpu).toFixed(0)} % CPU${result.non2xx + result.errors > 0 ? `, ${result.non2xx} non-2xx, ${result.errors} errors` : ''}`)
         }
       }
       for (let round = 1; round <= (proxies.length > 1 && conns >= 10 ? rounds : 0); round++) {
@@ -192,7 +192,7 @@ export async function runThroughput (bench: Bench, targets: readonly Target[], p
       targets.forEach((target, i) => {
         const result = results[i] as LoadResult
         paced.push({ connections: conns, round, target: target.name, rate, result })
-        progress(`paced GET ${rate} req/s each, c=${conns} round ${round}/${rounds} ${target.name}: p50 ${result.p50.toFixed(2)} ms, p99 ${result.p99.toFixed(2)} ms${result.non2xx > 0 ? `, ${result.non2xx} failed` : ''}`)
+        progress(`paced GET ${rate} req/s each, c=${conns} round ${round}/${rounds} ${target.name}: p50 ${msText(result.p50)} ms, p99 ${msText(result.p99)} ms${result.non2xx > 0 ? `, ${result.non2xx} failed` : ''}`)
       })
     }
   }
@@ -254,4 +254,9 @@ function pacedRate (runs: readonly ThroughputRun[], connections: number, targets
     return rps[(rps.length - 1) >> 1] ?? 100
   })
   return Math.max(50, Math.floor(Math.min(...medians) / 4 / proxies.length / 50) * 50)
+}
+
+/** A latency for a progress line: a round with no 2xx answer has none (NaN, which arrives as null over IPC). */
+function msText (ms: number | null): string {
+  return ms === null || Number.isNaN(ms) ? 'n/a' : ms.toFixed(2)
 }
