@@ -20,6 +20,7 @@ import { PathEscapesBase } from '../errors.js'
 import { redactQuery } from '../logger.js'
 import { ClientGone, Exchange } from './exchange.js'
 import { createRequestHeaderRewriter, withoutResponseHopByHop } from './headers.js'
+import { createLinkHeaderMapper } from './link-headers.js'
 import { normalizeSuffix, PathRefusal } from './normalize-path.js'
 import type { UpstreamRuntime } from './runtime.js'
 
@@ -36,6 +37,7 @@ export default async function upstreamPlugin (app: FastifyInstance, { runtime }:
   const prefixLength = config.prefix === '/' ? 0 : config.prefix.length
   const appPrefix = config.prefix.replace(/\/$/, '')
   const rewriteHeaders = createRequestHeaderRewriter(config.headers)
+  const mapLinkHeaders = createLinkHeaderMapper(target, appPrefix)
   const retryMethods = config.retry.methods
   // Read once: a sidecar's level is fixed for its life (a reload builds a new one).
   const debug = app.log.level === 'debug' || app.log.level === 'trace'
@@ -90,12 +92,13 @@ export default async function upstreamPlugin (app: FastifyInstance, { runtime }:
     }
   })
 
-  function rewriteResponseHeaders (upstreamHeaders: IncomingHttpHeaders): IncomingHttpHeaders {
+  // reply-from passes the request it serves (typed for any server kind).
+  function rewriteResponseHeaders (upstreamHeaders: IncomingHttpHeaders, served?: unknown): IncomingHttpHeaders {
     const headers = withoutResponseHopByHop(upstreamHeaders)
-    const location = headers.location
-    // A Location inside the base path is given back in the app's terms: /main/Patient/1 → /halaxy/Patient/1.
-    if (typeof location === 'string' && location.startsWith('/') && (basePath === '' || location === basePath || location.startsWith(`${basePath}/`))) {
-      headers.location = appPrefix + location.slice(basePath.length)
+    // Links into the base are given back in the app's terms: /main/Patient/1 → /halaxy/Patient/1.
+    if (headers.location !== undefined || headers['content-location'] !== undefined || headers.link !== undefined) {
+      const request = served as FastifyRequest
+      mapLinkHeaders(headers, request, (request.tollgate as Exchange).path)
     }
     return headers
   }
