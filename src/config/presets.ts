@@ -42,6 +42,7 @@ export interface RawUpstreamDefaults {
   readonly headers?: Readonly<Record<string, string>>
   readonly auth: RawAuthDefaults
   readonly rateLimit?: { readonly requests: number, readonly window: string }
+  readonly rewriteLinks?: 'fhir' | 'none'
 }
 
 /** A header only the user can fill in (it names them), so the config must set it. */
@@ -97,6 +98,8 @@ interface PresetDefinition {
   readonly requiredAuth?: readonly RequiredAuthKey[]
   readonly rateLimit?: { readonly requests: number, readonly window: string }
   readonly options?: Readonly<Record<string, OptionSpec>>
+  /** `fhir` where the whole target speaks FHIR JSON, so its answers' links lead back through tollgate. */
+  readonly rewriteLinks?: 'fhir' | 'none'
 }
 
 const HALAXY: PresetSource = {
@@ -152,7 +155,9 @@ function halaxy (host: string): PresetDefinition {
     requiredHeaders: [HALAXY_USER_AGENT],
     // "All requests authenticated with OAuth are rate-limited to 500 requests per
     // minute. The API uses a sliding window rate limiter."
-    rateLimit: { requests: 500, window: '1m' }
+    rateLimit: { requests: 500, window: '1m' },
+    // Everything under /main is FHIR (issue 16): Bundle links and fullUrls name the vendor's base.
+    rewriteLinks: 'fhir'
   }
 }
 
@@ -308,7 +313,8 @@ export function presetDefaults (
       ...(tokenUrl === undefined ? {} : { tokenUrl }),
       ...preset.auth
     },
-    ...(preset.rateLimit === undefined ? {} : { rateLimit: { ...preset.rateLimit } })
+    ...(preset.rateLimit === undefined ? {} : { rateLimit: { ...preset.rateLimit } }),
+    ...(preset.rewriteLinks === undefined ? {} : { rewriteLinks: preset.rewriteLinks })
   }
   return { defaults, requiredHeaders: preset.requiredHeaders ?? [], requiredAuth: preset.requiredAuth ?? [], issues }
 }

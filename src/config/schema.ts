@@ -95,6 +95,8 @@ export const upstreamSchema = z.strictObject({
   timeout: positiveDuration.optional(),
   bodyLimit: size.optional(),
   proxy: proxyUrl.optional(),
+  /** FHIR JSON bodies: the target's base becomes the app's in locator fields, and back (src/proxy/fhir-links.ts). */
+  rewriteLinks: z.enum(['fhir', 'none']).optional(),
   /** `tollgate doctor`'s one upstream request: a path and query relative to target. */
   probe: z.string().regex(/^\/(?!\/)[^#\s]*$/, { message: 'must be a path and query relative to target, e.g. /Patient?_count=1' }).optional(),
   tls: z.strictObject({

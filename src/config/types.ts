@@ -84,6 +84,12 @@ export interface UpstreamConfig {
   readonly target: string
   readonly timeoutMs: number
   readonly bodyLimit: number
+  /**
+   * `fhir`: FHIR JSON answers get the app's base in their locator fields
+   * (Bundle links, fullUrl, response.location, reference) and request bodies
+   * the target's; `none` (the default): bodies pass byte for byte.
+   */
+  readonly rewriteLinks: 'fhir' | 'none'
   /** Header names lower-cased; these overwrite the app's. */
   readonly headers: Readonly<Record<string, string>>
   readonly auth: AuthConfig

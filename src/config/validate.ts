@@ -177,6 +177,7 @@ function resolveUpstream (name: string, raw: RawUpstream, rawAuth: RawAuth | und
     target: raw.target.replace(/\/+$/, ''),
     timeoutMs,
     bodyLimit: raw.bodyLimit ?? server.bodyLimit,
+    rewriteLinks: raw.rewriteLinks ?? 'none',
     headers,
     auth,
     retry: {

@@ -70,6 +70,8 @@ export class Exchange implements DispatchWatcher {
   upstreamMs = 0
   /** tollgate's own share of the time to the final response headers, once known. */
   sidecarMs: number | undefined = undefined
+  /** The request body is mapped to the upstream's base on its way (fhir-links.ts): its length is not the app's. */
+  bodyMapped = false
   /** The request body broke tollgate's own limit (a chunked body over bodyLimit). */
   bodyError: Error | undefined = undefined
 

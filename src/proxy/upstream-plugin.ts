@@ -11,14 +11,16 @@
  * ignore 429 and cannot replay a streamed body (peers-and-pitfalls §7).
  */
 import type { IncomingHttpHeaders } from 'node:http'
-import type { Readable } from 'node:stream'
+import { pipeline, type Readable } from 'node:stream'
 import httpProxy from '@fastify/http-proxy'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { kDispatchWatcher } from '../egress/deadline.js'
 import { translateUpstreamError } from '../egress/errors.js'
 import { PathEscapesBase } from '../errors.js'
 import { redactQuery } from '../logger.js'
+import { appOrigin, createBaseMatcher } from './base-url.js'
 import { ClientGone, Exchange } from './exchange.js'
+import { createLocatorStream, isFhirJson, REWRITTEN_BODY_DROPS, rewritesAnswer } from './fhir-links.js'
 import { createRequestHeaderRewriter, withoutResponseHopByHop } from './headers.js'
 import { createLinkHeaderMapper } from './link-headers.js'
 import { normalizeSuffix, PathRefusal } from './normalize-path.js'
@@ -36,8 +38,13 @@ export default async function upstreamPlugin (app: FastifyInstance, { runtime }:
   const basePath = target.pathname === '/' ? '' : target.pathname
   const prefixLength = config.prefix === '/' ? 0 : config.prefix.length
   const appPrefix = config.prefix.replace(/\/$/, '')
-  const rewriteHeaders = createRequestHeaderRewriter(config.headers)
   const mapLinkHeaders = createLinkHeaderMapper(target, appPrefix)
+  // rewriteLinks: fhir. Bodies are scanned only as sent (`identity`): decoding
+  // and re-encoding would cost more than the bytes saved on a sidecar's hop.
+  const rewriteBodies = config.rewriteLinks === 'fhir'
+  const rewriteHeaders = createRequestHeaderRewriter(rewriteBodies ? { ...config.headers, 'accept-encoding': 'identity' } : config.headers)
+  const upstreamBase = `${target.origin}${basePath}`
+  const matchUpstreamBase = createBaseMatcher(target)
   const retryMethods = config.retry.methods
   // Read once: a sidecar's level is fixed for its life (a reload builds a new one).
   const debug = app.log.level === 'debug' || app.log.level === 'trace'
@@ -106,6 +113,8 @@ export default async function upstreamPlugin (app: FastifyInstance, { runtime }:
   function rewriteRequestHeaders (request: FastifyRequest, headers: IncomingHttpHeaders): IncomingHttpHeaders {
     const exchange = request.tollgate as Exchange
     const rewritten = rewriteHeaders(headers, request.id, exchange.authorization)
+    // A mapped body streamed on has another length: sent chunked. A kept one carries its own (reply-from).
+    if (exchange.bodyMapped && exchange.replayBody === undefined) delete rewritten['content-length']
     // The dispatcher finds the exchange here (egress/deadline.ts): to abort it, and to show it the answer.
     ;(rewritten as Record<symbol, unknown>)[kDispatchWatcher] = exchange
     return rewritten
@@ -113,6 +122,7 @@ export default async function upstreamPlugin (app: FastifyInstance, { runtime }:
 
   function prepare (request: FastifyRequest, _reply: FastifyReply, done: (err?: Error) => void): void {
     const exchange = request.tollgate as Exchange
+    if (rewriteBodies && request.body !== undefined && request.body !== null && isFhirJson(request.headers['content-type'])) mapRequestBody(request, exchange)
     if (exchange.prepareNow(request.headers)) {
       done()
       return
@@ -148,7 +158,27 @@ export default async function upstreamPlugin (app: FastifyInstance, { runtime }:
     // keep-alive's once the response ends.
     const socket = reply.raw.socket
     if (socket !== null) res.stream.on('pause', () => socket.setTimeout(config.timeoutMs))
+    if (rewriteBodies && rewritesAnswer(request.method, res.statusCode, res.headers)) {
+      // The body changes length and bytes: sent chunked, without the upstream's length or digests (ETag and Last-Modified stay: they name the resource's version).
+      for (const name of REWRITTEN_BODY_DROPS) reply.removeHeader(name)
+      const origin = appOrigin(request)
+      reply.send(pipeline(res.stream, createLocatorStream(matchUpstreamBase, `${origin}${appPrefix}`, upstreamBase.length), noop))
+      return
+    }
     reply.send(res.stream)
+  }
+
+  /** The app's base (its origin for this request + prefix) back to the upstream's, in a FHIR JSON request body. */
+  function mapRequestBody (request: FastifyRequest, exchange: Exchange): void {
+    let appBase: URL
+    try {
+      appBase = new URL(`${appOrigin(request)}${appPrefix}`)
+    } catch {
+      return
+    }
+    const source = request.body as Readable
+    request.body = pipeline(source, createLocatorStream(createBaseMatcher(appBase), upstreamBase, appBase.href.length), noop)
+    exchange.bodyMapped = true
   }
 
   function onError (reply: FastifyReply, { error }: { error: FastifyError }): void {

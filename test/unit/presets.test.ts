@@ -25,7 +25,8 @@ test('halaxy: the AU API, JSON client_secret_post, 15m clamp, FHIR Accept, 500 p
       bodyEncoding: 'json',
       maxTokenTtl: '15m'
     },
-    rateLimit: { requests: 500, window: '1m' }
+    rateLimit: { requests: 500, window: '1m' },
+    rewriteLinks: 'fhir'
   })
   t.assert.deepStrictEqual(result.requiredHeaders, [{
     name: 'User-Agent',

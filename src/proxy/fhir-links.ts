@@ -1,0 +1,50 @@
+/**
+ * `rewriteLinks: fhir` (issue 16): the locator fields of FHIR JSON bodies
+ * (fhir-locator-scanner.ts) name the app's base in answers and the
+ * upstream's base in requests, so every link a vendor returns leads back
+ * through tollgate and a read-modify-write reaches the vendor as the vendor
+ * wrote it. Streamed: nothing is buffered beyond the start of one string.
+ */
+import type { IncomingHttpHeaders } from 'node:http'
+import { Transform } from 'node:stream'
+import type { BaseMatcher } from './base-url.js'
+import { LocatorScanner } from './fhir-locator-scanner.js'
+
+/** Matched on type/subtype, parameters ignored (RFC 9110 §8.3.1: case-insensitive). */
+const FHIR_JSON_TYPES = new Set(['application/fhir+json', 'application/json+fhir', 'application/json'])
+
+/** Headers that describe the bytes as the upstream sent them, wrong once the body changes. */
+export const REWRITTEN_BODY_DROPS = ['content-length', 'content-md5', 'digest', 'repr-digest'] as const
+
+export function isFhirJson (contentType: string | string[] | undefined): boolean {
+  if (typeof contentType !== 'string') return false
+  const semicolon = contentType.indexOf(';')
+  return FHIR_JSON_TYPES.has((semicolon === -1 ? contentType : contentType.slice(0, semicolon)).trim().toLowerCase())
+}
+
+/**
+ * Whether an answer's body is rewritten: FHIR JSON, not encoded (tollgate asks
+ * rewriting upstreams for `identity`; one that encodes anyway is passed
+ * byte for byte), with a body (not HEAD, 204, 304), and whole (not 206).
+ */
+export function rewritesAnswer (method: string, statusCode: number, headers: IncomingHttpHeaders): boolean {
+  if (method === 'HEAD' || statusCode === 206 || statusCode === 204 || statusCode === 304) return false
+  const encoding = headers['content-encoding']
+  if (encoding !== undefined && encoding.trim().toLowerCase() !== 'identity') return false
+  return isFhirJson(headers['content-type'])
+}
+
+/** A stream that maps `match`ed bases at the start of locator strings to `replacement`. */
+export function createLocatorStream (match: BaseMatcher, replacement: string, baseLength: number): Transform {
+  const scanner = new LocatorScanner(match, replacement, baseLength)
+  return new Transform({
+    transform (chunk: Buffer, _encoding, callback) {
+      const out = scanner.write(chunk)
+      callback(null, out.length === 0 ? undefined : out)
+    },
+    flush (callback) {
+      const out = scanner.end()
+      callback(null, out.length === 0 ? undefined : out)
+    }
+  })
+}

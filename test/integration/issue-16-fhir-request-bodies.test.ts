@@ -1,0 +1,105 @@
+/**
+ * Issue 16, part 3: FHIR JSON request bodies map the app's base back to the
+ * upstream's in the locator fields, so a read-modify-write round trip through
+ * tollgate reaches the vendor byte for byte as the vendor wrote it: kept for
+ * replay (small, retried after a 429 here), streamed (over the replay limit),
+ * or chunked.
+ */
+import { test, type TestContext } from 'node:test'
+import { startOrigin, type Origin } from '../helpers/origin.js'
+import { startSidecar } from '../helpers/sidecar.js'
+
+function patient (base: string, note = 'x'): string {
+  return JSON.stringify({
+    resourceType: 'Patient',
+    id: '1',
+    meta: { versionId: '3', profile: [`${base}/StructureDefinition/p`] },
+    identifier: [{ system: `${base}/ids`, value: 'A-1' }],
+    managingOrganization: { reference: `${base}/Organization/9` },
+    generalPractitioner: [{ reference: 'Practitioner/2' }],
+    text: { status: 'generated', div: `<div xmlns="http://www.w3.org/1999/xhtml">${note}</div>` }
+  }, null, 2)
+}
+
+interface Vendor { origin: Origin, base: string, url: string, stored: string[] }
+
+async function vendor (t: TestContext, first429 = false): Promise<Vendor> {
+  const stored: string[] = []
+  const served = new Map<string, string>()
+  let refused = !first429
+  let base = ''
+  const origin = await startOrigin(t, (req, res, recorded) => {
+    req.on('end', () => {
+      const path = (req.url ?? '').replace(/^\/main/, '')
+      if (req.method === 'GET') {
+        const note = path === '/Patient/big' ? 'y'.repeat(1_200_000) : 'x'
+        const body = patient(base, note)
+        served.set(path, body)
+        res.writeHead(200, { 'content-type': 'application/fhir+json; charset=utf-8', etag: 'W/"3"' }).end(body)
+        return
+      }
+      if (!refused) {
+        refused = true
+        res.writeHead(429, { 'retry-after': '0' }).end()
+        return
+      }
+      stored.push(recorded.body.toString())
+      res.writeHead(200, { 'content-type': 'application/fhir+json' }).end(recorded.body)
+    }).resume()
+  })
+  base = `${origin.url}/main`
+  const { url } = await startSidecar(t, { upstreams: { fhir: { target: base, rewriteLinks: 'fhir' } } })
+  return { origin, base, url, stored }
+}
+
+test('a resource read through tollgate and PUT back reaches the vendor byte for byte', async (t: TestContext) => {
+  t.plan(4)
+  const { base, url, stored, origin } = await vendor(t)
+  const read = await (await fetch(`${url}/fhir/Patient/1`)).text()
+  t.assert.ok(read.includes(`"reference": "${url}/fhir/Organization/9"`), 'the app sees its own base')
+  const put = await fetch(`${url}/fhir/Patient/1`, { method: 'PUT', headers: { 'content-type': 'application/fhir+json', 'if-match': 'W/"3"' }, body: read })
+  t.assert.strictEqual(await put.text(), read, 'the vendor\'s echo comes back in the app\'s terms')
+  t.assert.strictEqual(stored[0], patient(base))
+  t.assert.strictEqual(origin.requests.at(-1)?.headers['content-length'], String(Buffer.byteLength(patient(base))), 'a kept body is sent with its new length')
+})
+
+test('a kept body is replayed mapped after a 429', async (t: TestContext) => {
+  t.plan(3)
+  const { base, url, stored, origin } = await vendor(t, true)
+  const read = await (await fetch(`${url}/fhir/Patient/1`)).text()
+  const put = await fetch(`${url}/fhir/Patient/1`, { method: 'PUT', headers: { 'content-type': 'application/fhir+json' }, body: read })
+  t.assert.strictEqual(put.status, 200)
+  t.assert.deepStrictEqual(origin.requests.filter((request) => request.method === 'PUT').map((request) => request.body.toString()), [patient(base), patient(base)])
+  t.assert.strictEqual(stored[0], patient(base))
+})
+
+test('a body over the replay limit, and a chunked one, stream mapped and chunked', async (t: TestContext) => {
+  t.plan(4)
+  const { base, url, stored, origin } = await vendor(t)
+  const big = await (await fetch(`${url}/fhir/Patient/big`)).text()
+  await (await fetch(`${url}/fhir/Patient/big`, { method: 'PUT', headers: { 'content-type': 'application/fhir+json' }, body: big })).arrayBuffer()
+  t.assert.strictEqual(stored[0], patient(base, 'y'.repeat(1_200_000)))
+  t.assert.strictEqual(origin.requests.at(-1)?.headers['transfer-encoding'], 'chunked')
+  const read = await (await fetch(`${url}/fhir/Patient/1`)).text()
+  const bytes = Buffer.from(read)
+  const body = new ReadableStream<Uint8Array>({
+    start (controller) {
+      for (const byte of bytes) controller.enqueue(Uint8Array.of(byte))
+      controller.close()
+    }
+  })
+  await (await fetch(`${url}/fhir/Patient/1`, { method: 'POST', headers: { 'content-type': 'application/fhir+json' }, body, duplex: 'half' } as RequestInit)).arrayBuffer()
+  t.assert.strictEqual(stored[1], patient(base), 'one byte per chunk from the app')
+  t.assert.strictEqual(origin.requests.at(-1)?.headers['content-length'], undefined)
+})
+
+test('other media types, and strings outside the locator fields, reach the vendor as sent', async (t: TestContext) => {
+  t.plan(2)
+  const { url, stored } = await vendor(t)
+  const text = `{"reference":"${url}/fhir/Patient/1"}`
+  await (await fetch(`${url}/fhir/Binary`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: text })).arrayBuffer()
+  t.assert.strictEqual(stored[0], text)
+  const system = `{"identifier":[{"system":"${url}/fhir/ids"}]}`
+  await (await fetch(`${url}/fhir/Patient`, { method: 'POST', headers: { 'content-type': 'application/fhir+json' }, body: system })).arrayBuffer()
+  t.assert.strictEqual(stored[1], system)
+})
