@@ -66,3 +66,42 @@ export function appOrigin (request: FastifyRequest): string {
   const address = socket.localAddress ?? '127.0.0.1'
   return `http://${address.includes(':') ? `[${address}]` : address}:${socket.localPort ?? 80}`
 }
+
+/**
+ * The same question asked of raw JSON string bytes, without decoding them:
+ * the length of the bytes from `start` that spell the base, or -1 when they
+ * do not spell it plainly (an escape in it, or another URL). Callers fall
+ * back to `BaseMatcher` on the decoded text when the bytes hold an escape.
+ */
+export type ByteMatcher = (bytes: Buffer, start: number, end: number) => number
+
+/** Built once per base: the spellings a base may take (with and without a default port, scheme-relative), lower-cased. */
+export function createByteMatcher (base: URL): ByteMatcher {
+  const scheme = base.protocol.slice(0, -1)
+  const host = base.hostname.toLowerCase()
+  const defaultPort = DEFAULT_PORTS[base.protocol]
+  const port = base.port === defaultPort ? '' : base.port
+  const path = base.pathname.replace(/\/+$/, '')
+  const authorities = port !== '' ? [`${host}:${port}`] : defaultPort === undefined ? [host] : [host, `${host}:${defaultPort}`]
+  const spellings = authorities.flatMap((authority) => [`${scheme}://${authority}`, `//${authority}`]).map((prefix) => ({
+    bytes: Buffer.from(prefix + path, 'latin1'),
+    /** Scheme and host compare case-insensitively; the path exactly. */
+    folded: prefix.length
+  }))
+  return function matchBytes (bytes, start, end) {
+    for (const { bytes: spelling, folded } of spellings) {
+      const length = spelling.length
+      if (end - start < length) continue
+      let k = 0
+      for (; k < length; k++) {
+        let byte = bytes[start + k] as number
+        if (k < folded && byte >= 0x41 && byte <= 0x5a) byte |= 0x20
+        if (byte !== spelling[k]) break
+      }
+      if (k < length) continue
+      const next = start + length
+      if (next === end || isAuthorityEnd(bytes[next] as number)) return length
+    }
+    return -1
+  }
+}

@@ -7,8 +7,7 @@
  */
 import type { IncomingHttpHeaders } from 'node:http'
 import { Transform } from 'node:stream'
-import type { BaseMatcher } from './base-url.js'
-import { LocatorScanner } from './fhir-locator-scanner.js'
+import { LocatorScanner, type BaseMatch } from './fhir-locator-scanner.js'
 
 /** Matched on type/subtype, parameters ignored (RFC 9110 §8.3.1: case-insensitive). */
 const FHIR_JSON_TYPES = new Set(['application/fhir+json', 'application/json+fhir', 'application/json'])
@@ -34,9 +33,9 @@ export function rewritesAnswer (method: string, statusCode: number, headers: Inc
   return isFhirJson(headers['content-type'])
 }
 
-/** A stream that maps `match`ed bases at the start of locator strings to `replacement`. */
-export function createLocatorStream (match: BaseMatcher, replacement: string, baseLength: number): Transform {
-  const scanner = new LocatorScanner(match, replacement, baseLength)
+/** A stream that maps `base` at the start of locator strings to `replacement`. */
+export function createLocatorStream (base: BaseMatch, replacement: string): Transform {
+  const scanner = new LocatorScanner(base, replacement)
   return new Transform({
     transform (chunk: Buffer, _encoding, callback) {
       const out = scanner.write(chunk)

@@ -19,7 +19,7 @@
  * and `\u002f` count as written plainly.
  * @see https://hl7.org/fhir/R4/references.html, https://hl7.org/fhir/R4/bundle.html
  */
-import type { BaseMatcher } from './base-url.js'
+import { createBaseMatcher, createByteMatcher, type BaseMatcher, type ByteMatcher } from './base-url.js'
 
 /** Deeper nesting than this is passed through without looking (no FHIR resource comes near it). */
 const MAX_DEPTH = 256
@@ -32,115 +32,161 @@ interface Frame {
   key: string | undefined
 }
 
+/** A base, ready to be looked for in decoded text and in raw bytes. */
+export interface BaseMatch {
+  readonly match: BaseMatcher
+  readonly matchBytes: ByteMatcher
+  /** The length of its usual spelling, to bound what is held. */
+  readonly length: number
+}
+
+export function createBaseMatch (base: URL): BaseMatch {
+  return { match: createBaseMatcher(base), matchBytes: createByteMatcher(base), length: base.href.length }
+}
+
 const QUOTE = 0x22
 const BACKSLASH = 0x5c
 
+/*
+ * What is being read: plain numbers, not a `const enum` (tsx/esbuild emit
+ * an enum object, and a property load per byte measured in the scan loop).
+ */
+/** Outside strings. */
+const CODE = 0
+/** A string nobody changes. */
+const STRING = 1
+/** An object key. */
+const KEY = 2
+/** A locator value, until its start is decided. */
+const LOCATOR = 3
+type Mode = typeof CODE | typeof STRING | typeof KEY | typeof LOCATOR
+
 export class LocatorScanner {
   readonly #match: BaseMatcher
+  readonly #matchBytes: ByteMatcher
   /** The replacement base, already escaped for a JSON string. */
   readonly #replacement: Buffer
   /** A locator value is decided after this many raw bytes, or at its closing quote. */
   readonly #decideAfter: number
   readonly #stack: Frame[] = []
-  #inString = false
+  #mode: Mode = CODE
   #escaped = false
-  /** The string being read is a key. */
-  #key = false
-  /** Raw bytes of the key or locator value held for a decision; undefined when passing through. */
-  #held: Buffer[] | undefined = undefined
-  #heldLength = 0
-  /** Beyond MAX_DEPTH or after malformed input: everything passes through. */
+  /** The raw bytes of a key or locator value begun in an earlier chunk (a locator's not sent yet). */
+  #held: Buffer | undefined = undefined
+  /** Beyond MAX_DEPTH: everything passes through. */
   #blind = false
-  #out: Buffer[] = []
 
   /**
-   * @param match where a decoded string's base ends, or -1
+   * @param base the base whose spellings are replaced (`createBaseMatch`, once per base)
    * @param replacement what that base becomes (a URL: no character needs escaping but `"` and `\`)
-   * @param baseLength the length of the base being matched, to bound what is held
    */
-  constructor (match: BaseMatcher, replacement: string, baseLength: number) {
-    this.#match = match
+  constructor (base: BaseMatch, replacement: string) {
+    this.#match = base.match
+    this.#matchBytes = base.matchBytes
+    const baseLength = base.length
     this.#replacement = Buffer.from(JSON.stringify(replacement).slice(1, -1))
     // Room for an explicit default port, a separator, and every character escaped as \uXXXX.
     this.#decideAfter = (baseLength + 16) * 6
   }
 
-  /** The bytes to send for `chunk` (possibly fewer or more than it: held bytes come out later). */
+  /**
+   * The bytes to send for `chunk` (possibly fewer or more than it: a locator
+   * value split across chunks comes out once decided). Output is split only
+   * where a base is replaced or bytes were held: the common chunk comes back
+   * as it went in.
+   */
   write (chunk: Buffer): Buffer {
     if (this.#blind) return chunk
-    let from = 0
+    const out: Buffer[] = []
+    const stack = this.#stack
     const length = chunk.length
+    let mode: Mode = this.#mode
+    let escaped = this.#escaped
+    /** Start of the bytes not yet sent. */
+    let from = 0
+    /** Where the key or locator value being read starts in this chunk (0 when it began earlier). */
+    let start = 0
     for (let i = 0; i < length; i++) {
       const byte = chunk[i] as number
-      if (this.#inString) {
-        if (this.#escaped) {
-          this.#escaped = false
+      if (mode === STRING && !escaped) {
+        // Most bytes are inside strings nobody changes: a tight loop to the next quote or backslash.
+        let byte = chunk[i] as number
+        while (byte !== QUOTE && byte !== BACKSLASH && ++i < length) byte = chunk[i] as number
+        if (i === length) break
+        if (byte === BACKSLASH) escaped = true
+        else mode = CODE
+        continue
+      }
+      if (mode !== CODE) {
+        if (escaped) {
+          escaped = false
         } else if (byte === BACKSLASH) {
-          this.#escaped = true
+          escaped = true
         } else if (byte === QUOTE) {
-          this.#inString = false
-          if (this.#held !== undefined) {
-            this.#hold(chunk.subarray(from, i))
-            from = i
-            this.#stringEnded()
+          if (mode === KEY) {
+            this.#keyEnded(chunk, start, i)
+          } else if (mode === LOCATOR) {
+            from = this.#decide(out, chunk, from, start, i)
           }
+          mode = CODE
           continue
         }
-        if (this.#held !== undefined && this.#heldLength + (i + 1 - from) >= (this.#key ? MAX_KEY_BYTES : this.#decideAfter)) {
-          this.#hold(chunk.subarray(from, i + 1))
-          from = i + 1
-          if (this.#key) {
-            // Too long to be one of ours: passed on, and known as no key of interest.
-            ;(this.#stack[this.#stack.length - 1] as Frame).key = ''
-            this.#out.push(this.#takeHeld())
-          } else {
-            this.#decide(this.#takeHeld())
-          }
+        if (mode === LOCATOR && i + 1 - start + (this.#held?.length ?? 0) >= this.#decideAfter) {
+          // Long enough to know: the rest of the string passes as it comes.
+          from = this.#decide(out, chunk, from, start, i + 1)
+          mode = STRING
         }
         continue
       }
       switch (byte) {
         case QUOTE: {
-          this.#inString = true
-          const top = this.#stack[this.#stack.length - 1]
-          this.#key = top !== undefined && !top.array && top.key === undefined
-          if (this.#key || this.#isLocator()) {
-            this.#out.push(chunk.subarray(from, i + 1))
-            from = i + 1
-            this.#held = []
-            this.#heldLength = 0
-          }
+          const top = stack[stack.length - 1]
+          if (top !== undefined && !top.array && top.key === undefined) mode = KEY
+          else mode = this.#isLocator() ? LOCATOR : STRING
+          start = i + 1
           break
         }
         case 0x7b: // {
         case 0x5b: // [
-          if (this.#stack.length === MAX_DEPTH) {
+          if (stack.length === MAX_DEPTH) {
             this.#blind = true
-            this.#out.push(chunk.subarray(from))
-            return this.#flush()
+            out.push(chunk.subarray(from))
+            return concat(out)
           }
-          this.#stack.push({ array: byte === 0x5b, key: undefined })
+          stack.push({ array: byte === 0x5b, key: undefined })
           break
         case 0x7d: // }
         case 0x5d: // ]
-          this.#stack.pop()
+          stack.pop()
           break
         case 0x2c: { // ,
-          const top = this.#stack[this.#stack.length - 1]
+          const top = stack[stack.length - 1]
           if (top !== undefined && !top.array) top.key = undefined
           break
         }
       }
     }
-    if (this.#held !== undefined) this.#hold(chunk.subarray(from))
-    else this.#out.push(chunk.subarray(from))
-    return this.#flush()
+    if (mode === LOCATOR) {
+      // Not decided yet: held back (at most #decideAfter bytes) until it is.
+      if (start > from) out.push(chunk.subarray(from, start))
+      this.#held = this.#take(chunk, start, length)
+      from = length
+    } else if (mode === KEY) {
+      // Keys are never changed: sent on; only their first bytes are kept, to know them.
+      const held = this.#take(chunk, start, length)
+      this.#held = held.length > MAX_KEY_BYTES ? held.subarray(0, MAX_KEY_BYTES + 1) : held
+    }
+    if (from < length) out.push(from === 0 ? chunk : chunk.subarray(from))
+    this.#mode = mode
+    this.#escaped = escaped
+    return concat(out)
   }
 
-  /** What is still held when the input ends (a truncated string): passed through as it came. */
+  /** What is still held when the input ends (a truncated locator string): passed through as it came. */
   end (): Buffer {
-    if (this.#held !== undefined) this.#out.push(this.#takeHeld())
-    return this.#flush()
+    const held = this.#held
+    this.#held = undefined
+    return this.#mode === LOCATOR && held !== undefined ? held : Buffer.alloc(0)
   }
 
   /** A string value starts here: is it a locator, by its key and the keys above it? */
@@ -159,47 +205,87 @@ export class LocatorScanner {
     return false
   }
 
-  #hold (bytes: Buffer): void {
-    if (bytes.length === 0) return
-    ;(this.#held as Buffer[]).push(bytes)
-    this.#heldLength += bytes.length
-  }
-
-  #takeHeld (): Buffer {
-    const held = this.#held as Buffer[]
+  /** The held bytes of the string being read, followed by chunk[start, end). */
+  #take (chunk: Buffer, start: number, end: number): Buffer {
+    const held = this.#held
     this.#held = undefined
-    this.#heldLength = 0
-    return held.length === 1 ? held[0] as Buffer : Buffer.concat(held)
+    if (held === undefined) return chunk.subarray(start, end)
+    return Buffer.concat([held, chunk.subarray(start, end)])
   }
 
-  /** The closing quote of a held key or locator value was reached. */
-  #stringEnded (): void {
-    const raw = this.#takeHeld()
-    if (this.#key) {
-      const top = this.#stack[this.#stack.length - 1] as Frame
-      top.key = decodeJsonString(raw).text
-      this.#out.push(raw)
-    } else {
-      this.#decide(raw)
+  /** A key ends at chunk[end]: remember it when it is one the locator paths name, else as ''. */
+  #keyEnded (chunk: Buffer, start: number, end: number): void {
+    const top = this.#stack[this.#stack.length - 1] as Frame
+    if (this.#held === undefined) {
+      top.key = knownKey(chunk, start, end)
+      return
     }
+    const raw = this.#take(chunk, start, end)
+    top.key = raw.length > MAX_KEY_BYTES ? '' : knownKey(raw, 0, raw.length)
   }
 
-  /** Rewrite the base at the start of a locator value's raw bytes, or pass them as they came. */
-  #decide (raw: Buffer): void {
+  /**
+   * A locator value's first bytes are known (up to `end` in this chunk, after
+   * any held ones): replace the base at its start, or let it pass. Returns
+   * where the bytes not yet sent now start.
+   */
+  #decide (out: Buffer[], chunk: Buffer, from: number, start: number, end: number): number {
+    const wasHeld = this.#held !== undefined
+    if (!wasHeld) {
+      // The common case, without a copy: the whole value in this chunk, written plainly.
+      const first = chunk[start]
+      if (first !== 0x68 && first !== 0x48 && first !== 0x2f && first !== BACKSLASH) return from
+      const at = this.#matchBytes(chunk, start, end)
+      if (at !== -1) {
+        if (start > from) out.push(chunk.subarray(from, start))
+        out.push(this.#replacement)
+        return start + at
+      }
+      const escape = chunk.indexOf(BACKSLASH, start)
+      if (escape === -1 || escape >= end) return from
+    }
+    const raw = this.#take(chunk, start, end)
     const { text, offsets } = decodeJsonString(raw)
     const at = this.#match(text)
     if (at === -1) {
-      this.#out.push(raw)
-      return
+      if (!wasHeld) return from
+      out.push(raw)
+      return end
     }
-    this.#out.push(this.#replacement, raw.subarray(offsets[at]))
+    if (!wasHeld && start > from) out.push(chunk.subarray(from, start))
+    out.push(this.#replacement, raw.subarray(offsets[at]))
+    return end
   }
+}
 
-  #flush (): Buffer {
-    const out = this.#out
-    this.#out = []
-    return out.length === 1 ? out[0] as Buffer : Buffer.concat(out)
+/** The keys the locator paths name, by length, compared as bytes: no string is made for any other key. */
+const KNOWN_KEYS = new Map<number, Array<{ name: string, bytes: Buffer }>>()
+for (const name of ['reference', 'fullUrl', 'url', 'location', 'entry', 'link', 'response']) {
+  const list = KNOWN_KEYS.get(name.length) ?? []
+  list.push({ name, bytes: Buffer.from(name, 'latin1') })
+  KNOWN_KEYS.set(name.length, list)
+}
+
+function knownKey (raw: Buffer, start: number, end: number): string {
+  const candidates = KNOWN_KEYS.get(end - start)
+  if (candidates !== undefined) {
+    for (const { name, bytes } of candidates) {
+      let k = 0
+      while (k < bytes.length && raw[start + k] === bytes[k]) k++
+      if (k === bytes.length) return name
+    }
   }
+  // Written with escapes (`ref\u0065rence`): decoded, then looked up.
+  if (end - start > MAX_KEY_BYTES) return ''
+  let escape = start
+  while (escape < end && raw[escape] !== BACKSLASH) escape++
+  if (escape === end) return ''
+  const text = decodeJsonString(raw.subarray(start, end)).text
+  return KNOWN_KEYS.get(text.length)?.some(({ name }) => name === text) === true ? text : ''
+}
+
+function concat (out: Buffer[]): Buffer {
+  return out.length === 1 ? out[0] as Buffer : Buffer.concat(out)
 }
 
 const ESCAPES: Readonly<Record<number, string>> = { 0x22: '"', 0x5c: '\\', 0x2f: '/', 0x62: '\b', 0x66: '\f', 0x6e: '\n', 0x72: '\r', 0x74: '\t' }

@@ -18,9 +18,10 @@ import { kDispatchWatcher } from '../egress/deadline.js'
 import { translateUpstreamError } from '../egress/errors.js'
 import { PathEscapesBase } from '../errors.js'
 import { redactQuery } from '../logger.js'
-import { appOrigin, createBaseMatcher } from './base-url.js'
+import { appOrigin } from './base-url.js'
 import { ClientGone, Exchange } from './exchange.js'
 import { createLocatorStream, isFhirJson, REWRITTEN_BODY_DROPS, rewritesAnswer } from './fhir-links.js'
+import { createBaseMatch } from './fhir-locator-scanner.js'
 import { createRequestHeaderRewriter, withoutResponseHopByHop } from './headers.js'
 import { createLinkHeaderMapper } from './link-headers.js'
 import { normalizeSuffix, PathRefusal } from './normalize-path.js'
@@ -44,7 +45,7 @@ export default async function upstreamPlugin (app: FastifyInstance, { runtime }:
   const rewriteBodies = config.rewriteLinks === 'fhir'
   const rewriteHeaders = createRequestHeaderRewriter(rewriteBodies ? { ...config.headers, 'accept-encoding': 'identity' } : config.headers)
   const upstreamBase = `${target.origin}${basePath}`
-  const matchUpstreamBase = createBaseMatcher(target)
+  const upstreamBaseMatch = createBaseMatch(target)
   const retryMethods = config.retry.methods
   // Read once: a sidecar's level is fixed for its life (a reload builds a new one).
   const debug = app.log.level === 'debug' || app.log.level === 'trace'
@@ -122,7 +123,7 @@ export default async function upstreamPlugin (app: FastifyInstance, { runtime }:
 
   function prepare (request: FastifyRequest, _reply: FastifyReply, done: (err?: Error) => void): void {
     const exchange = request.tollgate as Exchange
-    if (rewriteBodies && request.body !== undefined && request.body !== null && isFhirJson(request.headers['content-type'])) mapRequestBody(request, exchange)
+    if (rewriteBodies && request.body !== undefined && request.body !== null && request.headers['content-length'] !== '0' && isFhirJson(request.headers['content-type'])) mapRequestBody(request, exchange)
     if (exchange.prepareNow(request.headers)) {
       done()
       return
@@ -162,7 +163,7 @@ export default async function upstreamPlugin (app: FastifyInstance, { runtime }:
       // The body changes length and bytes: sent chunked, without the upstream's length or digests (ETag and Last-Modified stay: they name the resource's version).
       for (const name of REWRITTEN_BODY_DROPS) reply.removeHeader(name)
       const origin = appOrigin(request)
-      reply.send(pipeline(res.stream, createLocatorStream(matchUpstreamBase, `${origin}${appPrefix}`, upstreamBase.length), noop))
+      reply.send(pipeline(res.stream, createLocatorStream(upstreamBaseMatch, `${origin}${appPrefix}`), noop))
       return
     }
     reply.send(res.stream)
@@ -177,7 +178,7 @@ export default async function upstreamPlugin (app: FastifyInstance, { runtime }:
       return
     }
     const source = request.body as Readable
-    request.body = pipeline(source, createLocatorStream(createBaseMatcher(appBase), upstreamBase, appBase.href.length), noop)
+    request.body = pipeline(source, createLocatorStream(createBaseMatch(appBase), upstreamBase), noop)
     exchange.bodyMapped = true
   }
 

@@ -103,3 +103,11 @@ test('other media types, and strings outside the locator fields, reach the vendo
   await (await fetch(`${url}/fhir/Patient`, { method: 'POST', headers: { 'content-type': 'application/fhir+json' }, body: system })).arrayBuffer()
   t.assert.strictEqual(stored[1], system)
 })
+
+test('an empty FHIR JSON body is sent as it came: Content-Length 0, not chunked', async (t: TestContext) => {
+  t.plan(2)
+  const { url, origin } = await vendor(t)
+  await (await fetch(`${url}/fhir/Patient/$everything`, { method: 'POST', headers: { 'content-type': 'application/fhir+json' }, body: '' })).arrayBuffer()
+  t.assert.strictEqual(origin.requests.at(-1)?.headers['content-length'], '0')
+  t.assert.strictEqual(origin.requests.at(-1)?.headers['transfer-encoding'], undefined)
+})

@@ -1,14 +1,13 @@
 import { test, type TestContext } from 'node:test'
 import fc from 'fast-check'
-import { createBaseMatcher } from '../../src/proxy/base-url.js'
-import { LocatorScanner } from '../../src/proxy/fhir-locator-scanner.js'
+import { createBaseMatch, LocatorScanner } from '../../src/proxy/fhir-locator-scanner.js'
 
 const UPSTREAM = 'https://au-api.halaxy.com/main'
 const APP = 'http://127.0.0.1:8080/halaxy'
 
 /** The scan of `text` fed in the given chunk sizes (cycled), as one string. */
 function scan (text: string, sizes: readonly number[] = [text.length || 1]): string {
-  const scanner = new LocatorScanner(createBaseMatcher(new URL(UPSTREAM)), APP, UPSTREAM.length)
+  const scanner = new LocatorScanner(createBaseMatch(new URL(UPSTREAM)), APP)
   const input = Buffer.from(text)
   const out: Buffer[] = []
   for (let at = 0, n = 0; at < input.length; n++) {
@@ -75,11 +74,14 @@ test('the base must end at /, ?, # or the string\'s end; case and default port d
   t.assert.strictEqual(scan('{"reference":"HTTPS://AU-API.HALAXY.COM:443/main?x"}'), `{"reference":"${APP}?x"}`)
   t.assert.strictEqual(scan('{"reference":"Patient/1"}'), '{"reference":"Patient/1"}', 'relative references are already the app\'s')
   t.assert.strictEqual(scan('{"reference":"https://au-api.halaxy.com:8443/main/x"}'), '{"reference":"https://au-api.halaxy.com:8443/main/x"}')
+  t.assert.strictEqual(scan('{"reference":"https://au-api.halaxy.com/MAIN/x"}'), '{"reference":"https://au-api.halaxy.com/MAIN/x"}', 'the path compares exactly')
+  t.assert.strictEqual(scan('{"reference":"//au-api.halaxy.com/main/x"}'), `{"reference":"${APP}/x"}`, 'scheme-relative')
+  t.assert.strictEqual(scan('{"reference":"https://user@au-api.halaxy.com/main/x"}'), '{"reference":"https://user@au-api.halaxy.com/main/x"}')
 })
 
 test('long strings and long keys pass with bounded holding; a long locator is still rewritten', (t: TestContext) => {
   const long = 'x'.repeat(100_000)
-  const scanner = new LocatorScanner(createBaseMatcher(new URL(UPSTREAM)), APP, UPSTREAM.length)
+  const scanner = new LocatorScanner(createBaseMatch(new URL(UPSTREAM)), APP)
   const head = scanner.write(Buffer.from(`{"${long}":"a","reference":"${UPSTREAM}/Binary/${long}`))
   t.assert.ok(head.length > 200_000 - 1000, 'nearly everything came out before the string ended')
   const text = Buffer.concat([head, scanner.write(Buffer.from('"}')), scanner.end()]).toString()
