@@ -24,12 +24,14 @@ test('no acquisition completes inside a pause; the queue waits it out and then s
   t.after(() => limiter.close())
 
   t.assert.ok(!(limiter.acquire() instanceof Promise), 'not paused yet: a plain Permit')
-  const until = Date.now() + 200
-  limiter.pauseFor(until - Date.now())
+  const intended = Date.now() + 200
+  limiter.pauseFor(intended - Date.now())
   const acquired = Array.from({ length: 5 }, () => limiter.acquire())
   t.assert.ok(acquired.every((a) => a instanceof Promise), 'paused: every acquire waits')
   const paused = limiter.status()
-  t.assert.strictEqual(paused.pausedUntil, until)
+  // Date.now() may tick between two reads: the end is the intended one to the millisecond.
+  const until = paused.pausedUntil ?? 0
+  t.assert.ok(Math.abs(until - intended) <= 1, `paused until ${until - intended} ms from the intended end`)
   t.assert.strictEqual(paused.queued, 5)
 
   const starts = await Promise.all(acquired.map(startedAt))
@@ -41,7 +43,8 @@ test('no acquisition completes inside a pause; the queue waits it out and then s
   t.assert.strictEqual(after.pausedUntil, undefined)
   t.assert.deepStrictEqual(after.counters, { started: 6, waited: 5, rejected: 0, pauses: 1, observed429: 1 })
   const logged = lines.map((l) => JSON.parse(l) as { msg: string, pausedUntil?: number })
-  t.assert.deepStrictEqual(logged.map((l) => [l.msg, l.pausedUntil]), [['upstream paused', until]])
+  t.assert.deepStrictEqual(logged.map((l) => l.msg), ['upstream paused'])
+  t.assert.ok(Math.abs((logged[0]?.pausedUntil ?? 0) - until) <= 1, 'the log line says when the pause ends')
 })
 
 test('a later pause with an earlier end does not shorten the pause', async (t: TestContext) => {
