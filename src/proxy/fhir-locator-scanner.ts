@@ -32,6 +32,10 @@ interface Frame {
   key: string | undefined
 }
 
+/** The bytes that change what is being read, outside strings: `"` `{` `}` `[` `]` `,`. */
+const STRUCTURAL = new Uint8Array(256)
+for (const byte of [0x22, 0x7b, 0x7d, 0x5b, 0x5d, 0x2c]) STRUCTURAL[byte] = 1
+
 /** A base, ready to be looked for in decoded text and in raw bytes. */
 export interface BaseMatch {
   readonly match: BaseMatcher
@@ -107,37 +111,43 @@ export class LocatorScanner {
     /** Where the key or locator value being read starts in this chunk (0 when it began earlier). */
     let start = 0
     for (let i = 0; i < length; i++) {
-      const byte = chunk[i] as number
-      if (mode === STRING && !escaped) {
+      let byte = chunk[i] as number
+      if (mode === STRING || mode === KEY) {
+        if (escaped) {
+          escaped = false
+          continue
+        }
         // Most bytes are inside strings nobody changes: a tight loop to the next quote or backslash.
-        let byte = chunk[i] as number
         while (byte !== QUOTE && byte !== BACKSLASH && ++i < length) byte = chunk[i] as number
         if (i === length) break
-        if (byte === BACKSLASH) escaped = true
-        else mode = CODE
+        if (byte === BACKSLASH) {
+          escaped = true
+          continue
+        }
+        if (mode === KEY) this.#keyEnded(chunk, start, i)
+        mode = CODE
         continue
       }
-      if (mode !== CODE) {
+      if (mode === LOCATOR) {
         if (escaped) {
           escaped = false
         } else if (byte === BACKSLASH) {
           escaped = true
         } else if (byte === QUOTE) {
-          if (mode === KEY) {
-            this.#keyEnded(chunk, start, i)
-          } else if (mode === LOCATOR) {
-            from = this.#decide(out, chunk, from, start, i)
-          }
+          from = this.#decide(out, chunk, from, start, i)
           mode = CODE
           continue
         }
-        if (mode === LOCATOR && i + 1 - start + (this.#held?.length ?? 0) >= this.#decideAfter) {
+        if (i + 1 - start + (this.#held?.length ?? 0) >= this.#decideAfter) {
           // Long enough to know: the rest of the string passes as it comes.
           from = this.#decide(out, chunk, from, start, i + 1)
           mode = STRING
         }
         continue
       }
+      // Outside strings only `"{}[],` matter: numbers, literals, `:` and whitespace are skipped.
+      while (STRUCTURAL[byte] === 0 && ++i < length) byte = chunk[i] as number
+      if (i === length) break
       switch (byte) {
         case QUOTE: {
           const top = stack[stack.length - 1]

@@ -93,3 +93,18 @@ test('non-string values, arrays of strings, nesting and truncated input', (t: Te
   t.assert.strictEqual(scan(text, [1]), text.replaceAll(UPSTREAM, APP))
   t.assert.strictEqual(scan('{"reference":"https://au-api.hal', [1]), '{"reference":"https://au-api.hal', 'a truncated body ends as it came')
 })
+
+test('any JSON, split anywhere, scans to the same bytes; without a base in it, to its own bytes', (t: TestContext) => {
+  const withLocators = fc.record({
+    link: fc.array(fc.record({ relation: fc.string(), url: fc.oneof(fc.constant(`${UPSTREAM}/Patient?page=2`), fc.webUrl()) })),
+    entry: fc.array(fc.record({ fullUrl: fc.constant(`${UPSTREAM}/Patient/1`), resource: fc.jsonValue(), response: fc.record({ location: fc.constant(`${UPSTREAM}/P/1/_history/1`) }) })),
+    reference: fc.oneof(fc.constant(`${UPSTREAM}/X/1`), fc.string())
+  }).map((value) => JSON.stringify(value))
+  const sizes = fc.array(fc.integer({ min: 1, max: 64 }), { minLength: 1, maxLength: 8 })
+  fc.assert(fc.property(fc.json(), sizes, (text, split) => scan(text, split) === text))
+  fc.assert(fc.property(withLocators, sizes, (text, split) => {
+    const whole = scan(text)
+    return scan(text, split) === whole && !whole.includes(`"fullUrl":"${UPSTREAM}`) && !whole.includes(`"location":"${UPSTREAM}`)
+  }))
+  t.assert.ok(true)
+})
