@@ -11,7 +11,7 @@
  * ignore 429 and cannot replay a streamed body (peers-and-pitfalls §7).
  */
 import type { IncomingHttpHeaders } from 'node:http'
-import { pipeline, type Readable } from 'node:stream'
+import type { Readable } from 'node:stream'
 import httpProxy from '@fastify/http-proxy'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { kDispatchWatcher } from '../egress/deadline.js'
@@ -20,7 +20,7 @@ import { PathEscapesBase } from '../errors.js'
 import { redactQuery } from '../logger.js'
 import { appOrigin } from './base-url.js'
 import { ClientGone, Exchange } from './exchange.js'
-import { createLocatorStream, isFhirJson, REWRITTEN_BODY_DROPS, rewritesAnswer } from './fhir-links.js'
+import { createLocatorStream, isFhirJson, pipeThrough, REWRITTEN_BODY_DROPS, rewritesAnswer } from './fhir-links.js'
 import { createBaseMatch } from './fhir-locator-scanner.js'
 import { createRequestHeaderRewriter, withoutResponseHopByHop } from './headers.js'
 import { createLinkHeaderMapper } from './link-headers.js'
@@ -163,7 +163,7 @@ export default async function upstreamPlugin (app: FastifyInstance, { runtime }:
       // The body changes length and bytes: sent chunked, without the upstream's length or digests (ETag and Last-Modified stay: they name the resource's version).
       for (const name of REWRITTEN_BODY_DROPS) reply.removeHeader(name)
       const origin = appOrigin(request)
-      reply.send(pipeline(res.stream, createLocatorStream(upstreamBaseMatch, `${origin}${appPrefix}`), noop))
+      reply.send(pipeThrough(res.stream, createLocatorStream(upstreamBaseMatch, `${origin}${appPrefix}`)))
       return
     }
     reply.send(res.stream)
@@ -178,7 +178,7 @@ export default async function upstreamPlugin (app: FastifyInstance, { runtime }:
       return
     }
     const source = request.body as Readable
-    request.body = pipeline(source, createLocatorStream(createBaseMatch(appBase), upstreamBase), noop)
+    request.body = pipeThrough(source, createLocatorStream(createBaseMatch(appBase), upstreamBase))
     exchange.bodyMapped = true
   }
 

@@ -141,3 +141,28 @@ test('streamed: the app reads the start of a rewritten answer before the vendor 
   for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) rest += Buffer.from(chunk.value).toString()
   t.assert.strictEqual(rest, `{"fullUrl":"${url}/fhir/Patient/1"}]}`)
 })
+
+test('an app that hangs up mid-answer stops the vendor\'s rewritten answer too', async (t: TestContext) => {
+  t.plan(1)
+  let closed: () => void = () => {}
+  const vendorSawClose = new Promise<void>((resolve) => { closed = resolve })
+  let base = ''
+  const origin = await startOrigin(t, (_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/fhir+json' })
+    res.write(`{"resourceType":"Bundle","entry":[{"fullUrl":"${base}/Patient/0"}`)
+    const timer = setInterval(() => res.write(`,{"fullUrl":"${base}/Patient/1"}`), 5)
+    res.on('close', () => {
+      clearInterval(timer)
+      closed()
+    })
+  })
+  base = `${origin.url}/main`
+  const { url } = await startSidecar(t, { upstreams: { fhir: { target: base, rewriteLinks: 'fhir' } } })
+  const controller = new AbortController()
+  const res = await fetch(`${url}/fhir/Patient`, { signal: controller.signal })
+  const reader = (res.body as ReadableStream<Uint8Array>).getReader()
+  await reader.read()
+  controller.abort()
+  await vendorSawClose
+  t.assert.ok(true, 'the vendor\'s response was closed')
+})
