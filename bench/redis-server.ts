@@ -18,10 +18,11 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { existsSync } from 'node:fs'
-import { connect, createServer, type AddressInfo } from 'node:net'
 import { Redis } from 'ioredis'
 import { wrapCommand } from './cpu-placement.js'
 import type { SlowEntry } from './limiter-redis-stats.js'
+import { freePort } from '../test/helpers/ports.js'
+import { pong } from '../test/helpers/redis-server.js'
 
 const CANDIDATES = [process.env.REDIS_SERVER, '/usr/bin/redis-server', '/usr/local/bin/redis-server', 'redis-server']
 /** Between two drains the log holds at most this many entries; at ~5,000 commands/s, a drain every DRAIN_MS fits easily. */
@@ -161,14 +162,6 @@ function parseSlowEntry (raw: unknown): SlowEntry {
   return { id, at, micros, command: String(argv[0] ?? '').toUpperCase(), arg: String(argv[1] ?? '') }
 }
 
-async function freePort (): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as AddressInfo
-  await new Promise<void>((resolve) => server.close(() => resolve()))
-  return port
-}
-
 async function waitForPong (child: ChildProcess, port: number, stderr: () => string): Promise<void> {
   const deadline = Date.now() + 5000
   while (!(await pong(port))) {
@@ -179,22 +172,4 @@ async function waitForPong (child: ChildProcess, port: number, stderr: () => str
     }
     await new Promise((resolve) => setTimeout(resolve, 25))
   }
-}
-
-/** PING on a raw socket (an ioredis client that fails to connect lingers). */
-function pong (port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect(port, '127.0.0.1', () => socket.write('PING\r\n'))
-    let answer = ''
-    const done = (ok: boolean): void => {
-      socket.destroy()
-      resolve(ok)
-    }
-    socket.setTimeout(500, () => done(false))
-    socket.on('data', (chunk: Buffer) => {
-      answer += chunk.toString()
-      if (answer.includes('\r\n')) done(answer.startsWith('+PONG'))
-    })
-    socket.on('error', () => done(false))
-  })
 }

@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs'
 import { test, type TestContext } from 'node:test'
 import { runCli, startCli } from '../helpers/cli-process.js'
 import { fixtureDir } from '../helpers/fixtures.js'
-import { freePort } from './ports.js'
+import { freePort } from '../helpers/ports.js'
 
 function config (port: number, level = 'info'): string {
   return `server:\n  port: ${port}\n  shutdownGrace: 1s\nlog:\n  level: ${level}\nupstreams:\n  a:\n    target: http://127.0.0.1:9\n`

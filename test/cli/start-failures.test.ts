@@ -2,7 +2,7 @@ import { generateKeyPairSync } from 'node:crypto'
 import { test, type TestContext } from 'node:test'
 import { runCli } from '../helpers/cli-process.js'
 import { fixtureDir } from '../helpers/fixtures.js'
-import { takenPort } from './ports.js'
+import { takenPort } from '../helpers/ports.js'
 
 /** A runtime failure: exit 1 and exactly one line on stderr that says what happened and what to do; no stack. */
 function assertOneLine (t: TestContext, run: { code: number | null, stderr: string }, ...patterns: RegExp[]): void {

@@ -5,9 +5,10 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { existsSync } from 'node:fs'
-import { connect, createServer, type AddressInfo } from 'node:net'
+import { connect } from 'node:net'
 import type { TestContext } from 'node:test'
 import { Redis } from 'ioredis'
+import { freePort } from './ports.js'
 
 const CANDIDATES = [process.env.REDIS_SERVER, '/usr/bin/redis-server', '/usr/local/bin/redis-server', 'redis-server']
 
@@ -69,13 +70,7 @@ export async function startRedis (t: TestContext, options: { readonly port?: num
 }
 
 /** A port nothing listens on (nor will, unless a test starts something there). */
-export async function freePort (): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as AddressInfo
-  await new Promise<void>((resolve) => server.close(() => resolve()))
-  return port
-}
+export { freePort } from './ports.js'
 
 async function spawnRedis (binary: string, port: number): Promise<ChildProcess> {
   const child = spawn(binary, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--loglevel', 'warning'], { stdio: ['ignore', 'ignore', 'pipe'] })
@@ -94,7 +89,7 @@ async function spawnRedis (binary: string, port: number): Promise<ChildProcess> 
 }
 
 /** PING on a raw socket (an ioredis client that fails to connect keeps the process alive for a while). */
-function pong (port: number): Promise<boolean> {
+export function pong (port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = connect(port, '127.0.0.1', () => socket.write('PING\r\n'))
     let answer = ''

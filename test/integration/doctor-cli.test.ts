@@ -2,20 +2,12 @@
 // every step passes, 1 when one fails (or the config is invalid), 2 on a
 // usage error; the lines go to stdout and hold no secret (issue 15). The
 // steps themselves are tested in-process by the other doctor-*.test.ts files.
-import { createServer, type AddressInfo } from 'node:net'
 import { test, type TestContext } from 'node:test'
 import { startSandbox } from '../../src/sandbox/server.js'
 import { runCli } from '../helpers/cli-process.js'
 import { assertNoLeaks } from '../helpers/doctor.js'
 import { fixtureDir } from '../helpers/fixtures.js'
-
-async function closedPort (): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as AddressInfo
-  await new Promise<void>((resolve) => server.close(() => resolve()))
-  return port
-}
+import { freePort } from '../helpers/ports.js'
 
 // Each case spawns the CLI through tsx (~1.5 s of start-up); two at a time.
 test('tollgate doctor', { concurrency: 2 }, async (t: TestContext) => {
@@ -37,7 +29,7 @@ test('tollgate doctor', { concurrency: 2 }, async (t: TestContext) => {
   const good = dir.write('good.yaml', `upstreams:${halaxy}\n`)
   const down = dir.write('down.yaml', `upstreams:${halaxy}
   down:
-    target: http://127.0.0.1:${await closedPort()}
+    target: http://127.0.0.1:${await freePort()}
     auth: { type: static_bearer, token: static-doctor-token-2b7e }
 `)
   const invalid = dir.write('invalid.yaml', 'upstreams:\n  halaxy:\n    target: http://127.0.0.1:9\n    probe: Patient\n')

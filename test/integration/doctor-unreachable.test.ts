@@ -2,27 +2,18 @@
 // 127.0.0.1 fails the tcp step and every step after it is shown skipped; a
 // token endpoint on another origin is checked on its own, so the line says
 // which of the two is down (issue 15).
-import { createServer, type AddressInfo } from 'node:net'
 import { test, type TestContext } from 'node:test'
 import { doctor, statuses, stepOf } from '../helpers/doctor.js'
 import { startOrigin } from '../helpers/origin.js'
 import { startTokenEndpoint, tokenReply } from '../helpers/token-endpoint.js'
-
-/** A port on 127.0.0.1 that nothing listens on: taken, then given back. */
-async function closedPort (): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as AddressInfo
-  await new Promise<void>((resolve) => server.close(() => resolve()))
-  return port
-}
+import { freePort } from '../helpers/ports.js'
 
 function oauth (tokenUrl: string): Record<string, unknown> {
   return { type: 'oauth2_client_credentials', tokenUrl, clientId: 'doctor-client', clientSecret: 'doctor-client-secret' }
 }
 
 test('a closed port: tcp fails with connection refused, and token, clock and probe are skipped', async (t: TestContext) => {
-  const port = await closedPort()
+  const port = await freePort()
   const target = `http://127.0.0.1:${port}`
   const report = await doctor({ upstreams: { down: { target, probe: '/Patient', auth: oauth(`${target}/token`) } } })
 
@@ -36,7 +27,7 @@ test('a closed port: tcp fails with connection refused, and token, clock and pro
 
 test('the target is up, its token endpoint on another origin is not: both are checked, the token skipped', async (t: TestContext) => {
   const origin = await startOrigin(t)
-  const port = await closedPort()
+  const port = await freePort()
   const report = await doctor({ upstreams: { split: { target: origin.url, probe: '/Patient', auth: oauth(`http://127.0.0.1:${port}/oauth/token`) } } })
 
   // The target's dns and tcp, then the token endpoint's.

@@ -9,11 +9,11 @@
  */
 import { test, type TestContext } from 'node:test'
 import { readFileSync } from 'node:fs'
-import { createServer, type AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { REPO_ROOT } from '../helpers/cli-process.js'
 import { parsePrometheus } from '../helpers/prometheus.js'
 import { startSidecar } from '../helpers/sidecar.js'
+import { freePort } from '../helpers/ports.js'
 
 interface Row { readonly name: string, readonly labels: readonly string[] | undefined, readonly family: boolean }
 
@@ -33,18 +33,9 @@ function documentedMetrics (): Row[] {
   return rows
 }
 
-/** A loopback port nothing listens on: the upstream that refuses every connection. */
-async function closedPort (): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as AddressInfo
-  await new Promise<void>((resolve) => server.close(() => resolve()))
-  return port
-}
-
 test('docs/operations.md documents exactly the metrics /metrics serves, with their labels', async (t: TestContext) => {
   const sidecar = await startSidecar(t, {
-    upstreams: { vendor: { target: `http://127.0.0.1:${await closedPort()}`, auth: { type: 'none' }, rateLimit: { requests: 10, window: '1s' } } }
+    upstreams: { vendor: { target: `http://127.0.0.1:${await freePort()}`, auth: { type: 'none' }, rateLimit: { requests: 10, window: '1s' } } }
   })
   t.assert.strictEqual((await fetch(`${sidecar.url}/nowhere`)).status, 404)
   t.assert.strictEqual((await fetch(`${sidecar.url}/vendor/x`)).status, 502)
