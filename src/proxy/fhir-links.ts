@@ -7,7 +7,7 @@
  */
 import type { IncomingHttpHeaders } from 'node:http'
 import { Transform, type Readable } from 'node:stream'
-import { LocatorScanner, type BaseMatch } from './fhir-locator-scanner.js'
+import { createBaseMatch, LocatorScanner, type BaseMatch } from './fhir-locator-scanner.js'
 
 /** Matched on type/subtype, parameters ignored (RFC 9110 §8.3.1: case-insensitive). */
 const FHIR_JSON_TYPES = new Set(['application/fhir+json', 'application/json+fhir', 'application/json'])
@@ -59,4 +59,19 @@ export function pipeThrough (source: Readable, transform: Transform): Transform 
   // The reader went away (the app hung up): stop reading the source too.
   transform.on('close', () => { if (!source.readableEnded) source.destroy() })
   return source.pipe(transform)
+}
+
+/**
+ * A FHIR JSON request body with the app's base (its origin for this request
+ * + prefix) mapped back to the upstream's; undefined when the app's base is
+ * not a URL (a Host header that makes none), and the body goes as it came.
+ */
+export function mapRequestBody (body: Readable, appBase: string, upstreamBase: string): Transform | undefined {
+  let base: URL
+  try {
+    base = new URL(appBase)
+  } catch {
+    return undefined
+  }
+  return pipeThrough(body, createLocatorStream(createBaseMatch(base), upstreamBase))
 }

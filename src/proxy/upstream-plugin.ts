@@ -20,7 +20,7 @@ import { PathEscapesBase } from '../errors.js'
 import { redactQuery } from '../logger.js'
 import { appOrigin } from './base-url.js'
 import { ClientGone, Exchange } from './exchange.js'
-import { createLocatorStream, isFhirJson, pipeThrough, REWRITTEN_BODY_DROPS, rewritesAnswer } from './fhir-links.js'
+import { createLocatorStream, isFhirJson, mapRequestBody, pipeThrough, REWRITTEN_BODY_DROPS, rewritesAnswer } from './fhir-links.js'
 import { createBaseMatch } from './fhir-locator-scanner.js'
 import { createRequestHeaderRewriter, withoutResponseHopByHop } from './headers.js'
 import { createLinkHeaderMapper } from './link-headers.js'
@@ -123,7 +123,13 @@ export default async function upstreamPlugin (app: FastifyInstance, { runtime }:
 
   function prepare (request: FastifyRequest, _reply: FastifyReply, done: (err?: Error) => void): void {
     const exchange = request.tollgate as Exchange
-    if (rewriteBodies && request.body !== undefined && request.body !== null && request.headers['content-length'] !== '0' && isFhirJson(request.headers['content-type'])) mapRequestBody(request, exchange)
+    if (rewriteBodies && request.body !== undefined && request.body !== null && request.headers['content-length'] !== '0' && isFhirJson(request.headers['content-type'])) {
+      const mapped = mapRequestBody(request.body as Readable, `${appOrigin(request)}${appPrefix}`, upstreamBase)
+      if (mapped !== undefined) {
+        request.body = mapped
+        exchange.bodyMapped = true
+      }
+    }
     if (exchange.prepareNow(request.headers)) {
       done()
       return
@@ -167,19 +173,6 @@ export default async function upstreamPlugin (app: FastifyInstance, { runtime }:
       return
     }
     reply.send(res.stream)
-  }
-
-  /** The app's base (its origin for this request + prefix) back to the upstream's, in a FHIR JSON request body. */
-  function mapRequestBody (request: FastifyRequest, exchange: Exchange): void {
-    let appBase: URL
-    try {
-      appBase = new URL(`${appOrigin(request)}${appPrefix}`)
-    } catch {
-      return
-    }
-    const source = request.body as Readable
-    request.body = pipeThrough(source, createLocatorStream(createBaseMatch(appBase), upstreamBase))
-    exchange.bodyMapped = true
   }
 
   function onError (reply: FastifyReply, { error }: { error: FastifyError }): void {
