@@ -27,8 +27,6 @@ export interface LoggerOptions {
 export interface RedactingLogger {
   readonly logger: Logger
   addSecrets (secrets: readonly string[]): void
-  /** A line serialised elsewhere (src/request-line.ts), written through the same censor and destination. */
-  writeLine (line: string): void
 }
 
 export interface LogSetup {
@@ -124,7 +122,6 @@ export function createLogger (options: LoggerOptions): RedactingLogger {
   }, destination)
   return {
     logger,
-    writeLine (line) { destination.write(censor === undefined ? line : censor(line)) },
     addSecrets (secrets) {
       known = [...new Set([...known, ...secrets])]
       censor = createCensor(known)
@@ -226,9 +223,11 @@ const REPLY_FROM_ERRORED = 'response errored'
  * The root logger as Fastify gets it (`loggerInstance`): its child() makes a
  * request logger that builds pino's child (with the requestId binding) only
  * when something logs through `request.log`, a warning or an error. The one
- * line per request does not go through it (src/request-line.ts), so most
- * requests never make a child; pino builds one eagerly, bindings serialised
- * (about 1 µs per request). Overriding child() on the root rather than
+ * line per request is written through the root logger with the request id as
+ * a field (server.ts), so most requests never make a child; Fastify has pino
+ * build one for every request, bindings serialised and level methods bound:
+ * about 11 % of a proxied request's instructions (callgrind, docs/benchmarks.md,
+ * *The hot path on public APIs*). Overriding child() on the root rather than
  * passing Fastify a childLoggerFactory spares Fastify's per-request check of
  * a custom factory's result.
  */

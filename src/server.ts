@@ -10,7 +10,6 @@ import type { DestinationStream, Logger } from 'pino'
 import type { AuthConfig, Config, UpstreamConfig } from './config/types.js'
 import { AbsoluteFormRefused, BadRequest, ShuttingDown } from './errors.js'
 import { openLogger, withLazyRequestLoggers } from './logger.js'
-import { DEBUG, formatRequestLine, INFO } from './request-line.js'
 import { isProbe, registerHealth, type Lifecycle } from './ops/health.js'
 import { installInboundAccess } from './ops/inbound-access.js'
 import { clientErrorHandler, frameworkErrors, installProblemHandlers } from './problem.js'
@@ -133,19 +132,21 @@ export async function buildServer (config: Config, deps: ServerDeps = {}): Promi
     const status = reply.statusCode
     if (context !== null) context.meter.request(request.method, status, context.sidecarMs ?? elapsed, context.attempts > 0 ? context.upstreamMs : undefined)
     // Successful answers tollgate gives itself (probes, /metrics) are debug; everything else info.
-    const level = context === null && status < 400 ? DEBUG : INFO
-    if (logger.levelVal <= level) {
+    const level = context === null && status < 400 ? 'debug' : 'info'
+    if (logger.isLevelEnabled(level)) {
       const query = request.url.indexOf('?')
-      redacting.writeLine(formatRequestLine(level, Date.now(), {
+      // On the root logger with the request id as a field: the same line as through request.log, without making its child.
+      logger[level]({
         requestId: request.id,
         upstream: context?.upstream,
         method: request.method,
+        // The path only: the query string may carry personal data.
         path: query === -1 ? request.url : request.url.slice(0, query),
         status,
         durationMs: Math.round(elapsed * 100) / 100,
         attempts: context?.attempts,
         waitedMs: context === null ? undefined : Math.round(context.waitedMs)
-      }))
+      }, 'request completed')
     }
     done()
   })
