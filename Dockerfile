@@ -20,6 +20,7 @@ COPY package.json package-lock.json ./
 # source change does not reinstall every dependency.
 RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
+COPY scripts/build.mjs ./scripts/
 COPY src ./src
 RUN npm run build
 
