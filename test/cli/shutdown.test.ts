@@ -57,7 +57,7 @@ test('SIGTERM', { concurrency: true }, async (t: TestContext) => {
     t.test('finishes the in-flight request, refuses new connections, exits 0 well within shutdownGrace', async (t: TestContext) => {
       t.plan(6)
       const origin = await slowOrigin(t, 800)
-      const { port, cli } = await startTollgate(t, origin.url, '3s')
+      const { port, cli } = await startTollgate(t, origin.url, '6s')
       const inFlight = get(t, port, '/slow/x')
       while (origin.requests.length === 0) await new Promise((resolve) => setImmediate(resolve))
 
@@ -75,7 +75,8 @@ test('SIGTERM', { concurrency: true }, async (t: TestContext) => {
       t.assert.strictEqual(code, 0, cli.stderr())
       // The app's keep-alive connection must not hold the process until the grace runs out.
       const took = at - signalledAt
-      t.assert.ok(took < 2000, `exited ${Math.round(took)} ms after SIGTERM; the request took ~800 ms and the grace is 3000 ms`)
+      // Far below the grace (6 s), with room for a loaded host: a held connection would last the whole grace.
+      t.assert.ok(took < 3500, `exited ${Math.round(took)} ms after SIGTERM; the request took ~800 ms and the grace is 6000 ms`)
       t.assert.match(cli.stdout(), /"outcome":"drained"/)
     }),
 
