@@ -1,19 +1,29 @@
 /**
- * The upstream's `timeout` for the response headers, on a native timer.
- * undici's own headersTimeout runs on its coarse "fast timers", which fire up
- * to about a second late (lib/util/timers.js, RESOLUTION_MS = 1000): a 300 ms
- * timeout answered at 800 ms would pass. This wrapper aborts the request with
- * undici's HeadersTimeoutError at the deadline, which the proxy turns into a
- * 504. Body stalls keep undici's bodyTimeout (coarse is fine there).
+ * The upstream's `timeout` for the response headers, on a native timer, and
+ * the dispatch watcher, as one undici interceptor (`Dispatcher.compose`) on
+ * undici's handler API (onRequestStart / onResponseStart / ...).
  *
- * It wraps `dispatch` with a handler in the API reply-from's request handler
- * already speaks (onConnect / onHeaders / ...). undici's compose() would
- * convert every handler to its newer API and the pool back again, parsing
- * the response headers twice per request (measured 10-15 µs, bench/).
+ * undici's own headersTimeout (which reply-from also sets to the same
+ * `timeout`) runs on its coarse "fast timers" whatever its length
+ * (lib/dispatcher/client-h1.js, TIMEOUT_HEADERS; lib/util/timers.js,
+ * RESOLUTION_MS = 1000): a 300 ms timeout answered at 800 ms would pass.
+ * This interceptor aborts the request with undici's HeadersTimeoutError at
+ * the deadline, which the proxy turns into a 504. Body stalls keep undici's
+ * bodyTimeout (coarse is fine there).
+ *
+ * compose() hands an interceptor the new handler API, and undici's request()
+ * (which reply-from calls) still speaks the old one, so each response's
+ * headers are parsed, turned back into raw buffers and parsed again: 12 %
+ * more instructions per proxied request than a wrapper on the deprecated
+ * onConnect / onHeaders API, which tollgate used until the paired benchmark
+ * failed to show the saving clear of 3 % (docs/benchmarks.md, *The hot path
+ * on public APIs*).
  */
-import { Dispatcher, errors } from 'undici'
+import type { IncomingHttpHeaders } from 'node:http'
+import type { Duplex } from 'node:stream'
+import { errors, type Dispatcher } from 'undici'
 
-type Handler = Record<string, ((...args: any[]) => unknown) | undefined>
+type Controller = Dispatcher.DispatchController
 
 /**
  * Who a dispatch belongs to (the proxy's exchange), told when the request
@@ -24,8 +34,8 @@ type Handler = Record<string, ((...args: any[]) => unknown) | undefined>
 export interface DispatchWatcher {
   /** The request is on its way; `abort` stops it (the app went away). */
   dispatched (abort: (err: Error) => void): void
-  /** Response headers arrived, raw as undici's handler API gives them. */
-  headers (statusCode: number, rawHeaders: readonly Buffer[]): void
+  /** Response headers arrived (names lower-cased, as undici parses them). */
+  headers (statusCode: number, headers: IncomingHttpHeaders): void
 }
 
 export const kDispatchWatcher = Symbol('tollgate.dispatchWatcher')
@@ -95,20 +105,20 @@ export class DeadlineList {
   }
 }
 
-/** Exported for DeadlineList's tests; the proxy only meets it through DeadlineDispatcher. */
-export class DeadlineHandler {
+/** Exported for DeadlineList's tests; the proxy only meets it through `withDeadline`. */
+export class DeadlineHandler implements Dispatcher.DispatchHandler {
   // DeadlineList's links: the handler is its own list node, so listing it allocates nothing.
   deadline = 0
   prev: DeadlineHandler | undefined = undefined
   next: DeadlineHandler | undefined = undefined
   listed = false
-  readonly #handler: Handler
+  readonly #handler: Dispatcher.DispatchHandler
   readonly #list: DeadlineList
   readonly #watcher: DispatchWatcher | undefined
-  #abort: ((err: Error) => void) | undefined
+  #controller: Controller | undefined
   #expired = false
 
-  constructor (list: DeadlineList, handler: Handler, watcher?: DispatchWatcher) {
+  constructor (list: DeadlineList, handler: Dispatcher.DispatchHandler, watcher?: DispatchWatcher) {
     this.#handler = handler
     this.#list = list
     this.#watcher = watcher
@@ -118,84 +128,50 @@ export class DeadlineHandler {
 
   expire (): void {
     this.#expired = true
-    this.#abort?.(new errors.HeadersTimeoutError())
+    this.#controller?.abort(new errors.HeadersTimeoutError())
   }
 
-  onConnect (abort: (err: Error) => void, context: unknown): unknown {
-    this.#abort = abort
-    this.#watcher?.dispatched(abort)
-    const result = this.#handler.onConnect?.(abort, context)
-    if (this.#expired) abort(new errors.HeadersTimeoutError())
-    return result
+  onRequestStart (controller: Controller, context: unknown): void {
+    this.#controller = controller
+    this.#handler.onRequestStart?.(controller, context)
+    this.#watcher?.dispatched((err) => { controller.abort(err) })
+    if (this.#expired) controller.abort(new errors.HeadersTimeoutError())
   }
 
-  onResponseStarted (): unknown { return this.#handler.onResponseStarted?.() }
-  onBodySent (chunk: unknown): unknown { return this.#handler.onBodySent?.(chunk) }
-  onRequestSent (): unknown { return this.#handler.onRequestSent?.() }
-
-  onHeaders (statusCode: number, rawHeaders: Buffer[], resume: unknown, statusText: unknown): unknown {
+  onRequestUpgrade (controller: Controller, statusCode: number, headers: IncomingHttpHeaders, socket: Duplex): void {
     this.#list.remove(this)
-    this.#watcher?.headers(statusCode, rawHeaders)
-    return this.#handler.onHeaders?.(statusCode, rawHeaders, resume, statusText)
+    this.#handler.onRequestUpgrade?.(controller, statusCode, headers, socket)
   }
 
-  onUpgrade (statusCode: number, rawHeaders: unknown, socket: unknown): unknown {
+  onResponseStart (controller: Controller, statusCode: number, headers: IncomingHttpHeaders, statusMessage?: string): void {
     this.#list.remove(this)
-    return this.#handler.onUpgrade?.(statusCode, rawHeaders, socket)
+    this.#watcher?.headers(statusCode, headers)
+    this.#handler.onResponseStart?.(controller, statusCode, headers, statusMessage)
   }
 
-  onData (chunk: unknown): unknown { return this.#handler.onData?.(chunk) }
-  onComplete (trailers: unknown): unknown { return this.#handler.onComplete?.(trailers) }
+  onResponseData (controller: Controller, chunk: Buffer): void {
+    this.#handler.onResponseData?.(controller, chunk)
+  }
 
-  onError (err: Error): unknown {
+  onResponseEnd (controller: Controller, trailers: IncomingHttpHeaders): void {
+    this.#handler.onResponseEnd?.(controller, trailers)
+  }
+
+  onResponseError (controller: Controller, err: Error): void {
     this.#list.remove(this)
-    return this.#handler.onError?.(err)
+    this.#handler.onResponseError?.(controller, err)
   }
 }
 
 /**
- * `root` with every dispatch under the deadline. A Dispatcher of its own, so
- * undici's request() (which reply-from calls) runs on it and reaches this
- * dispatch; a Proxy around `root` cost a trap per property read on the hot
- * path. Closing or destroying it does the same to `owned`: the upstream's
- * token dispatcher, which the server never sees on its own.
+ * An interceptor for `Dispatcher.compose`: every dispatch under one deadline
+ * list (one per upstream: its requests share one timeout), and shown to the
+ * watcher it carries, if any.
  */
-export class DeadlineDispatcher extends Dispatcher {
-  readonly #root: Dispatcher
-  readonly #deadlines: DeadlineList
-  readonly #owned: Dispatcher | undefined
-
-  constructor (root: Dispatcher, timeoutMs: number, owned?: Dispatcher) {
-    super()
-    this.#root = root
-    this.#deadlines = new DeadlineList(timeoutMs)
-    this.#owned = owned
-  }
-
-  override dispatch (options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
+export function withDeadline (timeoutMs: number): Dispatcher.DispatcherComposeInterceptor {
+  const deadlines = new DeadlineList(timeoutMs)
+  return (dispatch) => function deadlineDispatch (options, handler) {
     const watcher = (options.headers as Record<symbol, DispatchWatcher | undefined> | undefined)?.[kDispatchWatcher]
-    return this.#root.dispatch(options, new DeadlineHandler(this.#deadlines, handler as unknown as Handler, watcher) as unknown as Dispatcher.DispatchHandler)
+    return dispatch(options, new DeadlineHandler(deadlines, handler, watcher))
   }
-
-  override close (): Promise<void>
-  override close (callback: () => void): void
-  override close (callback?: () => void): Promise<void> | void {
-    return settle(Promise.all([this.#root.close(), this.#owned?.close()]), callback)
-  }
-
-  override destroy (): Promise<void>
-  override destroy (err: Error | null): Promise<void>
-  override destroy (callback: () => void): void
-  override destroy (err: Error | null, callback: () => void): void
-  override destroy (errOrCallback?: Error | null | (() => void), callback?: () => void): Promise<void> | void {
-    const err = typeof errOrCallback === 'function' ? null : errOrCallback ?? null
-    return settle(Promise.all([this.#root.destroy(err), this.#owned?.destroy(err)]), typeof errOrCallback === 'function' ? errOrCallback : callback)
-  }
-}
-
-/** undici's two calling conventions: a promise, or a callback when one is given. */
-function settle (work: Promise<unknown>, callback: (() => void) | undefined): Promise<void> | void {
-  const done = work.then(() => {})
-  if (callback === undefined) return done
-  done.then(callback, callback)
 }

@@ -20,9 +20,9 @@
 import { readFileSync } from 'node:fs'
 import { BlockList, isIP, type LookupFunction } from 'node:net'
 import { createSecureContext, rootCertificates, type SecureContext } from 'node:tls'
-import { Agent, EnvHttpProxyAgent, Pool, ProxyAgent, type Dispatcher } from 'undici'
+import { Agent, Dispatcher, EnvHttpProxyAgent, Pool, ProxyAgent } from 'undici'
 import type { UpstreamConfig } from '../config/types.js'
-import { DeadlineDispatcher } from './deadline.js'
+import { withDeadline } from './deadline.js'
 
 /** Keep-alive connections per upstream; beyond this, requests wait inside undici. */
 export const MAX_CONNECTIONS_PER_UPSTREAM = 128
@@ -44,8 +44,9 @@ export interface EgressDeps {
 
 export interface UpstreamDispatchers {
   /**
-   * For API requests: the upstream's pool with the headers deadline.
-   * Closing or destroying it does the same to `token`.
+   * For API requests: the upstream's pool with the headers deadline and the
+   * dispatch watcher (deadline.ts). Closing or destroying it does the same
+   * to `token`.
    */
   readonly api: Dispatcher
   /** For token requests; undefined when undici's global dispatcher does the same (direct, default TLS). */
@@ -110,7 +111,49 @@ export function createUpstreamDispatchers (upstream: UpstreamConfig, deps: Egres
       token = new Agent({ connect })
     }
   }
-  return { api: new DeadlineDispatcher(apiRoot, upstream.timeoutMs, token), token }
+  return { api: new UpstreamDispatcher(apiRoot.compose(withDeadline(upstream.timeoutMs)), token), token }
+}
+
+/**
+ * The upstream's pool (composed with its interceptors) as one Dispatcher
+ * that also owns the upstream's token dispatcher, which the server never
+ * sees on its own: closing or destroying it closes both.
+ */
+class UpstreamDispatcher extends Dispatcher {
+  readonly #root: Dispatcher
+  readonly #owned: Dispatcher | undefined
+
+  constructor (root: Dispatcher, owned: Dispatcher | undefined) {
+    super()
+    this.#root = root
+    this.#owned = owned
+  }
+
+  override dispatch (options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
+    return this.#root.dispatch(options, handler)
+  }
+
+  override close (): Promise<void>
+  override close (callback: () => void): void
+  override close (callback?: () => void): Promise<void> | void {
+    return settle(Promise.all([this.#root.close(), this.#owned?.close()]), callback)
+  }
+
+  override destroy (): Promise<void>
+  override destroy (err: Error | null): Promise<void>
+  override destroy (callback: () => void): void
+  override destroy (err: Error | null, callback: () => void): void
+  override destroy (errOrCallback?: Error | null | (() => void), callback?: () => void): Promise<void> | void {
+    const err = typeof errOrCallback === 'function' ? null : errOrCallback ?? null
+    return settle(Promise.all([this.#root.destroy(err), this.#owned?.destroy(err)]), typeof errOrCallback === 'function' ? errOrCallback : callback)
+  }
+}
+
+/** undici's two calling conventions: a promise, or a callback when one is given. */
+function settle (work: Promise<unknown>, callback: (() => void) | undefined): Promise<void> | void {
+  const done = work.then(() => {})
+  if (callback === undefined) return done
+  done.then(callback, callback)
 }
 
 /** The upstream's own proxy; else the environment's, unless the target is loopback or NO_PROXY is `*`. Exported for `tollgate doctor`. */

@@ -154,10 +154,10 @@ export class Exchange implements DispatchWatcher {
     if (appGone(this.#reply.raw)) abort(new ClientGone())
   }
 
-  headers (statusCode: number, rawHeaders: readonly Buffer[]): void {
+  headers (statusCode: number, headers: IncomingHttpHeaders): void {
     this.#abortInFlight = undefined
     // reply-from drops an answer for an app that has gone (request.raw.aborted): learn from it here.
-    if (appGone(this.#reply.raw)) this.#learn(statusCode, parseRawHeaders(rawHeaders))
+    if (appGone(this.#reply.raw)) this.#learn(statusCode, headers)
   }
 
   /** The upstream answered; true when the request should be sent again (after `nextAttempt`). */
@@ -291,18 +291,6 @@ function asksToWait (statusCode: number, headers: IncomingHttpHeaders): boolean 
 /** The socket closed before the answer was written whole: the app hung up. */
 function appGone (raw: FastifyReply['raw']): boolean {
   return raw.destroyed && !raw.writableFinished
-}
-
-/** undici's raw header list → lower-cased names; only for an answer nobody else will parse. */
-function parseRawHeaders (raw: readonly Buffer[]): IncomingHttpHeaders {
-  const headers: Record<string, string | string[]> = {}
-  for (let i = 0; i + 1 < raw.length; i += 2) {
-    const name = (raw[i] as Buffer).toString('latin1').toLowerCase()
-    const value = (raw[i + 1] as Buffer).toString('latin1')
-    const seen = headers[name]
-    headers[name] = seen === undefined ? value : Array.isArray(seen) ? [...seen, value] : [seen, value]
-  }
-  return headers
 }
 
 declare module 'fastify' {

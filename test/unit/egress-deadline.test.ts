@@ -1,14 +1,20 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { test, type TestContext } from 'node:test'
+import type { Dispatcher } from 'undici'
 import { DeadlineHandler, DeadlineList } from '../../src/egress/deadline.js'
 
 interface Tracked { handler: DeadlineHandler, dispatchedAt: number, abortedAt?: number }
 
-/** A handler as undici drives it: connected at once, aborted through the abort it was given. */
+function controller (abort: (reason: Error) => void): Dispatcher.DispatchController {
+  return { abort, pause () {}, resume () {}, aborted: false, paused: false, reason: null } as unknown as Dispatcher.DispatchController
+}
+const ANY = controller(() => {})
+
+/** A handler as undici drives it: started at once, aborted through its controller. */
 function dispatch (list: DeadlineList, into: Tracked[]): Tracked {
   const tracked: Tracked = { handler: undefined as unknown as DeadlineHandler, dispatchedAt: performance.now() }
-  tracked.handler = new DeadlineHandler(list, { onHeaders: () => true, onError: () => undefined })
-  tracked.handler.onConnect(() => { tracked.abortedAt ??= performance.now() }, undefined)
+  tracked.handler = new DeadlineHandler(list, { onResponseStart: () => {}, onResponseError: () => {} })
+  tracked.handler.onRequestStart(controller(() => { tracked.abortedAt ??= performance.now() }), undefined)
   into.push(tracked)
   return tracked
 }
@@ -22,12 +28,12 @@ test('one timer for many: answered requests never expire, the others expire at t
   for (let i = 0; i < 60; i++) {
     const tracked = dispatch(list, all)
     await sleep(1)
-    waiting?.handler.onHeaders(200, [], () => {}, 'OK')
+    waiting?.handler.onResponseStart(ANY, 200, {}, 'OK')
     waiting = undefined
     if (i % 3 === 0) unanswered.push(tracked)
     else waiting = tracked
   }
-  waiting?.handler.onHeaders(200, [], () => {}, 'OK')
+  waiting?.handler.onResponseStart(ANY, 200, {}, 'OK')
   // On a slow machine the oldest may already be due: those have left the list too.
   t.assert.strictEqual(list.size, unanswered.filter((tracked) => tracked.abortedAt === undefined).length)
 
@@ -47,7 +53,7 @@ test('one timer for many: answered requests never expire, the others expire at t
 test('a request answered with an error leaves the list; a list emptied and refilled still times out', async (t: TestContext) => {
   const list = new DeadlineList(30)
   const all: Tracked[] = []
-  dispatch(list, all).handler.onError(new Error('reset'))
+  dispatch(list, all).handler.onResponseError(ANY, new Error('reset'))
   t.assert.strictEqual(list.size, 0)
   await sleep(50)
   const late = dispatch(list, all)

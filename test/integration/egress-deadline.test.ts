@@ -1,0 +1,68 @@
+import type { IncomingHttpHeaders } from 'node:http'
+import { test, type TestContext } from 'node:test'
+import { errors, Pool } from 'undici'
+import { kDispatchWatcher, withDeadline, type DispatchWatcher } from '../../src/egress/deadline.js'
+import { startOrigin } from '../helpers/origin.js'
+
+interface Seen { dispatched: number, headers: Array<[number, IncomingHttpHeaders]> }
+
+function watcher (seen: Seen, onDispatch?: (abort: (err: Error) => void) => void): DispatchWatcher {
+  return {
+    dispatched (abort) { seen.dispatched++; onDispatch?.(abort) },
+    headers (statusCode, headers) { seen.headers.push([statusCode, headers]) }
+  }
+}
+
+test('a dispatch that carries a watcher shows it the request going out and the parsed answer headers', async (t: TestContext) => {
+  const origin = await startOrigin(t, (_req, res) => {
+    res.setHeader('x-ratelimit-remaining', '7')
+    res.setHeader('set-cookie', ['a=1', 'b=2'])
+    res.end('ok')
+  })
+  const pool = new Pool(origin.url).compose(withDeadline(10_000))
+  t.after(async () => { await pool.close() })
+  const seen: Seen = { dispatched: 0, headers: [] }
+  const { statusCode, headers, body } = await pool.request({ method: 'GET', path: '/', headers: { [kDispatchWatcher]: watcher(seen) } as never })
+  t.assert.strictEqual(await body.text(), 'ok')
+  t.assert.strictEqual(statusCode, 200)
+  t.assert.strictEqual(headers['x-ratelimit-remaining'], '7', 'the caller still gets the headers')
+  t.assert.strictEqual(seen.dispatched, 1)
+  t.assert.strictEqual(seen.headers.length, 1)
+  const [status, watched] = seen.headers[0] as [number, IncomingHttpHeaders]
+  t.assert.strictEqual(status, 200)
+  t.assert.strictEqual(watched['x-ratelimit-remaining'], '7')
+  t.assert.deepStrictEqual(watched['set-cookie'], ['a=1', 'b=2'])
+  t.assert.ok(!(kDispatchWatcher.toString() in origin.requests[0]!.headers), 'the symbol is never sent')
+
+  // Without a watcher the request goes through untouched.
+  const plain = await pool.request({ method: 'GET', path: '/' })
+  t.assert.strictEqual(await plain.body.text(), 'ok')
+  t.assert.strictEqual(seen.dispatched, 1)
+})
+
+test('the abort handed to the watcher stops a request in flight; the caller gets the reason', async (t: TestContext) => {
+  let closed!: () => void
+  const upstreamClosed = new Promise<void>((resolve) => { closed = resolve })
+  const origin = await startOrigin(t, (_req, res) => { res.on('close', closed) })
+  const pool = new Pool(origin.url).compose(withDeadline(10_000))
+  t.after(async () => { await pool.destroy() })
+  const seen: Seen = { dispatched: 0, headers: [] }
+  let abort: ((err: Error) => void) | undefined
+  const pending = pool.request({ method: 'GET', path: '/', headers: { [kDispatchWatcher]: watcher(seen, (a) => { abort = a }) } as never })
+  while (origin.requests.length === 0) await new Promise((resolve) => setTimeout(resolve, 5))
+  abort?.(new Error('the client went away'))
+  await t.assert.rejects(pending, /the client went away/)
+  await upstreamClosed
+  t.assert.strictEqual(seen.headers.length, 0)
+})
+
+test('a silent upstream: HeadersTimeoutError at the deadline, on a native timer (undici\'s own headersTimeout fires up to a second late)', async (t: TestContext) => {
+  const origin = await startOrigin(t, () => {})
+  const pool = new Pool(origin.url).compose(withDeadline(200))
+  t.after(async () => { await pool.destroy() })
+  const seen: Seen = { dispatched: 0, headers: [] }
+  const started = performance.now()
+  await t.assert.rejects(pool.request({ method: 'GET', path: '/', headers: { [kDispatchWatcher]: watcher(seen) } as never }), errors.HeadersTimeoutError)
+  const elapsed = performance.now() - started
+  t.assert.ok(elapsed >= 190 && elapsed < 500, `timed out after ${elapsed.toFixed(0)} ms`)
+})
