@@ -1,16 +1,15 @@
 /**
- * /metrics: Prometheus text from prom-client. Per-request work is plain
- * array increments on series bound at startup (prom-client hashes a label set
- * on every inc/observe, bound children included: about 5 µs per request in
- * the profile); the counts become exposition values at scrape time, as does
- * everything that is state (token expiry, queue depth, limiter counters), so
- * an unscraped sidecar pays nothing for it. Labels are bounded: upstream
- * names from the config, a fixed method set, status classes, never a path.
+ * /metrics: Prometheus text from prom-client. Per request: an array increment
+ * for tollgate_requests_total (turned into the counter's values by its
+ * collect() at scrape time) and two observe() calls on the duration
+ * histogram's series, bound at startup. Everything that is state (token
+ * expiry, queue depth, limiter counters) is read at scrape time too, so an
+ * unscraped sidecar pays nothing for it. Labels are bounded: upstream names
+ * from the config, a fixed method set, status classes, never a path.
  */
-import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client'
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
 import type { CredentialSource } from '../auth/source.js'
 import type { Limiter } from '../limit/limiter.js'
-import { ScrapedHistogram } from './histogram.js'
 
 const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'OTHER']
 const METHOD_INDEX = new Map(METHODS.map((method, i) => [method, i]))
@@ -70,7 +69,7 @@ export function createMetrics (): Metrics {
       }
     }
   })
-  const duration = new ScrapedHistogram({ name: 'tollgate_request_duration_seconds', help: 'Time to the response headers: phase "sidecar" is tollgate\'s own (routing, token, queue), "upstream" the vendor\'s', buckets: BUCKETS, registers: [registry] })
+  const duration = new Histogram({ name: 'tollgate_request_duration_seconds', help: 'Time to the response headers: phase "sidecar" is tollgate\'s own (routing, token, queue), "upstream" the vendor\'s', labelNames: ['upstream', 'phase'], buckets: BUCKETS, registers: [registry] })
   const retries = new Counter({ name: 'tollgate_retries_total', help: 'Transparent retries, by reason (401, 429)', labelNames: ['upstream', 'reason'], registers: [registry] })
   const rejections = new Counter({ name: 'tollgate_limiter_rejections_total', help: 'Requests refused with 503 by the limiter', labelNames: ['upstream', 'reason'], registers: [registry] })
   const tokenFetches = new Counter({ name: 'tollgate_token_fetches_total', help: 'Token requests to the token endpoint, by outcome', labelNames: ['upstream', 'outcome'], registers: [registry] })
@@ -142,8 +141,10 @@ export function createMetrics (): Metrics {
       for (const outcome of ['ok', 'failed']) tokenFetches.labels(name, outcome).inc(0)
       for (const reason of ['queue_full', 'queue_timeout', 'paused', 'shutting_down']) rejections.labels(name, reason).inc(0)
       for (const reason of ['401', '429']) retries.labels(name, reason).inc(0)
-      const sidecar = duration.series({ upstream: name, phase: 'sidecar' })
-      const upstream = duration.series({ upstream: name, phase: 'upstream' })
+      // Both series exist (at zero) from startup; bound once, so observe() builds no label object per call.
+      for (const phase of ['sidecar', 'upstream']) duration.zero({ upstream: name, phase })
+      const sidecar = duration.labels({ upstream: name, phase: 'sidecar' })
+      const upstream = duration.labels({ upstream: name, phase: 'upstream' })
       const counts = new Float64Array(METHODS.length * STATUS_CLASSES.length)
       answered.set(name, counts)
       return {
@@ -151,8 +152,9 @@ export function createMetrics (): Metrics {
           const statusClass = status >= 100 && status < 600 ? Math.floor(status / 100) - 1 : STATUS_CLASSES.length - 1
           const slot = (METHOD_INDEX.get(method) ?? OTHER_METHOD) * STATUS_CLASSES.length + statusClass
           counts[slot] = (counts[slot] as number) + 1
-          sidecar.observe(sidecarMs / 1000)
-          if (upstreamMs !== undefined) upstream.observe(upstreamMs / 1000)
+          // prom-client throws on a value that is not a finite number.
+          if (Number.isFinite(sidecarMs)) sidecar.observe(sidecarMs / 1000)
+          if (upstreamMs !== undefined && Number.isFinite(upstreamMs)) upstream.observe(upstreamMs / 1000)
         },
         retry (reason) { retries.inc({ upstream: name, reason }) },
         rejected (reason) { rejections.inc({ upstream: name, reason }) },
