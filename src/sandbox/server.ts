@@ -62,7 +62,7 @@ export function buildSandbox (options: SandboxOptions = {}): Sandbox {
     mount(vendor, (scope, ctx) => { resets.push(registerHalaxy(scope, ctx, vendors[vendor], VENDOR_LAYOUTS[vendor]).reset) })
   }
   mount('healthhero', (scope, ctx) => { registerHealthHero(scope, ctx, vendors.healthhero, VENDOR_LAYOUTS.healthhero) })
-  mount('redox', (scope, ctx) => { registerRedox(scope, ctx, vendors.redox, VENDOR_LAYOUTS.redox, replays) })
+  mount('redox', (scope, ctx) => { resets.push(registerRedox(scope, ctx, vendors.redox, VENDOR_LAYOUTS.redox, replays).reset) })
   for (const vendor of ['photon', 'photon-sandbox'] as const) {
     mount(vendor, (scope, ctx) => { registerPhoton(scope, ctx, vendors[vendor], VENDOR_LAYOUTS[vendor], PHOTON_AUDIENCES[vendor]) })
   }

@@ -1,24 +1,26 @@
 /**
  * Issue 16, part 5: a published FHIR client (fhir-kit-client) pages through
- * tollgate in front of the sandbox's Halaxy FHIR API, configured with nothing
- * but the preset: search, follow `next` to the last page and `previous` back,
- * read a `fullUrl`, create a resource and read it back through the Location
- * it got. Every request goes to the sidecar and carries the injected token:
- * the vendor never sees a request without it.
+ * tollgate in front of the sandbox's FHIR APIs: Halaxy's, configured with
+ * nothing but the preset, and Redox's, whose preset leaves bodies alone
+ * (`rewriteLinks: fhir` set in the config). Search, follow `next` to the last
+ * page and `previous` back, read a `fullUrl`, create a resource and read it
+ * back through the Location it got. Every request goes to the sidecar and
+ * carries the injected token: the vendor never sees a request without it.
  */
 import { test, type TestContext } from 'node:test'
 import { Client } from 'fhir-kit-client'
 import { sandboxUpstreams } from '../../src/sandbox/sandbox-upstreams.js'
-import { startSandbox } from '../../src/sandbox/server.js'
+import { startSandbox, type RunningSandbox } from '../../src/sandbox/server.js'
 import { startSidecar } from '../helpers/sidecar.js'
 
 interface Bundle { resourceType: 'Bundle', total: number, link: Array<{ relation: string, url: string }>, entry?: Array<{ fullUrl: string, resource: { resourceType: string, id: string } }> }
 
-test('fhir-kit-client searches, pages to the end and back, reads a fullUrl, creates and reads back through tollgate', async (t: TestContext) => {
-  const sandbox = await startSandbox()
-  t.after(() => sandbox.close())
-  const { url } = await startSidecar(t, { upstreams: { halaxy: sandboxUpstreams(sandbox).halaxy } })
-  const baseUrl = `${url}/halaxy`
+/**
+ * The client's walk through the FHIR API at `baseUrl` (the sidecar's base for
+ * `vendor`): every link it was handed, and every URL it requested, lead back
+ * through the sidecar, and the vendor saw each request with a token.
+ */
+async function pageThrough (t: TestContext, sandbox: RunningSandbox, vendor: 'halaxy' | 'redox', baseUrl: string): Promise<void> {
   const client = new Client({ baseUrl })
   const requested: string[] = []
   /** Notes the URL the client requested for `resource`, which it answered. */
@@ -62,8 +64,24 @@ test('fhir-kit-client searches, pages to the end and back, reads a fullUrl, crea
   t.assert.strictEqual(read.id, pages[0]?.entry?.[0]?.resource.id)
 
   t.assert.deepStrictEqual(requested.filter((request) => !request.startsWith(`${baseUrl}/`)), [], 'no request left for the vendor\'s own base')
-  const stats = sandbox.stats().halaxy
+  const stats = sandbox.stats()[vendor]
   t.assert.strictEqual(stats.resourceUnauthorized, 0, 'every request the vendor saw carried the token')
   t.assert.strictEqual(stats.resourceRequests, requested.length)
   t.assert.strictEqual(stats.tokenRequests, 1)
+}
+
+test('fhir-kit-client searches, pages to the end and back, reads a fullUrl, creates and reads back through tollgate (Halaxy, preset only)', async (t: TestContext) => {
+  const sandbox = await startSandbox()
+  t.after(() => sandbox.close())
+  const { url } = await startSidecar(t, { upstreams: { halaxy: sandboxUpstreams(sandbox).halaxy } })
+  await pageThrough(t, sandbox, 'halaxy', `${url}/halaxy`)
+})
+
+test('the same walk through Redox\'s FHIR API, its base /fhir/R4/{organization}/{environment}, with rewriteLinks: fhir set', async (t: TestContext) => {
+  const sandbox = await startSandbox()
+  t.after(() => sandbox.close())
+  const redox = sandboxUpstreams(sandbox).redox
+  t.assert.ok(redox !== undefined, 'the sandbox made a Redox key pair')
+  const { url } = await startSidecar(t, { upstreams: { redox: { ...redox, rewriteLinks: 'fhir' } } })
+  await pageThrough(t, sandbox, 'redox', `${url}/redox/fhir/R4/acme/Development`)
 })

@@ -191,3 +191,27 @@ test('redox: no, expired or revoked token gets 401', async (t: TestContext) => {
   t.assert.strictEqual(sandbox.revoke({ vendor: 'redox' }), 1)
   t.assert.strictEqual((await fhir(sandbox, revoked)).status, 401)
 })
+
+test('redox: the FHIR API below /fhir/R4/{organization}/{environment} searches, reads and creates with absolute URLs under that base', async (t: TestContext) => {
+  const sandbox = await start(t)
+  const base = `${sandbox.endpoints.redox.target}/fhir/R4/acme/Staging`
+  const headers = { authorization: `Bearer ${await token(sandbox)}`, 'content-type': 'application/fhir+json' }
+  const created = await fetch(`${base}/Patient`, { method: 'POST', headers, body: '{"resourceType":"Patient","active":true}' })
+  t.assert.strictEqual(created.status, 201)
+  const { id } = await created.json() as { id: string }
+  t.assert.strictEqual(created.headers.get('location'), `${base}/Patient/${id}/_history/1`)
+  t.assert.strictEqual((await fetch(created.headers.get('location') ?? '', { headers })).status, 200)
+
+  const search = await fetch(`${base}/Patient?_count=3`, { headers })
+  t.assert.strictEqual(search.headers.get('content-type'), 'application/fhir+json; charset=utf-8')
+  const page = await search.json() as { total: number, link: Array<{ relation: string, url: string }>, entry: Array<{ fullUrl: string }> }
+  t.assert.strictEqual(page.total, 4)
+  t.assert.deepStrictEqual(page.link.find((link) => link.relation === 'next')?.url, `${base}/Patient?_count=3&page=2`)
+  t.assert.ok(page.entry.every((entry) => entry.fullUrl.startsWith(`${base}/Patient/`)))
+
+  // Not modelled: still the echo of what arrived.
+  const echo = await (await fetch(`${base}/metadata`, { headers })).json() as { path: string }
+  t.assert.strictEqual(echo.path, '/fhir/R4/acme/Staging/metadata')
+  sandbox.reset()
+  t.assert.strictEqual((await fetch(`${base}/Patient/${id}`, { headers: { authorization: `Bearer ${await token(sandbox)}` } })).status, 404, 'a reset forgets what was created')
+})

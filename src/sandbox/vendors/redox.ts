@@ -6,7 +6,11 @@
  *   the signature in the request using your public key, then sends back a
  *   response with the access token", which "expires after 5 minutes" (the
  *   copy shows no answer body, so it has RFC 6749 §5.1's fields);
- * - API: the FHIR API below /fhir/R4 (plain JSON echo here).
+ * - API: the FHIR API, whose base is /fhir/R4/{organization}/{environment}
+ *   (Redox's API reference); as a FHIR server does, search (`_count`,
+ *   `next`/`previous` links), read and create there, state in memory
+ *   (fhir-api.ts), every URL absolute under that base. Anything else below
+ *   /fhir/R4 answers with a plain JSON echo of what arrived.
  *
  * The assertion's `aud` must be this token URL as the client reached it,
  * which is what tollgate sends by default (`assertionAudience` = tokenUrl).
@@ -17,18 +21,19 @@ import type { FastifyInstance } from 'fastify'
 import { createAssertionVerifier } from '../client-assertion.js'
 import { readBasic } from '../client-secret.js'
 import { describeRequest } from '../echo.js'
+import { registerFhirApi } from '../fhir-api.js'
 import type { VendorLayout } from '../layout.js'
 import { invalidClient, invalidRequest } from '../oauth-error.js'
 import type { ResolvedRedox } from '../options.js'
 import type { ReplayCache } from '../replay-cache.js'
-import { resourceHandler } from '../resource-route.js'
+import { resourceHandler, type ResourceHandler } from '../resource-route.js'
 import { registerTokenEndpoint } from '../token-endpoint.js'
 import { readTokenRequest } from '../token-request.js'
-import { issueToken, requestUrl, type VendorContext } from '../vendor-context.js'
+import { issueToken, requestOrigin, requestUrl, type VendorContext } from '../vendor-context.js'
 
 const DOC = 'see docs/vendors/redox.md'
 
-export function registerRedox (app: FastifyInstance, ctx: VendorContext, options: ResolvedRedox, paths: VendorLayout, replays: ReplayCache): void {
+export function registerRedox (app: FastifyInstance, ctx: VendorContext, options: ResolvedRedox, paths: VendorLayout, replays: ReplayCache): { reset: () => void } {
   const verifier = createAssertionVerifier(options.clients, replays)
 
   registerTokenEndpoint(app, paths.tokenPath, ctx, async (request) => {
@@ -47,5 +52,16 @@ export function registerRedox (app: FastifyInstance, ctx: VendorContext, options
     return { ok: true, body: { access_token: token, token_type: 'Bearer', expires_in: ctx.lifetime.expiresInSeconds } }
   })
 
-  app.all(`${paths.target}/fhir/R4/*`, resourceHandler(ctx, (request, reply) => reply.send(describeRequest(request, ctx.vendor, ctx.prefix))))
+  const echo: ResourceHandler = (request, reply) => reply.send(describeRequest(request, ctx.vendor, ctx.prefix))
+  // One store for every organization and environment: the sandbox keeps no tenants apart.
+  const fhir = registerFhirApi(app, ctx, {
+    root: `${paths.target}/fhir/R4/:organization/:environment`,
+    base: (request) => {
+      const { organization, environment } = request.params as { organization: string, environment: string }
+      return `${requestOrigin(request)}${ctx.prefix}${paths.target}/fhir/R4/${organization}/${environment}`
+    },
+    notModelled: echo
+  })
+  app.all(`${paths.target}/fhir/R4/*`, resourceHandler(ctx, echo))
+  return fhir
 }

@@ -1,9 +1,9 @@
 /**
- * The FHIR R4 resources the Halaxy sandbox answers with. Halaxy's page's
- * example is "a request to generate a patient list" at /main/Patient with
- * `Accept: application/fhir+json`; the answers below are the standard shapes
- * for that (a searchset Bundle, a Patient, an OperationOutcome), with
- * made-up people.
+ * The FHIR R4 resources the sandbox's FHIR APIs (Halaxy's, Redox's) answer
+ * with. Halaxy's page's example is "a request to generate a patient list" at
+ * /main/Patient with `Accept: application/fhir+json`; the answers below are
+ * the standard shapes for that (a searchset Bundle, a Patient, an
+ * OperationOutcome), with made-up people.
  */
 
 export const FHIR_JSON = 'application/fhir+json; charset=utf-8'
