@@ -27,7 +27,7 @@
  * not under valgrind.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process'
-import { rmSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs'
+import { copyFileSync, rmSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs'
 import { createServer as createHttpServer } from 'node:http'
 import { createServer, type AddressInfo } from 'node:net'
 import { dirname, join, resolve } from 'node:path'
@@ -213,7 +213,12 @@ async function main (): Promise<void> {
   })
   for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(1))
   mkdirSync(cacheRoot, { recursive: true })
-  const built = await Promise.all(trees.map(async (t) => ({ ...t, tree: await buildTree(t.dir, here, cacheRoot, t.name) })))
+  const built = await Promise.all(trees.map(async (t) => {
+    const tree = await buildTree(t.dir, here, cacheRoot, t.name)
+    // The CLI reads its version from the package.json beside src/ (src/cli/version.ts).
+    copyFileSync(join(t.dir, 'package.json'), join(tree.outDir, 'package.json'))
+    return { ...t, tree }
+  }))
   const upstream = await startUpstream()
   const results = new Map<string, number[]>(built.map((t) => [t.name, []]))
   try {

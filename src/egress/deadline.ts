@@ -1,29 +1,26 @@
 /**
  * The upstream's `timeout` for the response headers, on a native timer, and
- * the dispatch watcher, as one undici interceptor (`Dispatcher.compose`) on
- * undici's handler API (onRequestStart / onResponseStart / ...).
+ * the dispatch watcher: both through undici's public `request()` options, a
+ * `signal` per attempt and the response callback.
  *
  * undici's own headersTimeout (which reply-from also sets to the same
  * `timeout`) runs on its coarse "fast timers" whatever its length
  * (lib/dispatcher/client-h1.js, TIMEOUT_HEADERS; lib/util/timers.js,
  * RESOLUTION_MS = 1000): a 300 ms timeout answered at 800 ms would pass.
- * This interceptor aborts the request with undici's HeadersTimeoutError at
- * the deadline, which the proxy turns into a 504. Body stalls keep undici's
+ * Here the attempt's signal aborts it with undici's HeadersTimeoutError at the
+ * deadline, which the proxy turns into a 504. Body stalls keep undici's
  * bodyTimeout (coarse is fine there).
  *
- * compose() hands an interceptor the new handler API, and undici's request()
- * (which reply-from calls) still speaks the old one, so each response's
- * headers are parsed, turned back into raw buffers and parsed again: 12 %
- * more instructions per proxied request than a wrapper on the deprecated
- * onConnect / onHeaders API, which tollgate used until the paired benchmark
- * failed to show the saving clear of 3 % (docs/benchmarks.md, *The hot path
- * on public APIs*).
+ * Why not an interceptor (`Dispatcher.compose`): compose hands interceptors
+ * undici's new handler API while request(), which reply-from calls, still
+ * speaks the old one, so each response's headers were parsed, turned back into
+ * raw buffers and parsed again: 12 % more instructions per proxied request
+ * (docs/benchmarks.md, *The hot path on public APIs*). A signal and a callback
+ * leave undici's request path as it is.
  */
+import { EventEmitter } from 'node:events'
 import type { IncomingHttpHeaders } from 'node:http'
-import type { Duplex } from 'node:stream'
-import { errors, type Dispatcher } from 'undici'
-
-type Controller = Dispatcher.DispatchController
+import { errors } from 'undici'
 
 /**
  * Who a dispatch belongs to (the proxy's exchange), told when the request
@@ -32,13 +29,40 @@ type Controller = Dispatcher.DispatchController
  * Object.assign (symbols included) and undici sends only string keys.
  */
 export interface DispatchWatcher {
-  /** The request is on its way; `abort` stops it (the app went away). */
-  dispatched (abort: (err: Error) => void): void
+  /** The request is on its way; `attempt.abort(err)` stops it (the app went away). */
+  dispatched (attempt: Attempt): void
   /** Response headers arrived (names lower-cased, as undici parses them). */
   headers (statusCode: number, headers: IncomingHttpHeaders): void
 }
 
 export const kDispatchWatcher = Symbol('tollgate.dispatchWatcher')
+
+/**
+ * One attempt on the wire: the `signal` undici's request() takes (an
+ * EventEmitter that emits 'abort' with `reason` set, as undici documents) and
+ * its node in its upstream's DeadlineList.
+ */
+export class Attempt extends EventEmitter {
+  aborted = false
+  reason: Error | undefined = undefined
+  // DeadlineList's links: the attempt is its own list node, so listing it allocates nothing.
+  deadline = 0
+  prev: Attempt | undefined = undefined
+  next: Attempt | undefined = undefined
+  listed = false
+
+  abort (reason: Error): void {
+    if (this.aborted) return
+    this.aborted = true
+    this.reason = reason
+    this.emit('abort')
+  }
+
+  /** Its deadline passed with no response headers. */
+  expire (): void {
+    this.abort(new errors.HeadersTimeoutError())
+  }
+}
 
 /**
  * The in-flight requests of one upstream, oldest first. They share one
@@ -50,15 +74,15 @@ export const kDispatchWatcher = Symbol('tollgate.dispatchWatcher')
  */
 export class DeadlineList {
   readonly timeoutMs: number
-  #head: DeadlineHandler | undefined
-  #tail: DeadlineHandler | undefined
+  #head: Attempt | undefined
+  #tail: Attempt | undefined
   #timer: NodeJS.Timeout | undefined
 
   constructor (timeoutMs: number) {
     this.timeoutMs = timeoutMs
   }
 
-  add (entry: DeadlineHandler): void {
+  add (entry: Attempt): void {
     entry.deadline = performance.now() + this.timeoutMs
     entry.prev = this.#tail
     entry.next = undefined
@@ -70,7 +94,7 @@ export class DeadlineList {
     if (this.#timer === undefined) this.#arm(this.timeoutMs)
   }
 
-  remove (entry: DeadlineHandler): void {
+  remove (entry: Attempt): void {
     if (!entry.listed) return
     entry.listed = false
     if (entry.prev === undefined) this.#head = entry.next
@@ -102,76 +126,5 @@ export class DeadlineList {
       entry = this.#head
     }
     if (entry !== undefined) this.#arm(entry.deadline - now)
-  }
-}
-
-/** Exported for DeadlineList's tests; the proxy only meets it through `withDeadline`. */
-export class DeadlineHandler implements Dispatcher.DispatchHandler {
-  // DeadlineList's links: the handler is its own list node, so listing it allocates nothing.
-  deadline = 0
-  prev: DeadlineHandler | undefined = undefined
-  next: DeadlineHandler | undefined = undefined
-  listed = false
-  readonly #handler: Dispatcher.DispatchHandler
-  readonly #list: DeadlineList
-  readonly #watcher: DispatchWatcher | undefined
-  #controller: Controller | undefined
-  #expired = false
-
-  constructor (list: DeadlineList, handler: Dispatcher.DispatchHandler, watcher?: DispatchWatcher) {
-    this.#handler = handler
-    this.#list = list
-    this.#watcher = watcher
-    // Counted from dispatch, so waiting for a pooled connection is part of it.
-    list.add(this)
-  }
-
-  expire (): void {
-    this.#expired = true
-    this.#controller?.abort(new errors.HeadersTimeoutError())
-  }
-
-  onRequestStart (controller: Controller, context: unknown): void {
-    this.#controller = controller
-    this.#handler.onRequestStart?.(controller, context)
-    this.#watcher?.dispatched((err) => { controller.abort(err) })
-    if (this.#expired) controller.abort(new errors.HeadersTimeoutError())
-  }
-
-  onRequestUpgrade (controller: Controller, statusCode: number, headers: IncomingHttpHeaders, socket: Duplex): void {
-    this.#list.remove(this)
-    this.#handler.onRequestUpgrade?.(controller, statusCode, headers, socket)
-  }
-
-  onResponseStart (controller: Controller, statusCode: number, headers: IncomingHttpHeaders, statusMessage?: string): void {
-    this.#list.remove(this)
-    this.#watcher?.headers(statusCode, headers)
-    this.#handler.onResponseStart?.(controller, statusCode, headers, statusMessage)
-  }
-
-  onResponseData (controller: Controller, chunk: Buffer): void {
-    this.#handler.onResponseData?.(controller, chunk)
-  }
-
-  onResponseEnd (controller: Controller, trailers: IncomingHttpHeaders): void {
-    this.#handler.onResponseEnd?.(controller, trailers)
-  }
-
-  onResponseError (controller: Controller, err: Error): void {
-    this.#list.remove(this)
-    this.#handler.onResponseError?.(controller, err)
-  }
-}
-
-/**
- * An interceptor for `Dispatcher.compose`: every dispatch under one deadline
- * list (one per upstream: its requests share one timeout), and shown to the
- * watcher it carries, if any.
- */
-export function withDeadline (timeoutMs: number): Dispatcher.DispatcherComposeInterceptor {
-  const deadlines = new DeadlineList(timeoutMs)
-  return (dispatch) => function deadlineDispatch (options, handler) {
-    const watcher = (options.headers as Record<symbol, DispatchWatcher | undefined> | undefined)?.[kDispatchWatcher]
-    return dispatch(options, new DeadlineHandler(deadlines, handler, watcher))
   }
 }

@@ -22,7 +22,7 @@ import { BlockList, isIP, type LookupFunction } from 'node:net'
 import { createSecureContext, rootCertificates, type SecureContext } from 'node:tls'
 import { Agent, Dispatcher, EnvHttpProxyAgent, Pool, ProxyAgent } from 'undici'
 import type { UpstreamConfig } from '../config/types.js'
-import { withDeadline } from './deadline.js'
+import { Attempt, DeadlineList, kDispatchWatcher, type DispatchWatcher } from './deadline.js'
 
 /** Keep-alive connections per upstream; beyond this, requests wait inside undici. */
 export const MAX_CONNECTIONS_PER_UPSTREAM = 128
@@ -111,22 +111,49 @@ export function createUpstreamDispatchers (upstream: UpstreamConfig, deps: Egres
       token = new Agent({ connect })
     }
   }
-  return { api: new UpstreamDispatcher(apiRoot.compose(withDeadline(upstream.timeoutMs)), token), token }
+  return { api: new UpstreamDispatcher(apiRoot, token, new DeadlineList(upstream.timeoutMs)), token }
 }
 
+type RequestCallback<T> = (err: Error | null, data: Dispatcher.ResponseData<T>) => void
+
 /**
- * The upstream's pool (composed with its interceptors) as one Dispatcher
- * that also owns the upstream's token dispatcher, which the server never
- * sees on its own: closing or destroying it closes both.
+ * The upstream's pool as one Dispatcher that also owns the upstream's token
+ * dispatcher, which the server never sees on its own: closing or destroying
+ * it closes both. A request() that carries a dispatch watcher (the proxy's
+ * exchange) gets an Attempt as its signal, under the upstream's headers
+ * deadline, and the watcher is shown the answer's head (deadline.ts).
  */
 class UpstreamDispatcher extends Dispatcher {
   readonly #root: Dispatcher
   readonly #owned: Dispatcher | undefined
+  readonly #deadlines: DeadlineList
 
-  constructor (root: Dispatcher, owned: Dispatcher | undefined) {
+  constructor (root: Dispatcher, owned: Dispatcher | undefined, deadlines: DeadlineList) {
     super()
     this.#root = root
     this.#owned = owned
+    this.#deadlines = deadlines
+  }
+
+  override request<T = null> (options: Dispatcher.RequestOptions<T>, callback: RequestCallback<T>): void
+  override request<T = null> (options: Dispatcher.RequestOptions<T>): Promise<Dispatcher.ResponseData<T>>
+  override request<T = null> (options: Dispatcher.RequestOptions<T>, callback?: RequestCallback<T>): Promise<Dispatcher.ResponseData<T>> | void {
+    if (callback === undefined) {
+      // undici's promise form does not come back through this method: made here, so it does.
+      return new Promise((resolve, reject) => { this.request(options, (err, data) => { if (err === null) resolve(data); else reject(err) }) })
+    }
+    const watcher = (options.headers as Record<symbol, DispatchWatcher | undefined> | undefined)?.[kDispatchWatcher]
+    if (watcher === undefined) { super.request(options, callback); return }
+    // Counted from dispatch, so waiting for a pooled connection is part of it.
+    const attempt = new Attempt()
+    const deadlines = this.#deadlines
+    deadlines.add(attempt)
+    watcher.dispatched(attempt)
+    super.request({ ...options, signal: attempt }, (err, data) => {
+      deadlines.remove(attempt)
+      if (err === null) watcher.headers(data.statusCode, data.headers)
+      callback(err, data)
+    })
   }
 
   override dispatch (options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {

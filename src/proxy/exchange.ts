@@ -22,7 +22,7 @@ import type { IncomingHttpHeaders } from 'node:http'
 import type { Readable } from 'node:stream'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { CredentialSource } from '../auth/source.js'
-import type { DispatchWatcher } from '../egress/deadline.js'
+import type { Attempt, DispatchWatcher } from '../egress/deadline.js'
 import { BodyTooLarge } from '../errors.js'
 import { capRetryAfter, MAX_RETRY_AFTER_MS, parseRetryAfter } from '../http/retry-after.js'
 import type { Permit } from '../limit/limiter.js'
@@ -87,7 +87,8 @@ export class Exchange implements DispatchWatcher {
   #attemptStartedAt = 0
   #retried401 = 0
   #retried429 = 0
-  #abortInFlight: ((err: Error) => void) | undefined = undefined
+  /** The attempt on the wire with no answer yet: what the app leaving aborts. */
+  #inFlight: Attempt | undefined = undefined
   /** Aborts a token or queue wait the app gave up on; made only when a wait happens. */
   #waiting: AbortController | undefined = undefined
   /** authorization() asked on the hot path, to be awaited by prepare(), never asked twice. */
@@ -148,14 +149,14 @@ export class Exchange implements DispatchWatcher {
     this.#attemptStartedAt = performance.now()
   }
 
-  dispatched (abort: (err: Error) => void): void {
-    this.#abortInFlight = abort
-    // Queued for a connection while the app left: never send it.
-    if (appGone(this.#reply.raw)) abort(new ClientGone())
+  dispatched (attempt: Attempt): void {
+    this.#inFlight = attempt
+    // The app left before this attempt went out: never send it.
+    if (appGone(this.#reply.raw)) attempt.abort(new ClientGone())
   }
 
   headers (statusCode: number, headers: IncomingHttpHeaders): void {
-    this.#abortInFlight = undefined
+    this.#inFlight = undefined
     // reply-from drops an answer for an app that has gone (request.raw.aborted): learn from it here.
     if (appGone(this.#reply.raw)) this.#learn(statusCode, headers)
   }
@@ -198,7 +199,7 @@ export class Exchange implements DispatchWatcher {
 
   /** The attempt failed before an answer (network, timeout, our own body limit): it may have reached the upstream. */
   failed (): void {
-    this.#abortInFlight = undefined
+    this.#inFlight = undefined
     this.upstreamMs += performance.now() - this.#attemptStartedAt
     this.sidecarMs = this.#reply.elapsedTime - this.upstreamMs
     this.#permit?.release()
@@ -275,7 +276,7 @@ export class Exchange implements DispatchWatcher {
     if (gone) {
       this.#waiting?.abort(new ClientGone())
       // On the wire with no answer yet: the vendor is not kept working for nobody.
-      this.#abortInFlight?.(new ClientGone())
+      this.#inFlight?.abort(new ClientGone())
     }
     // Sent: its unit is stamped (it may have reached the vendor). Not sent: it goes back unstamped.
     if (this.#sent) this.#permit?.release()

@@ -1,22 +1,22 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { test, type TestContext } from 'node:test'
-import type { Dispatcher } from 'undici'
-import { DeadlineHandler, DeadlineList } from '../../src/egress/deadline.js'
+import { errors } from 'undici'
+import { Attempt, DeadlineList } from '../../src/egress/deadline.js'
 
-interface Tracked { handler: DeadlineHandler, dispatchedAt: number, abortedAt?: number }
+interface Tracked { attempt: Attempt, dispatchedAt: number, abortedAt?: number }
 
-function controller (abort: (reason: Error) => void): Dispatcher.DispatchController {
-  return { abort, pause () {}, resume () {}, aborted: false, paused: false, reason: null } as unknown as Dispatcher.DispatchController
-}
-const ANY = controller(() => {})
-
-/** A handler as undici drives it: started at once, aborted through its controller. */
+/** An attempt as the upstream dispatcher makes it: listed at dispatch, its signal listened to by undici. */
 function dispatch (list: DeadlineList, into: Tracked[]): Tracked {
-  const tracked: Tracked = { handler: undefined as unknown as DeadlineHandler, dispatchedAt: performance.now() }
-  tracked.handler = new DeadlineHandler(list, { onResponseStart: () => {}, onResponseError: () => {} })
-  tracked.handler.onRequestStart(controller(() => { tracked.abortedAt ??= performance.now() }), undefined)
+  const tracked: Tracked = { attempt: new Attempt(), dispatchedAt: performance.now() }
+  tracked.attempt.once('abort', () => { tracked.abortedAt ??= performance.now() })
+  list.add(tracked.attempt)
   into.push(tracked)
   return tracked
+}
+
+/** Its response headers arrived (or it failed): the dispatcher unlists it. */
+function answer (list: DeadlineList, tracked: Tracked | undefined): void {
+  if (tracked !== undefined) list.remove(tracked.attempt)
 }
 
 test('one timer for many: answered requests never expire, the others expire at their own deadline, in order', async (t: TestContext) => {
@@ -28,12 +28,12 @@ test('one timer for many: answered requests never expire, the others expire at t
   for (let i = 0; i < 60; i++) {
     const tracked = dispatch(list, all)
     await sleep(1)
-    waiting?.handler.onResponseStart(ANY, 200, {}, 'OK')
+    answer(list, waiting)
     waiting = undefined
     if (i % 3 === 0) unanswered.push(tracked)
     else waiting = tracked
   }
-  waiting?.handler.onResponseStart(ANY, 200, {}, 'OK')
+  answer(list, waiting)
   // On a slow machine the oldest may already be due: those have left the list too.
   t.assert.strictEqual(list.size, unanswered.filter((tracked) => tracked.abortedAt === undefined).length)
 
@@ -53,11 +53,12 @@ test('one timer for many: answered requests never expire, the others expire at t
 test('a request answered with an error leaves the list; a list emptied and refilled still times out', async (t: TestContext) => {
   const list = new DeadlineList(30)
   const all: Tracked[] = []
-  dispatch(list, all).handler.onResponseError(ANY, new Error('reset'))
+  answer(list, dispatch(list, all))
   t.assert.strictEqual(list.size, 0)
   await sleep(50)
   const late = dispatch(list, all)
   await sleep(80)
   t.assert.ok(late.abortedAt !== undefined, 'the second request expired although the first timer found nothing')
+  t.assert.ok(late.attempt.reason instanceof errors.HeadersTimeoutError, 'aborted with undici\'s HeadersTimeoutError (a 504)')
   t.assert.strictEqual(all[0]?.abortedAt, undefined)
 })
