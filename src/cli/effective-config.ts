@@ -19,7 +19,7 @@ export const REDACTED = '<redacted>'
 export type PrintFormat = 'yaml' | 'json'
 
 /** Fields whose value is a secret wherever they appear. */
-const SECRET_FIELDS = new Set(['clientSecret', 'privateKey', 'token', 'inboundToken', 'encryptionKey', 'key', 'pfx'])
+const SECRET_FIELDS = new Set(['clientSecret', 'privateKey', 'token', 'inboundToken', 'encryptionKey', 'key', 'pfx', 'password', 'sentinelPassword'])
 /** Field names that say secret in passthrough objects (store.redis, auth.params): tokenUrl is no secret, but a param named api_token is. */
 const SECRET_NAME = /secret|password|passphrase|credential|assertion|token|(^|[-_])key$|apikey/i
 /** Header names whose values are credentials (as config/validate.ts decides). */

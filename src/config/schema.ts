@@ -87,6 +87,14 @@ export const authSchema = z.strictObject({
   refreshBefore: duration.optional()
 })
 
+/** A TLS block: extra trusted CAs, a client certificate and key (mTLS), the lowest version (PEMs are checked in tls.ts). */
+const tlsSchema = z.strictObject({
+  ca: z.string().optional(),
+  cert: z.string().optional(),
+  key: z.string().optional(),
+  minVersion: z.enum(['TLSv1.2', 'TLSv1.3']).optional()
+})
+
 export const upstreamSchema = z.strictObject({
   prefix: z.string().optional(),
   target: httpUrl.optional(),
@@ -99,13 +107,7 @@ export const upstreamSchema = z.strictObject({
   rewriteLinks: z.enum(['fhir', 'none']).optional(),
   /** `tollgate doctor`'s one upstream request: a path and query relative to target. */
   probe: z.string().regex(/^\/(?!\/)[^#\s]*$/, { message: 'must be a path and query relative to target, e.g. /Patient?_count=1' }).optional(),
-  tls: z.strictObject({
-    ca: z.string().optional(),
-    cert: z.string().optional(),
-    key: z.string().optional(),
-    minVersion: z.enum(['TLSv1.2', 'TLSv1.3']).optional(),
-    insecureSkipVerify: boolean.optional()
-  }).optional(),
+  tls: tlsSchema.extend({ insecureSkipVerify: boolean.optional() }).optional(),
   headers: z.record(z.string().regex(headerName, { message: HEADER_NAME }), z.union([z.string(), z.number()]).transform(String)).optional(),
   auth: authSchema.optional(),
   rateLimit: z.strictObject({
@@ -139,15 +141,37 @@ export const logSchema = z.strictObject({
   format: z.enum(['json', 'pretty']).optional()
 })
 
+/** `host:port` of a Redis Sentinel; an IPv6 host in brackets. */
+const HOST_PORT = 'must be host:port, e.g. sentinel-0.redis:26379 ([::1]:26379 for IPv6)'
+const hostPort = z.string().refine((value) => {
+  try {
+    const url = new URL(`redis://${value}`)
+    return url.port !== '' && `${url.host}` === value.toLowerCase()
+  } catch {
+    return false
+  }
+}, { message: HOST_PORT })
+
 export const storeSchema = z.strictObject({
   type: z.enum(['memory', 'redis']).optional(),
   url: z.string().regex(/^rediss?:\/\//, { message: 'must be a redis:// or rediss:// URL' }).optional(),
+  /** Redis Sentinel: the sentinels to ask, and the name of the primary they monitor (validate: exactly one of url, sentinels, cluster). */
+  sentinels: z.array(hostPort).min(1).optional(),
+  name: z.string().min(1).optional(),
+  sentinelUsername: z.string().min(1).optional(),
+  sentinelPassword: z.string().min(1).optional(),
+  /** Redis Cluster: startup nodes, `redis://host:port` or `rediss://host:port` (store.ts checks each). */
+  cluster: z.array(z.string()).min(1).optional(),
+  /** Raw values, never URL-encoded: an ACL user and its password (or the `requirepass` password alone). */
+  username: z.string().min(1).optional(),
+  password: z.string().min(1).optional(),
+  tls: tlsSchema.optional(),
   keyPrefix: z.string().optional(),
   encryptionKey: z.string().min(16, { message: 'must be at least 16 characters' }).optional(),
   onUnavailable: z.enum(['local', 'fail']).optional(),
   commandTimeout: positiveDuration.optional(),
   unavailableAfter: duration.optional(),
-  /** ioredis options passed through as given (Sentinel, TLS details); see docs/scaling.md. */
+  /** ioredis options passed through as given (what tollgate has no key for); see docs/scaling.md. */
   redis: z.record(z.string(), z.unknown()).optional()
 })
 

@@ -116,9 +116,25 @@ export interface ServerConfig {
   readonly adminPort?: number
 }
 
+/** TLS to Redis (store.tls): as an upstream's, without insecureSkipVerify. */
+export type StoreTlsConfig = Omit<TlsConfig, 'insecureSkipVerify'>
+
 export interface StoreConfig {
   readonly type: 'memory' | 'redis'
+  /** With type redis, exactly one of url, sentinels and cluster is set. */
   readonly url?: string
+  /** Redis Sentinel: `host:port` of each sentinel, and the primary's `name`. */
+  readonly sentinels?: readonly string[]
+  readonly name?: string
+  readonly sentinelUsername?: string
+  readonly sentinelPassword?: string
+  /** Redis Cluster: startup nodes, `redis://host:port` or `rediss://host:port`, one scheme for all. */
+  readonly cluster?: readonly string[]
+  /** ACL user and password, as given (never URL-encoded); for the primary or every cluster node. */
+  readonly username?: string
+  readonly password?: string
+  /** Present: TLS with these settings (rediss:// URLs, the sentinels and the primaries they name, every cluster node). */
+  readonly tls?: StoreTlsConfig
   readonly keyPrefix: string
   readonly encryptionKey?: string
   readonly onUnavailable: 'local' | 'fail'
@@ -126,7 +142,7 @@ export interface StoreConfig {
   readonly commandTimeoutMs: number
   /** Commands failing this long without a success (or the connection dropping) is a lost store. */
   readonly unavailableAfterMs: number
-  /** ioredis options, passed through (Sentinel, TLS details); tollgate's own defaults are in store/redis-client.ts. */
+  /** ioredis options, passed through (what tollgate has no key for); tollgate's own defaults are in store/redis-client.ts. */
   readonly redis?: Readonly<Record<string, unknown>>
 }
 

@@ -3,7 +3,7 @@
  * Collects all issues rather than stopping at the first, so `tollgate check`
  * can print them all (oauth2-proxy pkg/validation).
  */
-import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto'
+import { createPrivateKey } from 'node:crypto'
 import { BlockList, isIP } from 'node:net'
 import type { z } from 'zod'
 import { importSigningKey } from '../auth/assertion.js'
@@ -11,9 +11,12 @@ import * as defaults from './defaults.js'
 import { DEFAULT_UPSTREAM_TIMEOUT_MS } from './defaults.js'
 import type { ConfigIssue } from './issues.js'
 import { applyPreset } from './preset-merge.js'
-import { authSchema, logSchema, serverSchema, storeSchema, topSchema, UPSTREAM_NAME, upstreamBodySchema, type RawAuth, type RawServer, type RawStore, type RawUpstream } from './schema.js'
+import { authSchema, logSchema, serverSchema, storeSchema, topSchema, UPSTREAM_NAME, upstreamBodySchema, type RawAuth, type RawServer, type RawUpstream } from './schema.js'
+import { resolveStore } from './store.js'
 import { closest } from './suggest.js'
-import type { AuthConfig, Config, RateLimitConfig, ServerConfig, SigningAlg, StoreConfig, TlsConfig, UpstreamConfig } from './types.js'
+import { privateKeyProblem, resolveTls } from './tls.js'
+import type { AuthConfig, Config, RateLimitConfig, ServerConfig, SigningAlg, UpstreamConfig } from './types.js'
+import { isPlainObject, optional, safeUrl } from './values.js'
 
 export type ValidationResult = { config: Config, issues?: undefined } | { config?: undefined, issues: ConfigIssue[] }
 
@@ -118,32 +121,6 @@ function resolveServer (raw: RawServer, issues: ConfigIssue[], secrets: Set<stri
     allow,
     ...optional('inboundToken', raw.inboundToken),
     ...optional('adminPort', raw.adminPort)
-  }
-}
-
-function resolveStore (raw: RawStore, issues: ConfigIssue[], secrets: Set<string>): StoreConfig {
-  const type = raw.type ?? 'memory'
-  if (type === 'redis' && raw.url === undefined) issues.push({ path: 'store.url', message: 'required when store.type is redis' })
-  if (raw.url !== undefined) {
-    const password = safeUrl(raw.url)?.password
-    if (password) secrets.add(decodeURIComponent(password))
-  }
-  if (raw.encryptionKey !== undefined) secrets.add(raw.encryptionKey)
-  // Passwords in the ioredis passthrough (password, sentinelPassword, tls.key ...) are kept out of the logs too.
-  if (raw.redis !== undefined) collectSecrets(raw.redis, secrets)
-  // tollgate's own key, because the token wait and the limiter hold are derived from it; ioredis' would bypass them.
-  if (raw.redis !== undefined && Object.hasOwn(raw.redis, 'commandTimeout')) {
-    issues.push({ path: 'store.redis.commandTimeout', message: 'is not passed to ioredis: use store.commandTimeout (a duration, e.g. 2s)' })
-  }
-  return {
-    type,
-    keyPrefix: raw.keyPrefix ?? defaults.DEFAULT_KEY_PREFIX,
-    onUnavailable: raw.onUnavailable ?? 'local',
-    commandTimeoutMs: raw.commandTimeout ?? defaults.DEFAULT_STORE_COMMAND_TIMEOUT_MS,
-    unavailableAfterMs: raw.unavailableAfter ?? defaults.DEFAULT_STORE_UNAVAILABLE_AFTER_MS,
-    ...optional('url', raw.url),
-    ...optional('encryptionKey', raw.encryptionKey),
-    ...optional('redis', raw.redis)
   }
 }
 
@@ -317,71 +294,6 @@ function resolveProxy (proxy: string | undefined, secrets: Set<string>): string 
   return proxy
 }
 
-/**
- * Every PEM is parsed here, once, so a broken bundle is a config problem
- * naming its field rather than a TLS failure on the first request. The
- * messages never quote the value.
- */
-function resolveTls (raw: RawUpstream['tls'], path: string, issues: ConfigIssue[], secrets: Set<string>): TlsConfig | undefined {
-  if (raw === undefined) return undefined
-  if ((raw.cert === undefined) !== (raw.key === undefined)) issues.push({ path: `${path}.${raw.cert === undefined ? 'cert' : 'key'}`, message: 'cert and key go together (mTLS)' })
-  if (raw.key !== undefined) secrets.add(raw.key)
-  if (raw.ca !== undefined && parseCertificates(raw.ca) === undefined) issues.push({ path: `${path}.ca`, message: 'not a PEM certificate' })
-  const cert = raw.cert === undefined ? undefined : parseCertificates(raw.cert)
-  if (raw.cert !== undefined && cert === undefined) issues.push({ path: `${path}.cert`, message: 'not a PEM certificate' })
-  const key = raw.key === undefined ? undefined : parsePrivateKey(raw.key, `${path}.key`, issues)
-  // The leaf comes first in a client chain: it is the one the key must belong to.
-  if (cert?.[0] !== undefined && key !== undefined && !cert[0].checkPrivateKey(key)) issues.push({ path: `${path}.key`, message: 'does not belong to tls.cert' })
-  return {
-    ...optional('ca', raw.ca),
-    ...optional('cert', raw.cert),
-    ...optional('key', raw.key),
-    ...optional('minVersion', raw.minVersion),
-    ...optional('insecureSkipVerify', raw.insecureSkipVerify === true ? true as const : undefined)
-  }
-}
-
-const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g
-
-/** Every certificate of a PEM bundle, or undefined when there is none or one does not parse. */
-function parseCertificates (pem: string): X509Certificate[] | undefined {
-  const blocks = pem.match(PEM_CERTIFICATE)
-  if (blocks === null) return undefined
-  try {
-    return blocks.map((block) => new X509Certificate(block))
-  } catch {
-    return undefined
-  }
-}
-
-/** PKCS#8 `ENCRYPTED PRIVATE KEY`, or the legacy OpenSSL `Proc-Type: 4,ENCRYPTED` header (RFC 1421). */
-const ENCRYPTED_PEM = /-----BEGIN ENCRYPTED PRIVATE KEY-----|Proc-Type:\s*4,ENCRYPTED/
-
-function parsePrivateKey (pem: string, path: string, issues: ConfigIssue[]): KeyObject | undefined {
-  const problem = privateKeyProblem(pem, 'tls.key', 'is an encrypted PEM key: give tollgate the key without a passphrase')
-  if (problem === undefined) return createPrivateKey({ key: pem, format: 'pem' })
-  issues.push({ path, message: problem.message === 'not a PEM private key (PKCS#8 or PKCS#1)' ? 'not a PEM private key' : problem.message })
-  return undefined
-}
-
-const PUBLIC_PEM = /-----BEGIN (?:RSA |EC )?PUBLIC KEY-----/
-const CERTIFICATE_PEM = /-----BEGIN CERTIFICATE-----/
-
-/** Why `pem` is not a usable private key, or undefined when it parses. Never quotes the value. */
-function privateKeyProblem (pem: string, field: string, encrypted: string): { message: string } | undefined {
-  // Node's error for a missing passphrase differs between OpenSSL versions; the PEM says it plainly.
-  if (ENCRYPTED_PEM.test(pem)) return { message: encrypted }
-  try {
-    createPrivateKey({ key: pem, format: 'pem' })
-    return undefined
-  } catch {
-    // Asked only once parsing failed: a file may hold the private key and its public half.
-    if (PUBLIC_PEM.test(pem)) return { message: `is a public key; ${field} needs the private key` }
-    if (CERTIFICATE_PEM.test(pem)) return { message: `is a certificate; ${field} needs the private key` }
-    return { message: 'not a PEM private key (PKCS#8 or PKCS#1)' }
-  }
-}
-
 /** The modulus length of an RSA (or RSA-PSS) private key, else undefined. */
 function rsaBits (pem: string): number | undefined {
   const key = createPrivateKey({ key: pem, format: 'pem' })
@@ -523,30 +435,6 @@ export function buildBlockList (entries: readonly string[]): BlockList {
 
 function isLoopback (host: string): boolean {
   return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host)
-}
-
-/** String values under keys that name a secret (password, key, token, secret), at any depth. */
-function collectSecrets (value: unknown, secrets: Set<string>, secretKey = false): void {
-  if (typeof value === 'string') {
-    if (secretKey && value !== '') secrets.add(value)
-  } else if (Array.isArray(value)) {
-    for (const item of value) collectSecrets(item, secrets, secretKey)
-  } else if (isPlainObject(value)) {
-    for (const [key, child] of Object.entries(value)) collectSecrets(child, secrets, secretKey || /password|secret|token|^key$|^pfx$|passphrase/i.test(key))
-  }
-}
-
-function safeUrl (value: string): URL | undefined {
-  try { return new URL(value) } catch { return undefined }
-}
-
-function isPlainObject (value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === 'object' && !Array.isArray(value)
-}
-
-/** `{ key: value }` when value is defined, else `{}`: keeps exactOptionalPropertyTypes honest. */
-function optional<K extends string, V> (key: K, value: V | undefined): { [P in K]?: V } {
-  return (value === undefined ? {} : { [key]: value }) as { [P in K]?: V }
 }
 
 function deepFreeze<T> (value: T): T {

@@ -81,10 +81,10 @@ test('the compose scale profile\'s config (deploy/compose/scale.yaml) is valid a
 
 test('store.redis passes ioredis options through, and its secret-looking values join the log censor', (t: TestContext) => {
   const result = resolveConfig({
-    store: { type: 'redis', url: 'redis://:url-password-8c@127.0.0.1:6379', redis: { sentinels: [{ host: 's1', port: 26379 }], name: 'mymaster', sentinelPassword: 'sentinel-password-5e', tls: { key: 'tls-key-pem-9a', ca: 'public-ca' } } },
+    store: { type: 'redis', url: 'rediss://:url-password-8c@127.0.0.1:6379', redis: { connectTimeout: 5000, connectionName: 'mymaster', sentinelPassword: 'sentinel-password-5e', tls: { key: 'tls-key-pem-9a', ca: 'public-ca' } } },
     upstreams: { vendor: { target: 'http://127.0.0.1:9' } }
   }, { env: {} })
-  t.assert.deepStrictEqual(result.config?.store.redis, { sentinels: [{ host: 's1', port: 26379 }], name: 'mymaster', sentinelPassword: 'sentinel-password-5e', tls: { key: 'tls-key-pem-9a', ca: 'public-ca' } })
+  t.assert.deepStrictEqual(result.config?.store.redis, { connectTimeout: 5000, connectionName: 'mymaster', sentinelPassword: 'sentinel-password-5e', tls: { key: 'tls-key-pem-9a', ca: 'public-ca' } })
   const secrets = result.config?.secrets ?? []
   for (const secret of ['url-password-8c', 'sentinel-password-5e', 'tls-key-pem-9a']) t.assert.ok(secrets.includes(secret), `${secret} is not censored`)
   t.assert.ok(!secrets.includes('public-ca') && !secrets.includes('mymaster'))

@@ -28,6 +28,14 @@ const CONFIGS: Record<string, unknown> = {
       f: { target: `${TARGET}/?k=${S}` }
     }
   },
+  'store: shape problems': {
+    store: { type: 'redis', sentinels: [S, `${S}:26379`], name: 'mymaster', username: [S], password: [S], sentinelPassword: [S], tls: { minVersion: S }, keyPrefix: [S] },
+    upstreams: { a: { target: TARGET } }
+  },
+  'store: cross-field problems': {
+    store: { type: 'redis', url: `rediss://:${S}@127.0.0.1:6380`, password: S, cluster: [S, `redis://u:${S}@127.0.0.1:7000`, `rediss://127.0.0.1:${S}`], tls: { ca: S, cert: S }, redis: { password: S, tls: S } },
+    upstreams: { a: { target: TARGET } }
+  },
   'cross-field problems: host': {
     server: { host: S },
     upstreams: { a: { target: TARGET } }
