@@ -197,6 +197,11 @@ export class Exchange implements DispatchWatcher {
     this.waitedMs += performance.now() - waitStart
   }
 
+  /** The vendor's answer has been read whole: its connection, and so the concurrency slot, are free (the app may not have it yet). */
+  upstreamRead (): void {
+    this.#permit?.release()
+  }
+
   /** The attempt failed before an answer (network, timeout, our own body limit): it may have reached the upstream. */
   failed (): void {
     this.#inFlight = undefined

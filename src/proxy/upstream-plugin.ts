@@ -165,6 +165,9 @@ export default async function upstreamPlugin (app: FastifyInstance, { runtime }:
     // keep-alive's once the response ends.
     const socket = reply.raw.socket
     if (socket !== null) res.stream.on('pause', () => socket.setTimeout(config.timeoutMs))
+    // No socket yet: pipelined behind an earlier answer on the app's connection, which may be a retry waiting
+    // for this very slot (maxConcurrent). The slot goes once the vendor's answer is read whole.
+    else res.stream.once('end', () => { exchange.upstreamRead() })
     if (rewriteBodies && rewritesAnswer(request.method, res.statusCode, res.headers)) {
       // The body changes length and bytes: sent chunked, without the upstream's length or digests (ETag and Last-Modified stay: they name the resource's version).
       for (const name of REWRITTEN_BODY_DROPS) reply.removeHeader(name)

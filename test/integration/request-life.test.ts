@@ -291,3 +291,53 @@ for (const store of STORES) {
     t.assert.ok(!origin.requests.some((r) => r.url === '/later'), 'nothing sent for the app that had gone')
   })
 }
+
+/** GETs pipelined on one connection; resolves with the raw bytes once every answer's body (`<path> done`) has arrived, or at the timeout. */
+async function pipelined (url: string, paths: readonly string[], timeoutMs: number): Promise<string> {
+  const { hostname, port } = new URL(url)
+  const { connect } = await import('node:net')
+  return await new Promise((resolve, reject) => {
+    const socket = connect(Number(port), hostname)
+    let data = ''
+    const timer = setTimeout(() => { socket.destroy(); resolve(data) }, timeoutMs)
+    socket.setEncoding('latin1')
+    socket.on('data', (chunk: string) => {
+      data += chunk
+      if ((data.match(/ done/g) ?? []).length === paths.length) { clearTimeout(timer); socket.end(); resolve(data) }
+    })
+    socket.on('error', (err) => { clearTimeout(timer); reject(err) })
+    socket.write(paths.map((path) => `GET ${path} HTTP/1.1\r\nHost: ${hostname}:${port}\r\n\r\n`).join(''))
+  })
+}
+
+for (const store of STORES) {
+  test(`${store}: pipelined requests behind a retried 429 never wait for a slot their own connection holds`, async (t: TestContext) => {
+    // maxConcurrent 1: the first request's 429 frees the slot; the second takes it and is answered, but its answer
+    // must wait behind the first on the app's connection. The slot goes when the vendor's answer has been read whole.
+    let refused = false
+    const origin = await startCountedOrigin(t, (req, res) => {
+      req.resume()
+      req.on('end', () => {
+        if (req.url === '/a-first' && !refused) {
+          refused = true
+          res.writeHead(429, { 'retry-after': '0', 'content-type': 'text/plain' }).end('slow down')
+        } else {
+          res.writeHead(200, { 'content-type': 'text/plain' }).end(`${req.url ?? ''} done`)
+        }
+      })
+    })
+    const sidecar = await startSidecar(t, {
+      ...await storeConfig(t, store),
+      log: { level: 'warn' },
+      upstreams: { a: { target: origin.url, rateLimit: { requests: 1000, window: '1s', maxConcurrent: 1, maxWait: '6s' }, retry: { on429: 2 } } }
+    })
+    const started = performance.now()
+    const raw = await pipelined(sidecar.url, ['/a/a-first', '/a/a-second', '/a/a-third'], 8000)
+    const elapsed = performance.now() - started
+    const statuses = [...raw.matchAll(/HTTP\/1\.1 (\d{3})/g)].map((m) => m[1])
+    t.assert.deepStrictEqual(statuses, ['200', '200', '200'], raw)
+    t.assert.ok(raw.indexOf('/a-first done') < raw.indexOf('/a-second done') && raw.indexOf('/a-second done') < raw.indexOf('/a-third done'), 'answers in request order')
+    t.assert.ok(elapsed < 3000, `answered after ${elapsed.toFixed(0)} ms: the slot was held until maxWait (6 s)`)
+    t.assert.ok(await eventually(() => sidecar.sidecar.upstreams[0]!.limiter.status().running === 0), 'every slot freed')
+  })
+}
