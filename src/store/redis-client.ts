@@ -25,12 +25,14 @@
  *   a second after the 'ready' that follows, without a restart.
  * - The subscriber keeps ioredis' defaults (offline queue, resubscribe on
  *   reconnect): it issues SUBSCRIBE and nothing else.
- * Every ioredis option can still be set through `store.redis` (Sentinel, TLS
- * details, ...); docs/scaling.md says which of the above must not be undone.
+ * Standalone, Sentinel or Cluster, credentials and TLS: redis-connect.ts.
+ * Other ioredis options can still be set through `store.redis`;
+ * docs/scaling.md says which of the above must not be undone.
  */
 import { randomBytes } from 'node:crypto'
-import { Redis, type RedisOptions } from 'ioredis'
+import { Cluster, type RedisOptions } from 'ioredis'
 import type { StoreConfig } from '../config/types.js'
+import { createRedisClients, explainConnectError, redisPasswords, type RedisClient } from './redis-connect.js'
 import { defineScript, type Script } from './scripts.js'
 import { StoreHealth, type Flip } from './store-health.js'
 
@@ -107,8 +109,8 @@ export class RedisConnection {
   readonly onUnavailable: 'local' | 'fail'
   /** store.commandTimeout: the bound of one command, and so of every wait derived from it. */
   readonly commandTimeoutMs: number
-  readonly client: Redis
-  readonly #subscriber: Redis
+  readonly client: RedisClient
+  readonly #subscriber: RedisClient
   readonly #log: StoreLog | undefined
   readonly #readyListeners = new Set<() => void>()
   readonly #lostListeners = new Set<() => void>()
@@ -123,27 +125,28 @@ export class RedisConnection {
   #started = false
   /** The last connection error's message, for the startup failure. */
   #lastError: string | undefined
-  readonly #password: string | undefined
+  /** Every password of the connection: cut out of any message passed on. */
+  readonly #passwords: readonly string[]
+  readonly #config: StoreConfig
 
   constructor (config: StoreConfig, log: StoreLog | undefined, deps: ConnectionDeps = {}) {
-    if (config.url === undefined) throw new TypeError("'store.url' is required for a redis store")
     this.keyPrefix = config.keyPrefix
     this.channel = `${config.keyPrefix}events`
     this.onUnavailable = config.onUnavailable
     this.commandTimeoutMs = config.commandTimeoutMs
     this.#log = log
-    this.#password = passwordOf(config.url)
+    this.#config = config
+    this.#passwords = redisPasswords(config)
     this.#health = new StoreHealth({ unavailableAfterMs: config.unavailableAfterMs, recoverAfterMs: RECOVER_AFTER_MS, now: deps.now ?? (() => performance.now()) })
-    const options = redisOptions(config.redis, config.commandTimeoutMs)
-    this.client = new Redis(config.url, options)
-    this.#subscriber = new Redis(config.url, { ...options, enableOfflineQueue: true, maxRetriesPerRequest: null, commandTimeout: undefined, lazyConnect: false })
+    const { client, subscriber } = createRedisClients(config, redisOptions(config.redis, config.commandTimeoutMs))
+    this.client = client
+    this.#subscriber = subscriber
     this.client.on('ready', () => this.#ready())
     this.client.on('close', () => this.#apply(this.#health.dropped()))
     // Without a listener an 'error' event would crash the process; the outage itself is logged by #apply, once.
-    this.client.on('error', (err: Error) => {
-      this.#lastError = this.#clean(err.message)
-      this.#log?.debug?.({ err: { message: this.#lastError } }, 'shared store connection error')
-    })
+    this.client.on('error', (err: Error) => this.#connectError(err))
+    // A Cluster reports each node's connection errors apart.
+    this.client.on('node error', (err: Error) => this.#connectError(err))
     this.#subscriber.on('error', () => {})
     this.#subscriber.on('message', (_channel: string, raw: string) => this.#message(raw))
     this.#subscriber.subscribe(this.channel).catch(() => {})
@@ -269,7 +272,15 @@ export class RedisConnection {
 
   /** ioredis messages do not quote the password; this makes sure of it. */
   #clean (message: string): string {
-    return this.#password === undefined ? message : message.split(this.#password).join('***')
+    let clean = message
+    for (const password of this.#passwords) clean = clean.split(password).join('***')
+    return clean
+  }
+
+  /** Kept, with the field to fix when the config is the cause, for the startup failure. */
+  #connectError (err: Error): void {
+    this.#lastError = this.#clean(explainConnectError(err, this.#config))
+    this.#log?.debug?.({ err: { message: this.#lastError } }, 'shared store connection error')
   }
 
   /** ioredis connected (and its ready check passed). The first time, the store is up at once; after an outage, once Redis has answered for a second. */
@@ -345,15 +356,6 @@ export class RedisConnection {
   }
 }
 
-function passwordOf (url: string): string | undefined {
-  try {
-    const password = decodeURIComponent(new URL(url).password)
-    return password === '' ? undefined : password
-  } catch {
-    return undefined
-  }
-}
-
 /** Sockets dropConnection has asked ioredis to close (weakly held: a closed socket is not kept). */
 const dropping = new WeakSet<object>()
 
@@ -366,7 +368,12 @@ const dropping = new WeakSet<object>()
  * A drop per timed-out command (as before c0b7d69) was a listener per
  * request: "11 close listeners added to [Socket]" (issue 14 part 8).
  */
-export function dropConnection (client: Redis): void {
+export function dropConnection (client: RedisClient): void {
+  // A Cluster leaves 'ready' at once on disconnect: the status alone makes it once per connection.
+  if (client instanceof Cluster) {
+    if (client.status === 'ready') client.disconnect(true)
+    return
+  }
   const socket = client.stream as object | undefined
   if (client.status !== 'ready' || socket === undefined || dropping.has(socket)) return
   dropping.add(socket)
@@ -374,7 +381,7 @@ export function dropConnection (client: Redis): void {
 }
 
 /** QUIT when connected (lets replies in flight arrive), else just drop the socket; never hang a shutdown on Redis. */
-async function quit (client: Redis): Promise<void> {
+async function quit (client: RedisClient): Promise<void> {
   if (client.status !== 'ready') {
     client.disconnect()
     return

@@ -8,6 +8,7 @@ import { StoreUnavailable } from '../errors.js'
 import { createLimiter, type LimiterDeps, PAUSE_ONLY } from '../limit/index.js'
 import type { Store, StoreDeps } from './index.js'
 import { RedisConnection } from './redis-client.js'
+import { redisLocation } from './redis-connect.js'
 import { createRedisWindow } from './redis-window.js'
 import { createRedisTokenStore, tokenWaitBoundMs } from './redis-token-store.js'
 
@@ -19,13 +20,15 @@ const PENDING_SLACK_MS = 5000
 export async function openRedisStore (config: StoreConfig, deps: StoreDeps): Promise<Store> {
   const log = deps.log
   const connection = new RedisConnection(config, log)
-  const where = redisLocation(config.url)
+  const where = redisLocation(config)
   const started = await connection.start()
   if (started.ok) {
     log?.info({ redis: where, keyPrefix: config.keyPrefix, onUnavailable: config.onUnavailable }, 'shared store connected: limits and tokens are shared with every replica on it')
   } else if (config.onUnavailable === 'fail') {
     await connection.close()
-    const err = new StoreUnavailable(`cannot reach Redis at ${where} (${started.reason}) and store.onUnavailable is fail; start Redis or set store.onUnavailable: local`)
+    // A reason that names a field (store.tls.ca, store.password) is the config's to fix, not Redis' to come back.
+    const field = /^store\.[\w.]+(?: \/ store\.[\w.]+)?/.exec(started.reason)?.[0]
+    const err = new StoreUnavailable(`cannot reach Redis at ${where} (${started.reason}) and store.onUnavailable is fail; ${field === undefined ? 'start Redis' : `fix ${field}`} or set store.onUnavailable: local`)
     // An operator's problem, not a bug: the CLI prints err.stack, so keep it to the message.
     err.stack = `${err.name} [${err.code}]: ${err.message}`
     throw err
@@ -57,15 +60,5 @@ export async function openRedisStore (config: StoreConfig, deps: StoreDeps): Pro
     },
     status: () => connection.status(),
     close: () => connection.close()
-  }
-}
-
-/** host:port for the log; never the password. */
-function redisLocation (url: string | undefined): string {
-  try {
-    const parsed = new URL(url ?? '')
-    return `${parsed.protocol}//${parsed.host}`
-  } catch {
-    return 'an unparsable URL'
   }
 }
