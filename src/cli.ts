@@ -15,7 +15,7 @@ import type { PrintFormat } from './cli/effective-config.js'
 import { describeStartFailure, type PortSources } from './cli/start-failure.js'
 import { packageVersion } from './cli/version.js'
 import { formatIssues } from './config/issues.js'
-import { loadConfigFile } from './config/load.js'
+import { loadConfigFile, type Interpolated } from './config/load.js'
 import type { Config } from './config/types.js'
 
 interface CommandArgs {
@@ -126,7 +126,8 @@ function usageText (): string {
     'TOLLGATE_LOG_FORMAT (win over log.level and log.format). A flag wins over a TOLLGATE_*',
     'variable, which wins over the config file.',
     'Exit status: 0 ok, 1 a config problem or a runtime failure, 2 a usage error.',
-    'Signals: SIGTERM and SIGINT drain and exit 0; SIGHUP is ignored (reload is not supported yet).',
+    'Signals: SIGTERM and SIGINT drain and exit 0; SIGHUP reloads the config (the demo and the',
+    'sandbox ignore it); so does a change of the config file or of a secret file it reads.',
     '',
     'Docs: docs/cli.md, README.md and docs/config.md',
     ''
@@ -195,11 +196,21 @@ async function runSidecar ({ values }: CommandArgs): Promise<number> {
   const flags: FlagOverrides = port === undefined ? {} : { port }
   const loaded = load(source.file, flags)
   if (typeof loaded === 'number') return loaded
-  return await serve(loaded.config, { file: source.file, from: source.from, files: loaded.files, applied: loaded.applied, flags })
+  return await serve(loaded, { file: source.file, from: source.from, flags })
+}
+
+interface Loaded {
+  /** Flags and TOLLGATE_* variables applied. */
+  readonly config: Config
+  /** As the file says (a reload compares the next file with it). */
+  readonly fileConfig: Config
+  readonly files: readonly string[]
+  readonly interpolated: Interpolated
+  readonly applied: readonly string[]
 }
 
 /** The config file with the flags and TOLLGATE_* variables applied, or the exit code after printing why not. */
-function load (file: string, flags: FlagOverrides): { config: Config, files: readonly string[], applied: readonly string[] } | number {
+function load (file: string, flags: FlagOverrides): Loaded | number {
   const result = loadConfigFile(file)
   if (result.issues !== undefined) {
     process.stderr.write(`${file}: invalid config\n${formatIssues(result.issues)}\n`)
@@ -208,50 +219,51 @@ function load (file: string, flags: FlagOverrides): { config: Config, files: rea
   const overridden = applyOverrides(result.config, flags, process.env)
   if (overridden.usage !== undefined) return usageError(overridden.usage, DEFAULT_COMMAND)
   if (overridden.issues.length > 0) return failure(formatIssues(overridden.issues).split('\n').join('; '))
-  return { config: overridden.config, files: result.files, applied: overridden.applied }
+  return { config: overridden.config, fileConfig: result.config, files: result.files, interpolated: result.interpolated, applied: overridden.applied }
 }
 
 interface ServeContext {
   readonly file: string
   readonly from: ConfigFrom
-  readonly files: readonly string[]
-  readonly applied: readonly string[]
   readonly flags: FlagOverrides
 }
 
-async function serve (config: Config, context: ServeContext): Promise<number> {
+async function serve (loaded: Loaded, context: ServeContext): Promise<number> {
+  const { config } = loaded
   // Loaded only here: --help and check stay fast.
   const { buildServer, listen } = await import('./server.js')
-  const { ignoreSighup, shutDown } = await import('./ops/shutdown.js')
-  const { startSecretRotation } = await import('./ops/secret-rotation.js')
+  const { shutDown } = await import('./ops/shutdown.js')
+  const { startReloader } = await import('./ops/reload.js')
   const ports: PortSources = new Map([
     ...(config.server.adminPort === undefined ? [] : [[config.server.adminPort, 'server.adminPort'] as const]),
     [config.server.port, context.flags.port === undefined ? 'server.port' : '--port']
   ])
   // Handled from now on: a SIGTERM that comes while starting stops the sidecar once it is up, rather than killing it mid-start.
   const stopped = waitForSignal()
+  // Node's default for SIGHUP is to exit. One that comes while starting reloads once the sidecar is up.
+  const sighup: { received: boolean, reload?: () => void } = { received: false }
+  process.on('SIGHUP', () => {
+    if (sighup.reload === undefined) sighup.received = true
+    else sighup.reload()
+  })
   let sidecar: Awaited<ReturnType<typeof buildServer>> | undefined
-  ignoreSighup(loggerOf(() => sidecar))
   try {
-    sidecar = await buildServer(config)
+    sidecar = await buildServer(config, { interpolated: loaded.interpolated })
     await listen(sidecar)
   } catch (err) {
     sidecar?.logger.error({ err }, 'cannot start')
     sidecar?.logger.flush()
     return failure(describeStartFailure(err, ports, context.flags.port === undefined ? 'server.port, or --port N' : '--port N'))
   }
-  sidecar.logger.info({ version: packageVersion(), config: context.file, configFrom: context.from, ...(context.applied.length === 0 ? {} : { overrides: context.applied }) }, 'started')
+  sidecar.logger.info({ version: packageVersion(), config: context.file, configFrom: context.from, ...(loaded.applied.length === 0 ? {} : { overrides: loaded.applied }) }, 'started')
   sidecar.logger.flush()
-  // ${file:...} secrets are re-read when they change (rotation without restart); the flags keep winning over what is re-read.
+  // SIGHUP, the config file and its ${file:} secrets: one reload path; the flags keep winning over what is read again.
   const running = sidecar
-  const rotation = startSecretRotation({
-    config: running.config,
-    upstreams: running.upstreams,
-    logger: running.logger,
-    rotate: (next) => running.rotate(applyOverrides(next, context.flags, process.env).config)
-  }, context.file, context.files)
+  const reloader = startReloader({ sidecar: running, file: context.file, fileConfig: loaded.fileConfig, files: loaded.files, flags: context.flags, env: process.env })
+  sighup.reload = () => { reloader.reload('SIGHUP').catch((err: unknown) => { running.logger.error({ err }, 'config reload failed') }) }
+  if (sighup.received) sighup.reload()
   const signal = await stopped
-  rotation.stop()
+  reloader.stop()
   await shutDown(running, signal)
   return 0
 }
@@ -263,7 +275,10 @@ async function runDemo (values: Values, command: string): Promise<number> {
   const { ignoreSighup, shutDown } = await import('./ops/shutdown.js')
   const stopped = waitForSignal()
   let demo: Awaited<ReturnType<typeof startDemo>> | undefined
-  ignoreSighup(loggerOf(() => demo?.sidecar))
+  ignoreSighup((line) => {
+    if (demo === undefined) process.stdout.write(`tollgate: ${line}\n`)
+    else demo.sidecar.logger.info({ signal: 'SIGHUP' }, line)
+  }, 'the demo')
   try {
     demo = await startDemo(port === undefined ? {} : { port })
   } catch (err) {
@@ -342,23 +357,13 @@ async function runSandbox ({ values }: CommandArgs): Promise<number> {
   } catch (err) {
     return failure(`sandbox: ${describeStartFailure(err, new Map([[port ?? 0, '--port']]), '--port N')}`)
   }
-  // The sandbox has no logger: its SIGHUP line goes to stderr.
-  process.on('SIGHUP', () => { process.stderr.write('tollgate sandbox: SIGHUP ignored: reload not supported yet\n') })
+  // The sandbox has no logger: its SIGHUP line goes to stdout, with its other lines.
+  const { ignoreSighup } = await import('./ops/shutdown.js')
+  ignoreSighup((line) => { process.stdout.write(`tollgate sandbox: ${line}\n`) }, 'the sandbox')
   process.stdout.write(`sandbox vendors listening on ${sandbox.url} (see docs/sandbox.md)\n`)
   await stopped
   await sandbox.close()
   return 0
-}
-
-/** The sidecar's logger once there is one; before, a warning goes to stderr (a SIGHUP while starting). */
-function loggerOf (current: () => { logger: { warn (obj: object, msg: string): void } } | undefined): { warn (obj: object, msg: string): void } {
-  return {
-    warn (obj, msg) {
-      const sidecar = current()
-      if (sidecar === undefined) process.stderr.write(`tollgate: ${msg}\n`)
-      else sidecar.logger.warn(obj, msg)
-    }
-  }
 }
 
 /** Resolves on the first SIGTERM/SIGINT; a second one exits at once. */

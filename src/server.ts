@@ -1,85 +1,89 @@
 /**
- * buildServer(config) → the sidecar as a Fastify instance, not yet listening
- * (fastify Testing guide): one upstream plugin per configured upstream, the
- * ops endpoints, problem+json errors, one log line per request.
+ * buildServer(config) → the sidecar, not yet listening (fastify Testing
+ * guide). What lives as long as the process: the listener (a Fastify app
+ * with no routes that owns the server and its timeouts), the logger, the
+ * metrics, the store and the /status view. What a config decides is one
+ * generation (generation.ts): an app with one upstream plugin per upstream,
+ * the ops endpoints, problem+json errors and one log line per request.
+ *
+ * `sidecar.reload(next)` builds the next generation beside the running one,
+ * makes it ready and switches new requests to it in one assignment
+ * (request-switch.ts); requests in flight finish on the generation that took
+ * them, which is closed once they are over (or server.shutdownGrace has
+ * passed). The upstreams' tokens, windows and pools are handed on where
+ * nothing that decides them changed (proxy/upstream-runtimes.ts).
  */
-import { randomUUID } from 'node:crypto'
 import type { Socket } from 'node:net'
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import type { DestinationStream, Logger } from 'pino'
-import type { AuthConfig, Config, UpstreamConfig } from './config/types.js'
-import { AbsoluteFormRefused, BadRequest, ShuttingDown } from './errors.js'
+import type { ConfigIssue } from './config/issues.js'
+import type { Interpolated } from './config/load.js'
+import type { Config } from './config/types.js'
+import { AbsoluteFormRefused } from './errors.js'
+import { buildGeneration, type Generation, type GenerationDeps } from './generation.js'
 import { openLogger, withLazyRequestLoggers } from './logger.js'
-import { isProbe, registerHealth, type Lifecycle } from './ops/health.js'
-import { installInboundAccess } from './ops/inbound-access.js'
+import { ConfigState, type ReloadReport } from './ops/config-state.js'
+import { registerHealth, type Lifecycle } from './ops/health.js'
+import { createMetrics, type UpstreamMeter } from './ops/metrics.js'
+import { applyReload, reject, type ReloadOptions, type Reloading } from './ops/reload-apply.js'
+import { registerOpsEndpoints, type OpsView } from './ops/status.js'
 import { clientErrorHandler, frameworkErrors, installProblemHandlers } from './problem.js'
-import { createUpstreamDispatchers } from './egress/dispatcher.js'
-import { validRequestId } from './proxy/headers.js'
-import upstreamPlugin from './proxy/upstream-plugin.js'
 import type { UpstreamRuntime } from './proxy/runtime.js'
-import { createMetrics } from './ops/metrics.js'
-import { registerOpsEndpoints } from './ops/status.js'
+import { UpstreamRuntimes } from './proxy/upstream-runtimes.js'
+import { RequestSwitch } from './request-switch.js'
 import { openStore, type Store } from './store/index.js'
-import { rotateCredentials, type RotationOutcome } from './ops/secret-rotation.js'
-import type { CredentialSource } from './auth/source.js'
-import { tokenRequestHeaders } from './auth/index.js'
-import { RequestSwitch, type RequestHandler } from './request-switch.js'
-import './proxy/exchange.js'
+
+export type { ReloadOptions } from './ops/reload-apply.js'
+export type { ReloadReport } from './ops/config-state.js'
 
 export interface ServerDeps {
   /** Where log lines go (tests pass a sink); stdout by default. */
   readonly logStream?: DestinationStream
   /** Where HTTPS_PROXY / HTTP_PROXY / NO_PROXY and TOLLGATE_LOG_LEVEL / TOLLGATE_LOG_FORMAT are read, once, at startup; process.env by default. */
   readonly env?: NodeJS.ProcessEnv
-  /**
-   * Build on the server of a running sidecar instead of a new one: this
-   * sidecar answers nothing until `switch.use(sidecar.handler)` (a config
-   * change without a restart).
-   */
-  readonly switch?: RequestSwitch
+  /** Where the config's `${...}` values sit (LoadResult.interpolated): left out of its hash in /status. */
+  readonly interpolated?: Interpolated
 }
 
 export interface Sidecar {
+  /** The listener: `listen` and `close` (which drains nothing: see ops/shutdown.ts) are on it. */
   readonly app: FastifyInstance
   /** The admin listener (/metrics, /status, probes) when server.adminPort is set. */
   readonly admin: FastifyInstance | undefined
+  /** The config in force now (a reload may change it). */
   readonly config: Config
+  /** The running generation's upstreams. */
   readonly upstreams: readonly UpstreamRuntime[]
   readonly lifecycle: Lifecycle
   readonly logger: Logger
   readonly store: Store
-  /** The app-facing server's handler switch, shared with any sidecar built on it. */
-  readonly switch: RequestSwitch
-  /** This sidecar's request handler, to hand to `switch.use`. */
-  readonly handler: RequestHandler
+  readonly configState: ConfigState
   /**
-   * Take up a re-read config whose secrets changed: upstreams whose `auth`
-   * differs get a new credential source (and the old token is forgotten);
-   * anything else that differs needs a restart and is only reported.
+   * Take up `next` (validated, flags and TOLLGATE_* variables applied):
+   * applied, partial (what needs a restart keeps its running value) or
+   * rejected (the running config keeps serving). Reloads run one at a time.
    */
-  rotate (next: Config): RotationOutcome
+  reload (next: Config, options?: ReloadOptions): Promise<ReloadReport>
+  /** A reload whose config never got this far (it did not validate): recorded and logged, nothing changes. */
+  reject (problems: readonly ConfigIssue[], options?: ReloadOptions): ReloadReport
 }
 
 export async function buildServer (config: Config, deps: ServerDeps = {}): Promise<Sidecar> {
-  const redacting = await openLogger({ ...config.log, secrets: config.secrets, stream: deps.logStream, env: deps.env ?? process.env })
+  const env = deps.env ?? process.env
+  const redacting = await openLogger({ ...config.log, secrets: config.secrets, stream: deps.logStream, env })
   const logger = redacting.logger
   const fastifyLogger = withLazyRequestLoggers(logger) as FastifyBaseLogger
   const lifecycle: Lifecycle = { draining: false }
-  let requestSwitch = deps.switch
-  let handler: RequestHandler | undefined
+  let requestSwitch: RequestSwitch | undefined
 
+  // The listener outlives every config: each generation is built on its server and switched in.
   const app = Fastify({
-    // The server outlives a config: later sidecars are built on it and switched in (request-switch.ts).
-    serverFactory: (fastifyHandler, options) => {
-      handler = fastifyHandler
-      requestSwitch ??= new RequestSwitch(fastifyHandler, options)
+    serverFactory: (handler, options) => {
+      requestSwitch = new RequestSwitch(handler, options)
       return requestSwitch.server
     },
     loggerInstance: fastifyLogger,
-    // Our own one line per request replaces Fastify's two (logRequest below).
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'requestId' }),
-    // The app's x-request-id when sane, else a fresh one; forwarded upstream and in every log line.
-    genReqId: (req) => validRequestId(req.headers['x-request-id']) ?? randomUUID(),
     return503OnClosing: false,
     forceCloseConnections: 'idle',
     // Slow clients (slowloris): the headers must arrive within headersTimeout and the whole
@@ -87,101 +91,40 @@ export async function buildServer (config: Config, deps: ServerDeps = {}): Promi
     // both on a timer, every 30 s by default: far too coarse for a 10 s limit.
     requestTimeout: config.server.bodyTimeoutMs,
     http: { connectionsCheckingInterval: checkingInterval(config.server.headersTimeoutMs) },
-    bodyLimit: config.server.bodyLimit,
     frameworkErrors,
     clientErrorHandler
   })
-  const sharedServer = deps.switch !== undefined
   app.server.headersTimeout = config.server.headersTimeoutMs
-  app.decorateRequest('tollgate', null)
-  const metrics = createMetrics()
-  installProblemHandlers(app, metrics.problem)
-
   // CONNECT never reaches Fastify; answer it here rather than let Node drop the socket silently.
-  if (sharedServer) {
-    // The server's first sidecar answers bad requests and CONNECT already: one answer each, not one per sidecar built on it.
-    const added = app.server.listeners('clientError').at(-1)
-    if (added !== undefined) app.server.removeListener('clientError', added as (...args: unknown[]) => void)
-  } else {
-    app.server.on('connect', (_req, socket: Socket) => {
-      const body = JSON.stringify({ type: 'urn:tollgate:problem:TG_ABSOLUTE_FORM', title: 'Bad Request', status: 400, detail: new AbsoluteFormRefused().message, code: 'TG_ABSOLUTE_FORM' })
-      socket.end(`HTTP/1.1 400 Bad Request\r\ncontent-type: application/problem+json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`)
-    })
-  }
-
-  // Callback-style hooks: an async hook costs a promise per request.
-  app.addHook('onRequest', function gate (request, reply, done) {
-    // Origin-form only (RFC 9112 §3.2.1): absolute-form would make tollgate an open proxy.
-    const target = request.raw.url ?? ''
-    if (target[0] !== '/') return done(new AbsoluteFormRefused())
-    // A fragment is never part of a request target (RFC 9110 §4.2.1); URL parsers would cut the path at it.
-    if (target.includes('#')) return done(new BadRequest('the request target holds a fragment (#)'))
-    if (hasDuplicateHost(request.raw.rawHeaders)) return done(new BadRequest('more than one Host header (RFC 9112 §3.2)'))
-    if (lifecycle.draining && !isProbe(request.url)) {
-      reply.header('connection', 'close')
-      return done(new ShuttingDown())
-    }
-    done()
-  })
-  installInboundAccess(app, config.server)
-
-  // One onResponse hook per request does both: the log line and the upstream's metrics.
-  app.addHook('onResponse', function logRequest (request, reply, done) {
-    const context = request.tollgate
-    const elapsed = reply.elapsedTime
-    const status = reply.statusCode
-    if (context !== null) context.meter.request(request.method, status, context.sidecarMs ?? elapsed, context.attempts > 0 ? context.upstreamMs : undefined)
-    // Successful answers tollgate gives itself (probes, /metrics) are debug; everything else info.
-    const level = context === null && status < 400 ? 'debug' : 'info'
-    if (logger.isLevelEnabled(level)) {
-      const query = request.url.indexOf('?')
-      // On the root logger with the request id as a field: the same line as through request.log, without making its child.
-      logger[level]({
-        requestId: request.id,
-        upstream: context?.upstream,
-        method: request.method,
-        // The path only: the query string may carry personal data.
-        path: query === -1 ? request.url : request.url.slice(0, query),
-        status,
-        durationMs: Math.round(elapsed * 100) / 100,
-        attempts: context?.attempts,
-        waitedMs: context === null ? undefined : Math.round(context.waitedMs)
-      }, 'request completed')
-    }
-    done()
+  app.server.on('connect', (_req, socket: Socket) => {
+    const body = JSON.stringify({ type: 'urn:tollgate:problem:TG_ABSOLUTE_FORM', title: 'Bad Request', status: 400, detail: new AbsoluteFormRefused().message, code: 'TG_ABSOLUTE_FORM' })
+    socket.end(`HTTP/1.1 400 Bad Request\r\ncontent-type: application/problem+json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`)
   })
 
-  registerHealth(app, lifecycle)
-
+  const metrics = createMetrics()
+  const configState = new ConfigState(metrics.registry, config, deps.interpolated)
   // Where limiter and token state live (memory or Redis); with store.onUnavailable: fail, an unreachable Redis stops startup here.
   const store = await openStore(config.store, { log: logger.child({ component: 'store' }) })
-  // Per upstream, how to make its credential source: at startup, and again when a secret rotates.
-  const credentialFactories = new Map<string, (upstream: UpstreamConfig) => CredentialSource>()
-  const upstreams = config.upstreams.map((upstream): UpstreamRuntime => {
-    const log = logger.child({ upstream: upstream.name })
-    const meter = metrics.meter(upstream.name)
-    const { api, token: tokenDispatcher } = createUpstreamDispatchers(upstream, { env: deps.env ?? process.env, log })
-    const onFetch = (outcome: 'ok' | 'failed'): void => meter.tokenFetch(outcome)
-    const makeCredentials = (current: UpstreamConfig): CredentialSource => store.createCredentialSource(current, { log, onFetch, tokenHeaders: tokenRequestHeaders(current.headers), ...(tokenDispatcher === undefined ? {} : { dispatcher: tokenDispatcher }) })
-    credentialFactories.set(upstream.name, makeCredentials)
-    return {
-      config: upstream,
-      credentials: makeCredentials(upstream),
-      limiter: store.createLimiter(upstream, { log }),
-      dispatcher: api,
-      meter
+  // One meter per upstream name for the process' life: a reload must not restart its counters.
+  const meters = new Map<string, UpstreamMeter>()
+  const runtimes = new UpstreamRuntimes({
+    store,
+    logger,
+    env,
+    meter: (name) => {
+      let meter = meters.get(name)
+      if (meter === undefined) meters.set(name, meter = metrics.meter(name))
+      return meter
     }
   })
-  // Getters: a rotation replaces runtime.credentials, and the scrape must see the new one.
-  metrics.watch(upstreams.map((runtime) => ({ name: runtime.config.name, get credentials () { return runtime.credentials }, limiter: runtime.limiter })))
   metrics.watchStore(() => store.status())
-  for (const runtime of upstreams) await app.register(upstreamPlugin, { runtime })
+
+  const state: Reloading = { current: undefined as unknown as Generation, retiring: new Set(), queue: Promise.resolve() }
+  const ops: OpsView = { metrics, lifecycle, upstreams: () => state.current.upstreams, config: () => configState.status() }
 
   // /metrics and /status: on the app-facing listener, or alone on server.adminPort.
   let admin: FastifyInstance | undefined
-  if (config.server.adminPort === undefined) {
-    registerOpsEndpoints(app, upstreams, metrics, lifecycle)
-  } else {
+  if (config.server.adminPort !== undefined) {
     admin = Fastify({
       loggerInstance: fastifyLogger,
       logController: new LogController({ disableRequestLogging: true }),
@@ -192,30 +135,57 @@ export async function buildServer (config: Config, deps: ServerDeps = {}): Promi
     admin.server.headersTimeout = config.server.headersTimeoutMs
     installProblemHandlers(admin)
     registerHealth(admin, lifecycle)
-    registerOpsEndpoints(admin, upstreams, metrics, lifecycle)
-    const adminApp = admin
-    app.addHook('onClose', async () => { await adminApp.close() })
+    registerOpsEndpoints(admin, ops)
   }
 
+  const generationDeps: GenerationDeps = { server: app.server, logger, fastifyLogger, metrics, lifecycle, ops: admin === undefined ? ops : undefined }
+  const first = runtimes.build(config.upstreams)
+  try {
+    state.current = await buildGeneration(config, first.runtimes, deps.interpolated, generationDeps)
+  } catch (err) {
+    await first.abort()
+    await store.close()
+    throw err
+  }
+  first.commit()
+  ;(requestSwitch as RequestSwitch).use(state.current.handler)
+  watchUpstreams(metrics, state.current.upstreams)
+
   app.addHook('onClose', async () => {
-    await Promise.all(upstreams.map(async (runtime) => {
-      runtime.credentials.close()
-      await runtime.limiter.close()
-      // The listener is closed and its connections are gone: nothing still needs the pool.
-      await runtime.dispatcher.destroy()
+    // The listener is closed and its connections are gone: every generation and what it held can go.
+    await admin?.close()
+    const generations = [...state.retiring, state.current]
+    state.retiring.clear()
+    await Promise.all(generations.map(async (generation) => {
+      await generation.app.close()
+      await runtimes.release(generation.upstreams)
     }))
     await store.close()
   })
 
-  const appliedAuth = new Map<string, AuthConfig>()
-  const rotate = (next: Config): RotationOutcome => {
-    const outcome = rotateCredentials(config, next, upstreams, (upstream) => (credentialFactories.get(upstream.name) as (u: UpstreamConfig) => CredentialSource)(upstream), appliedAuth)
-    // New secrets join the censor before anything can log them.
-    redacting.addSecrets(next.secrets)
-    return outcome
+  const context = { state, runtimes, redacting, logger, env, lifecycle, store, configState, generationDeps, switchTo: (generation: Generation) => { (requestSwitch as RequestSwitch).use(generation.handler); watchUpstreams(metrics, generation.upstreams) } }
+  return {
+    app,
+    admin,
+    get config () { return state.current.config },
+    get upstreams () { return state.current.upstreams },
+    lifecycle,
+    logger,
+    store,
+    configState,
+    reload: async (next, options = {}) => {
+      const run = state.queue.then(async () => await applyReload(context, next, options))
+      state.queue = run.then(() => {}, () => {})
+      return await run
+    },
+    reject: (problems, options = {}) => reject(context, problems, options)
   }
+}
 
-  return { app, admin, config, upstreams, lifecycle, logger, store, switch: requestSwitch as RequestSwitch, handler: handler as RequestHandler, rotate }
+/** /metrics reads the running generation's credentials and limiters at scrape time. */
+function watchUpstreams (metrics: ReturnType<typeof createMetrics>, upstreams: readonly UpstreamRuntime[]): void {
+  // A getter: a test may swap a runtime's credentials, and the scrape must see what serves.
+  metrics.watch(upstreams.map((runtime) => ({ name: runtime.config.name, get credentials () { return runtime.credentials }, limiter: runtime.limiter })))
 }
 
 /**
@@ -226,16 +196,6 @@ export async function buildServer (config: Config, deps: ServerDeps = {}): Promi
  */
 function checkingInterval (headersTimeoutMs: number): number {
   return Math.max(50, Math.min(1000, Math.floor(headersTimeoutMs / 4)))
-}
-
-/** Two Host headers make a request ambiguous between hops (smuggling); Node would keep the first silently. */
-function hasDuplicateHost (rawHeaders: readonly string[]): boolean {
-  let hosts = 0
-  for (let i = 0; i < rawHeaders.length; i += 2) {
-    const name = rawHeaders[i] as string
-    if (name.length === 4 && name.toLowerCase() === 'host' && ++hosts > 1) return true
-  }
-  return false
 }
 
 /** Listen on server.host: the app-facing port, and the admin port when configured. */

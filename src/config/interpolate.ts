@@ -37,6 +37,8 @@ export interface InterpolationContext {
   readonly files?: Set<string>
   /** Field path → the variable that gave it its whole value: lets a type problem name the variable. */
   readonly origins?: Map<string, ValueOrigin>
+  /** Paths of every string that held a reference: /status hashes the config with their values left out. */
+  readonly paths?: Set<string>
 }
 
 /** A deep copy of `raw` with every string interpolated. */
@@ -98,6 +100,7 @@ function interpolateString (text: string, context: InterpolationContext, path: s
     out += value.text
     index = close + 1
   }
+  if (references > 0) context.paths?.add(path)
   // The whole string was one `${VAR}`: a type problem can name the variable.
   if (references === 1 && lastOrigin !== undefined && out === lastOrigin.value) context.origins?.set(path, lastOrigin)
   return out

@@ -10,7 +10,20 @@ import type { ConfigIssue } from './issues.js'
 import type { Config } from './types.js'
 import { validateConfig } from './validate.js'
 
-export type LoadResult = { config: Config, issues?: undefined, files: readonly string[] } | { config?: undefined, issues: ConfigIssue[] }
+/**
+ * Where the config's `${...}` references were: the paths (in the file's
+ * terms: `upstreams.halaxy.auth.clientSecret`, `server.allow[0]`) of the
+ * strings that held one, and the values they gave.
+ */
+export interface Interpolated {
+  readonly paths: readonly string[]
+  readonly values: readonly string[]
+}
+
+export type LoadResult =
+  | { config: Config, issues?: undefined, files: readonly string[], interpolated: Interpolated }
+  /** `files`: the `${file:}` files named, read or not (a reload watches them, so a missing one is seen when it comes). */
+  | { config?: undefined, issues: ConfigIssue[], files?: readonly string[] }
 
 export function loadConfigFile (file: string, env: NodeJS.ProcessEnv = process.env): LoadResult {
   let text: string
@@ -33,13 +46,18 @@ export function resolveConfig (raw: unknown, options: { env?: NodeJS.ProcessEnv,
   const issues: ConfigIssue[] = []
   const files = new Set<string>()
   const origins = new Map<string, ValueOrigin>()
-  const context = { env: options.env ?? process.env, baseDir: options.baseDir ?? process.cwd(), issues, substituted: new Set<string>(), files, origins }
+  const paths = new Set<string>()
+  const context = { env: options.env ?? process.env, baseDir: options.baseDir ?? process.cwd(), issues, substituted: new Set<string>(), files, origins, paths }
   const interpolated = interpolate(raw ?? {}, context)
   const validated = validateConfig(interpolated)
   // A bad value that one `${VAR}` gave names the variable: `${PORT} is "abc": expected a port number 0-65535`.
   const problems = (validated.issues ?? []).map((issue) => explainOrigin(issue, origins))
-  if (issues.length === 0) return validated.issues === undefined ? { config: validated.config, files: [...files] } : { issues: problems }
+  if (issues.length === 0) {
+    return validated.issues === undefined
+      ? { config: validated.config, files: [...files], interpolated: { paths: [...paths], values: [...context.substituted] } }
+      : { issues: problems, files: [...files] }
+  }
   // Report the unresolved references, plus what else is wrong elsewhere.
   const reported = new Set(issues.map((issue) => issue.path))
-  return { issues: [...issues, ...problems.filter((issue) => !reported.has(issue.path))] }
+  return { issues: [...issues, ...problems.filter((issue) => !reported.has(issue.path))], files: [...files] }
 }

@@ -433,7 +433,7 @@ export function buildBlockList (entries: readonly string[]): BlockList {
   return list
 }
 
-function isLoopback (host: string): boolean {
+export function isLoopback (host: string): boolean {
   return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host)
 }
 

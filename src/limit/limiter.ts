@@ -3,6 +3,7 @@
  * (upstream-limiter.ts) over a WindowStore kept in this process or shared
  * through Redis (habit H8: one contract, two stores).
  */
+import type { RateLimitConfig } from '../config/types.js'
 
 /**
  * One request's hold on the limiter: a window unit, pending from acquire
@@ -87,5 +88,13 @@ export interface Limiter {
   /** Learn from the upstream's x-ratelimit-* response headers. */
   observe (headers: Readonly<Record<string, string | string[] | undefined>>): void
   status (): LimiterStatus
+  /**
+   * A config reload changed the upstream's rateLimit (PAUSE_ONLY for none):
+   * the starts counted, the slots held, the queue and a pause all carry
+   * over. Queued requests keep their deadlines; new limits apply to what
+   * starts from now. A window shared by replicas keeps its size (a restart
+   * changes it, window-store.ts).
+   */
+  reconfigure (config: RateLimitConfig): void
   close (): Promise<void> | void
 }

@@ -11,11 +11,15 @@ import type { Grant, Ticket, WindowStore } from './window-store.js'
 const UNIT: Ticket = 'unit'
 
 export function createMemoryWindow (requests: number, windowMs: number, now: Clock): WindowStore {
-  return new MemoryWindow(requests === Infinity ? NO_WINDOW : new SlidingWindow(requests, windowMs, now), now)
+  return new MemoryWindow(startWindow(requests, windowMs, now), now)
+}
+
+function startWindow (requests: number, windowMs: number, now: Clock): StartWindow {
+  return requests === Infinity ? NO_WINDOW : new SlidingWindow(requests, windowMs, now)
 }
 
 class MemoryWindow implements WindowStore {
-  readonly #window: StartWindow
+  #window: StartWindow
   readonly #now: Clock
 
   constructor (window: StartWindow, now: Clock) {
@@ -61,6 +65,15 @@ class MemoryWindow implements WindowStore {
 
   freeInMs (): number {
     return Math.max(0, this.#window.nextFreeAt() - this.#now())
+  }
+
+  /**
+   * A window keeps its starts (SlidingWindow.resize). An upstream that had no
+   * rateLimit recorded none: its new window starts empty.
+   */
+  resize (requests: number, windowMs: number): void {
+    if (this.#window instanceof SlidingWindow && requests !== Infinity) this.#window.resize(requests, windowMs)
+    else this.#window = startWindow(requests, windowMs, this.#now)
   }
 
   /** Nothing changes behind the limiter's back. */

@@ -71,10 +71,11 @@ export function takeUpTo (window: StartWindow, n: number): { taken: number, wait
 }
 
 export class SlidingWindow implements StartWindow {
-  readonly requests: number
-  readonly windowMs: number
+  /** Changed only by resize(). */
+  requests: number
+  windowMs: number
   readonly #now: Clock
-  readonly #starts: Float64Array
+  #starts: Float64Array
   #head = 0
   /** Stamped starts still in the window (in the ring). */
   #count = 0
@@ -82,12 +83,7 @@ export class SlidingWindow implements StartWindow {
   #pending = 0
 
   constructor (requests: number, windowMs: number, now: Clock = Date.now) {
-    if (!Number.isSafeInteger(requests) || requests < 1) {
-      throw new TypeError(`'requests' must be a positive integer, got ${requests}`)
-    }
-    if (!Number.isFinite(windowMs) || windowMs <= 0) {
-      throw new TypeError(`'windowMs' must be a positive number, got ${windowMs}`)
-    }
+    checkSize(requests, windowMs)
     this.requests = requests
     this.windowMs = windowMs
     this.#now = now
@@ -101,7 +97,8 @@ export class SlidingWindow implements StartWindow {
   tryTake (): number {
     const now = this.#now()
     this.#expire(now)
-    if (this.#count + this.#pending === this.requests) return this.#nextFree(now) - now
+    // `>=`: after a resize to fewer requests, the units held may outnumber the new limit.
+    if (this.#count + this.#pending >= this.requests) return this.#nextFree(now) - now
     this.#pending++
     return 0
   }
@@ -121,7 +118,7 @@ export class SlidingWindow implements StartWindow {
   /** Units free now; pending ones count as used. */
   remaining (): number {
     this.#expire(this.#now())
-    return this.requests - this.#count - this.#pending
+    return Math.max(0, this.requests - this.#count - this.#pending)
   }
 
   /**
@@ -145,6 +142,28 @@ export class SlidingWindow implements StartWindow {
     this.#expire(now)
     const take = Math.min(Math.floor(n), this.requests - this.#count - this.#pending)
     for (let i = 0; i < take; i++) this.#push(now)
+  }
+
+  /**
+   * Take up a changed limit (a config reload) without forgetting what
+   * started: stamps are instants, so a new `windowMs` simply applies to them;
+   * the newest `requests` stamps are kept and pending units stay pending.
+   * Keeping the newest N is exact for a limit of N: while more than N starts
+   * are in the window, the newest N are too and the window is full; once at
+   * most N are, they are among the newest N. Units held may outnumber a
+   * smaller limit until enough age out; nothing starts meanwhile.
+   */
+  resize (requests: number, windowMs: number): void {
+    checkSize(requests, windowMs)
+    const keep = Math.min(this.#count, requests)
+    const starts = new Float64Array(requests)
+    for (let i = 0, at = this.#head + this.#count - keep; i < keep; i++, at++) starts[i] = this.#starts[at % this.requests] as number
+    this.requests = requests
+    this.windowMs = windowMs
+    this.#starts = starts
+    this.#head = 0
+    this.#count = keep
+    this.#expire(this.#now())
   }
 
   /** When the window is full: the oldest stamp's end, or now + window when nothing is stamped. */
@@ -172,6 +191,11 @@ export class SlidingWindow implements StartWindow {
    * is a later start, never an extra one.
    */
   #push (now: number): void {
+    // Full only after a resize to fewer requests left more units pending than free slots: the oldest stamp goes (see resize).
+    if (this.#count === this.requests) {
+      this.#head = this.#head + 1 === this.requests ? 0 : this.#head + 1
+      this.#count--
+    }
     let tail = this.#head + this.#count
     if (tail >= this.requests) tail -= this.requests
     if (this.#count > 0) {
@@ -180,5 +204,14 @@ export class SlidingWindow implements StartWindow {
     }
     this.#starts[tail] = now
     this.#count++
+  }
+}
+
+function checkSize (requests: number, windowMs: number): void {
+  if (!Number.isSafeInteger(requests) || requests < 1) {
+    throw new TypeError(`'requests' must be a positive integer, got ${requests}`)
+  }
+  if (!Number.isFinite(windowMs) || windowMs <= 0) {
+    throw new TypeError(`'windowMs' must be a positive number, got ${windowMs}`)
   }
 }

@@ -113,9 +113,10 @@ export function createUpstreamLimiter (config: RateLimitConfig, store: WindowSto
  */
 class UpstreamLimiter implements Limiter {
   readonly #store: WindowStore
-  readonly #maxConcurrent: number
-  readonly #maxQueue: number
-  readonly #maxWaitMs: number
+  /** These three change only by reconfigure(). */
+  #maxConcurrent: number
+  #maxQueue: number
+  #maxWaitMs: number
   readonly #now: Clock
   readonly #wallNow: Clock
   readonly #log: LimiterLog | undefined
@@ -142,16 +143,7 @@ class UpstreamLimiter implements Limiter {
   readonly #counters = createCounters()
 
   constructor (config: RateLimitConfig, store: WindowStore, deps: LimiterDeps) {
-    const { maxConcurrent, maxQueue, maxWaitMs } = config
-    if (!(maxConcurrent === Infinity || (Number.isSafeInteger(maxConcurrent) && maxConcurrent >= 1))) {
-      throw new TypeError(`'maxConcurrent' must be a positive integer or Infinity, got ${maxConcurrent}`)
-    }
-    if (!Number.isSafeInteger(maxQueue) || maxQueue < 0) {
-      throw new TypeError(`'maxQueue' must be a non-negative integer, got ${maxQueue}`)
-    }
-    if (!Number.isFinite(maxWaitMs) || maxWaitMs < 0) {
-      throw new TypeError(`'maxWaitMs' must be a non-negative number, got ${maxWaitMs}`)
-    }
+    const { maxConcurrent, maxQueue, maxWaitMs } = checkLimits(config)
     this.#store = store
     this.#maxConcurrent = maxConcurrent
     this.#maxQueue = maxQueue
@@ -202,6 +194,17 @@ class UpstreamLimiter implements Limiter {
       queued: this.#queue.length,
       running: this.#running
     }, this.#counters, this.#paused() ? this.#wallNow() + (this.#pausedUntil - now) : undefined)
+  }
+
+  reconfigure (config: RateLimitConfig): void {
+    const limits = checkLimits(config)
+    if (limits.requests !== this.#store.requests || limits.windowMs !== this.#store.windowMs) this.#store.resize?.(limits.requests, limits.windowMs)
+    this.#maxConcurrent = limits.maxConcurrent
+    this.#maxQueue = limits.maxQueue
+    this.#maxWaitMs = limits.maxWaitMs
+    // Waiters keep their deadlines and their places; a larger limit may let some start now.
+    this.#retryAt = 0
+    if (this.#queue.head !== undefined && !this.#taking) this.#drain()
   }
 
   close (): void {
@@ -374,6 +377,21 @@ class UpstreamLimiter implements Limiter {
     // An earlier timer is kept: when it fires, #drain re-arms.
     this.#timer.armAt(at, now)
   }
+}
+
+/** Programmer misuse, not a config problem (the validator checked these): a TypeError naming the option. */
+function checkLimits (config: RateLimitConfig): RateLimitConfig {
+  const { maxConcurrent, maxQueue, maxWaitMs } = config
+  if (!(maxConcurrent === Infinity || (Number.isSafeInteger(maxConcurrent) && maxConcurrent >= 1))) {
+    throw new TypeError(`'maxConcurrent' must be a positive integer or Infinity, got ${maxConcurrent}`)
+  }
+  if (!Number.isSafeInteger(maxQueue) || maxQueue < 0) {
+    throw new TypeError(`'maxQueue' must be a non-negative integer, got ${maxQueue}`)
+  }
+  if (!Number.isFinite(maxWaitMs) || maxWaitMs < 0) {
+    throw new TypeError(`'maxWaitMs' must be a non-negative number, got ${maxWaitMs}`)
+  }
+  return config
 }
 
 /** Monotonic, sub-millisecond: Date.now() rounding down let a start land up to 1 ms early. */

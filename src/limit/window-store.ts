@@ -67,6 +67,13 @@ export interface WindowStore {
   remaining (): number
   /** Ms until a unit could free, as far as this process knows (a Retry-After estimate; 0 when one is free). */
   freeInMs (): number
+  /**
+   * A config reload changed the upstream's rateLimit (`requests` Infinity:
+   * none now): the starts already counted stay counted under the new limit.
+   * Absent in a store whose limits are not this process' alone to change (a
+   * window shared by replicas): there a new limit needs a restart.
+   */
+  resize? (requests: number, windowMs: number): void
   /** Called once, by the limiter that owns this store. */
   listen (events: WindowEvents): void
   close (): void

@@ -1,8 +1,8 @@
 /**
  * SIGTERM / SIGINT: stop accepting, let in-flight requests finish within
  * `server.shutdownGrace`, then close what is left and resolve.
- * SIGHUP: node's default is to exit at once, with no drain and no line;
- * until reload exists it is logged and ignored.
+ * SIGHUP reloads the sidecar's config (ops/reload.ts); the demo and the
+ * sandbox ignore it (below).
  */
 import type { Sidecar } from '../server.js'
 
@@ -43,15 +43,14 @@ export async function shutDown (sidecar: Sidecar, signal: NodeJS.Signals): Promi
   return outcome
 }
 
-export const SIGHUP_IGNORED = 'SIGHUP ignored: reload not supported yet'
-
 /**
- * Until reload exists: a SIGHUP (a `kill -HUP`, an orchestrator's reload)
- * must not end the process, which is node's default. One warn line each.
- * Returns the function that removes the handler.
+ * The demo and `tollgate sandbox` have no config file to read again: a
+ * SIGHUP (a `kill -HUP`, a terminal closing) must not end them, which is
+ * node's default. One info line each, through `say`. Returns the function
+ * that removes the handler.
  */
-export function ignoreSighup (logger: { warn (obj: object, msg: string): void }): () => void {
-  const handler = (): void => { logger.warn({ signal: 'SIGHUP' }, SIGHUP_IGNORED) }
+export function ignoreSighup (say: (line: string) => void, what: string): () => void {
+  const handler = (): void => { say(`SIGHUP ignored: ${what} has no config file to reload`) }
   process.on('SIGHUP', handler)
   return () => { process.off('SIGHUP', handler) }
 }

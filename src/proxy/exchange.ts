@@ -102,6 +102,8 @@ export class Exchange implements DispatchWatcher {
     this.path = path
     this.replayable = replayable
     this.#maxWaitMs = runtime.config.rateLimit?.maxWaitMs ?? Infinity
+    // Counted until the response closes: a retired config generation is closed once its exchanges are over.
+    runtime.activity.enter()
     reply.raw.once('close', () => { this.#closed() })
   }
 
@@ -286,6 +288,7 @@ export class Exchange implements DispatchWatcher {
     // Sent: its unit is stamped (it may have reached the vendor). Not sent: it goes back unstamped.
     if (this.#sent) this.#permit?.release()
     else this.#permit?.withdraw()
+    this.#runtime.activity.leave()
   }
 }
 

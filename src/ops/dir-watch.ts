@@ -1,0 +1,105 @@
+/**
+ * Notices when files change, by watching the folders that hold them
+ * (fs.watch, inotify on Linux: no polling, nothing to do while nothing
+ * changes). The folder, not the file: a Kubernetes ConfigMap or Secret
+ * volume updates by renaming a new `..data` symlink over the old one
+ * (kubernetes pkg/volume/util/atomic_writer.go), and an editor saves by
+ * renaming a new file over the old; a watch on the old file's inode sees
+ * neither. Envoy's `watched_directory` and oauth2-proxy's watcher do the
+ * same.
+ *
+ * Events come in bursts (a swap is several renames; an editor writes, then
+ * renames), so they are debounced: `onChange` runs once the folders have
+ * been quiet for `debounceMs`.
+ */
+import { realpathSync, watch, type FSWatcher } from 'node:fs'
+import { basename, dirname } from 'node:path'
+
+export interface Timers {
+  setTimeout (fn: () => void, ms: number): unknown
+  clearTimeout (handle: unknown): void
+}
+
+const NODE_TIMERS: Timers = {
+  setTimeout: (fn, ms) => setTimeout(fn, ms).unref(),
+  clearTimeout: (handle) => { clearTimeout(handle as NodeJS.Timeout) }
+}
+
+/** `fn` once calls have stopped for `ms` (trailing edge); `cancel` drops a pending call. */
+export function debounce (fn: () => void, ms: number, timers: Timers = NODE_TIMERS): { (): void, cancel (): void } {
+  let pending: unknown
+  const call = (): void => {
+    if (pending !== undefined) timers.clearTimeout(pending)
+    pending = timers.setTimeout(() => {
+      pending = undefined
+      fn()
+    }, ms)
+  }
+  call.cancel = (): void => {
+    if (pending !== undefined) timers.clearTimeout(pending)
+    pending = undefined
+  }
+  return call
+}
+
+/** A file, and where its symlinks lead when that is elsewhere (a link edited in place changes only there). */
+function withTarget (file: string): string[] {
+  try {
+    const target = realpathSync(file)
+    return target === file ? [file] : [file, target]
+  } catch {
+    // Missing for now (a secret not yet mounted): its folder is watched for it to come.
+    return [file]
+  }
+}
+
+export interface DirectoryWatch {
+  stop (): void
+}
+
+export interface WatchOptions {
+  readonly debounceMs: number
+  readonly timers?: Timers
+  /** A folder that cannot be watched (gone, no permission): said once, the others keep being watched. */
+  readonly onError?: (dir: string, err: Error) => void
+}
+
+/**
+ * Watch the folders of `files` (and, for a file reached through a symlink,
+ * its target's folder too). An event counts when it names one of the files,
+ * or an entry starting with `..` (Kubernetes' `..data`, `..data_tmp`), or no
+ * entry at all (the platform did not say).
+ */
+export function watchFiles (files: readonly string[], onChange: () => void, options: WatchOptions): DirectoryWatch {
+  const changed = debounce(onChange, options.debounceMs, options.timers)
+  const names = new Map<string, Set<string>>()
+  for (const file of files.flatMap(withTarget)) {
+    const dir = dirname(file)
+    const set = names.get(dir) ?? new Set<string>()
+    set.add(basename(file))
+    names.set(dir, set)
+  }
+  const watchers: FSWatcher[] = []
+  for (const [dir, watched] of names) {
+    try {
+      // Not persistent: a watch never keeps the process alive.
+      const watcher = watch(dir, { persistent: false }, (_event, entry) => {
+        const name = entry === null ? null : String(entry)
+        if (name === null || watched.has(name) || name.startsWith('..')) changed()
+      })
+      watcher.on('error', (err) => {
+        watcher.close()
+        options.onError?.(dir, err)
+      })
+      watchers.push(watcher)
+    } catch (err) {
+      options.onError?.(dir, err as Error)
+    }
+  }
+  return {
+    stop () {
+      changed.cancel()
+      for (const watcher of watchers) watcher.close()
+    }
+  }
+}

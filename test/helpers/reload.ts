@@ -1,0 +1,37 @@
+/**
+ * Reloads in tests: a raw (config-file-shaped) config resolved as
+ * startSidecar resolves it (log at trace unless the config says), handed to
+ * the running sidecar; and the /status and /metrics readings that say what
+ * a reload did.
+ */
+import { formatIssues } from '../../src/config/issues.js'
+import { resolveConfig } from '../../src/config/load.js'
+import type { ReloadOptions, ReloadReport, Sidecar } from '../../src/server.js'
+import { parsePrometheus, valueOf } from './prometheus.js'
+
+export async function reloadTo (sidecar: Sidecar, raw: Record<string, unknown>, env: NodeJS.ProcessEnv = {}, options: ReloadOptions = {}): Promise<ReloadReport> {
+  const result = resolveConfig({ ...raw, log: { level: 'trace', ...(raw.log as object | undefined) } }, { env })
+  if (result.issues !== undefined) throw new Error(`test config invalid:\n${formatIssues(result.issues)}`)
+  return await sidecar.reload(result.config, { interpolated: result.interpolated, ...options })
+}
+
+export interface ConfigReadings {
+  readonly generation: number
+  readonly sha256: string
+  readonly lastReload: { result: string, problems: Array<{ path: string, message: string }>, restartNeeded: string[], overridden: string[] } | null
+  /** tollgate_config_reloads_total by result, and tollgate_config_generation. */
+  readonly reloads: { applied: number, partial: number, rejected: number }
+  readonly generationMetric: number | undefined
+}
+
+/** /status.config and the two reload metrics, read from `url` (the app-facing or the admin listener). */
+export async function configReadings (url: string): Promise<ConfigReadings> {
+  const status = await (await fetch(`${url}/status`)).json() as { config: Omit<ConfigReadings, 'reloads' | 'generationMetric'> }
+  const samples = parsePrometheus(await (await fetch(`${url}/metrics`)).text())
+  const count = (result: string): number => valueOf(samples, 'tollgate_config_reloads_total', { result }) ?? Number.NaN
+  return {
+    ...status.config,
+    reloads: { applied: count('applied'), partial: count('partial'), rejected: count('rejected') },
+    generationMetric: valueOf(samples, 'tollgate_config_generation')
+  }
+}
