@@ -171,6 +171,8 @@ export const storeSchema = z.strictObject({
   onUnavailable: z.enum(['local', 'fail']).optional(),
   commandTimeout: positiveDuration.optional(),
   unavailableAfter: duration.optional(),
+  /** Replicas to divide N by while Redis is lost, for a replica that never saw the replica set (store/fallback-share.ts). */
+  fallbackReplicas: count(1).optional(),
   /** ioredis options passed through as given (what tollgate has no key for); see docs/scaling.md. */
   redis: z.record(z.string(), z.unknown()).optional()
 })

@@ -60,6 +60,7 @@ export function resolveStore (raw: RawStore, issues: ConfigIssue[], secrets: Set
     onUnavailable: raw.onUnavailable ?? 'local',
     commandTimeoutMs: raw.commandTimeout ?? defaults.DEFAULT_STORE_COMMAND_TIMEOUT_MS,
     unavailableAfterMs: raw.unavailableAfter ?? defaults.DEFAULT_STORE_UNAVAILABLE_AFTER_MS,
+    ...optional('fallbackReplicas', raw.fallbackReplicas),
     ...optional('url', raw.url),
     ...optional('sentinels', raw.sentinels),
     ...optional('name', raw.name),

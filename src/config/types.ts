@@ -142,6 +142,8 @@ export interface StoreConfig {
   readonly commandTimeoutMs: number
   /** Commands failing this long without a success (or the connection dropping) is a lost store. */
   readonly unavailableAfterMs: number
+  /** While Redis is lost: divide N by this many replicas when this one never saw the replica set (else it starts nothing rate-limited). */
+  readonly fallbackReplicas?: number
   /** ioredis options, passed through (what tollgate has no key for); tollgate's own defaults are in store/redis-client.ts. */
   readonly redis?: Readonly<Record<string, unknown>>
 }

@@ -31,6 +31,10 @@ export interface LimiterStatus {
   readonly remaining: number
   readonly queued: number
   readonly running: number
+  /** A window shared through a store: the limits in force there (the strictest any live replica uses). */
+  readonly shared?: { readonly requests: number, readonly windowMs: number }
+  /** While the shared store is away: the starts per window this replica may make (its share of `requests`). */
+  readonly fallbackShare?: number
   /** Epoch ms until which the upstream is paused (429 / retry-after), if in the future. */
   readonly pausedUntil?: number
   readonly counters: {

@@ -145,6 +145,25 @@ export class SlidingWindow implements StartWindow {
   }
 
   /**
+   * When this window's own starts must fit a smaller limit (a replica's share
+   * while the shared store is away, src/store/fallback-share.ts): units held
+   * now (stamped in the window, or pending), and when the oldest stamp frees
+   * (now + window when none is stamped).
+   */
+  held (): { readonly used: number, readonly oldestFreesAt: number } {
+    const now = this.#now()
+    this.#expire(now)
+    return { used: this.#count + this.#pending, oldestFreesAt: this.#nextFree(now) }
+  }
+
+  /** Every stamp still in the window, oldest first, as its age in ms (for writing them back to a shared store). */
+  forEachStampAge (visit: (ageMs: number) => void): void {
+    const now = this.#now()
+    this.#expire(now)
+    for (let i = 0, at = this.#head; i < this.#count; i++, at = at + 1 === this.requests ? 0 : at + 1) visit(now - (this.#starts[at] as number))
+  }
+
+  /**
    * Take up a changed limit (a config reload) without forgetting what
    * started: stamps are instants, so a new `windowMs` simply applies to them;
    * the newest `requests` stamps are kept and pending units stay pending.

@@ -192,7 +192,8 @@ class UpstreamLimiter implements Limiter {
       windowMs: this.#store.windowMs,
       remaining: this.#store.remaining(),
       queued: this.#queue.length,
-      running: this.#running
+      running: this.#running,
+      ...this.#store.sharing?.()
     }, this.#counters, this.#paused() ? this.#wallNow() + (this.#pausedUntil - now) : undefined)
   }
 

@@ -67,6 +67,8 @@ export interface WindowStore {
   remaining (): number
   /** Ms until a unit could free, as far as this process knows (a Retry-After estimate; 0 when one is free). */
   freeInMs (): number
+  /** A shared store's view for /status: the limits in force, and this replica's share while it falls back. */
+  sharing? (): { readonly shared: { readonly requests: number, readonly windowMs: number }, readonly fallbackShare?: number } | undefined
   /**
    * A config reload changed the upstream's rateLimit (`requests` Infinity:
    * none now): the starts already counted stay counted under the new limit.

@@ -102,6 +102,7 @@ export function createMetrics (): Metrics {
   fromStatus('tollgate_limiter_queue_depth', 'Requests waiting for a rate-limit slot', (u) => u.limiter.status().queued)
   fromStatus('tollgate_limiter_running', 'Requests holding a concurrency slot', (u) => u.limiter.status().running)
   fromStatus('tollgate_limiter_remaining', 'Starts still allowed in the current sliding window', (u) => u.limiter.status().remaining)
+  fromStatus('tollgate_limiter_fallback_share', 'While the shared store is lost: the starts per window this replica may make, its share of the limit; absent otherwise', (u) => u.limiter.status().fallbackShare)
   fromStatus('tollgate_upstream_paused_until_timestamp_seconds', 'End of the pause a 429 or retry-after imposed (unix seconds); absent when not paused', (u) => seconds(u.limiter.status().pausedUntil))
   // Counters kept by the limiter itself, exposed as counters (monotonic) at scrape time.
   fromStatus('tollgate_limiter_waits_total', 'Requests that had to wait for a slot', (u) => u.limiter.status().counters.waited, Counter)

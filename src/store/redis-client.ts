@@ -69,6 +69,8 @@ export interface StoreStatus {
   readonly outages: number
   /** Epoch ms the current outage began, when there is one. */
   readonly unavailableSince?: number
+  /** Live replicas on the store (the most seen in the last heartbeats), the fallback share's divisor; absent until first seen. */
+  readonly replicasSeen?: number
 }
 
 export interface ConnectionDeps {

@@ -10,6 +10,7 @@ import type { Store, StoreDeps } from './index.js'
 import { RedisConnection } from './redis-client.js'
 import { redisLocation } from './redis-connect.js'
 import { createRedisWindow } from './redis-window.js'
+import { ReplicaRegistry } from './replica-registry.js'
 import { createRedisTokenStore, tokenWaitBoundMs } from './redis-token-store.js'
 
 const monotonic = (): number => performance.now()
@@ -37,6 +38,11 @@ export async function openRedisStore (config: StoreConfig, deps: StoreDeps): Pro
       'SHARED STORE UNAVAILABLE AT STARTUP: running on per-process limits and tokens (store.onUnavailable: local); replicas do NOT share the quota until Redis is reachable')
   }
 
+  // Who else is on this store: the strictest limits per upstream, and k for the fallback share.
+  const registry = new ReplicaRegistry(connection, config.fallbackReplicas)
+  connection.onReady(() => { registry.beat() })
+  registry.start()
+
   return {
     type: 'redis',
     createLimiter (upstream: UpstreamConfig, limiterDeps: LimiterDeps = {}) {
@@ -48,6 +54,7 @@ export async function openRedisStore (config: StoreConfig, deps: StoreDeps): Pro
         config: upstream.rateLimit ?? PAUSE_ONLY,
         maxPendingMs: tokenWaitMs + upstream.timeoutMs + PENDING_SLACK_MS,
         connection,
+        registry,
         now
       })
       return createLimiter(upstream.rateLimit, { ...limiterDeps, now }, window)
@@ -58,7 +65,13 @@ export async function openRedisStore (config: StoreConfig, deps: StoreDeps): Pro
       const tokenStore = createRedisTokenStore({ upstream: upstream.name, auth: upstream.auth, connection, encryptionKey: config.encryptionKey, now, log: credentialDeps.log })
       return createCredentialSource(upstream.name, upstream.auth, { ...credentialDeps, now, tokenStore })
     },
-    status: () => connection.status(),
-    close: () => connection.close()
+    status: () => {
+      const replicasSeen = registry.replicasSeen()
+      return replicasSeen === undefined ? connection.status() : { ...connection.status(), replicasSeen }
+    },
+    close: async () => {
+      registry.close()
+      await connection.close()
+    }
   }
 }

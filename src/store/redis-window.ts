@@ -27,11 +27,14 @@
  * Requests in flight are never touched: a stamp that cannot be written
  * leaves its unit pending until its hold ends, and is tallied for the resync.
  */
+import { randomBytes } from 'node:crypto'
 import type { RateLimitConfig } from '../config/types.js'
 import { StoreUnavailable } from '../errors.js'
 import { type Clock, NO_WINDOW, SlidingWindow, type StartWindow, takeUpTo } from '../limit/sliding-window.js'
 import type { Grant, Ticket, WindowEvents, WindowStore } from '../limit/window-store.js'
+import { FallbackShare } from './fallback-share.js'
 import type { RedisConnection, StoreMessage } from './redis-client.js'
+import type { ReplicaRegistry, WindowLimits } from './replica-registry.js'
 import type { Script } from './scripts.js'
 import { ACQUIRE, OBSERVE, PAUSE, RESYNC, SETTLE } from './window-scripts.js'
 
@@ -55,6 +58,8 @@ export interface RedisWindowOptions {
   /** The longest a unit can stay pending (acquire → answer): token wait + upstream timeout + slack. */
   readonly maxPendingMs: number
   readonly connection: RedisConnection
+  /** Who else shares the store: the shared limits and the fallback share's k (replica-registry.ts). */
+  readonly registry?: ReplicaRegistry
   /** Monotonic ms (performance.now by default): the local window and the offline tally. */
   readonly now?: Clock
   readonly random?: () => number
@@ -72,6 +77,7 @@ interface Keys {
   readonly pending: string
   readonly pause: string
   readonly clock: string
+  readonly epoch: string
 }
 
 class RedisWindow implements WindowStore {
@@ -91,8 +97,17 @@ class RedisWindow implements WindowStore {
   readonly #observe: Script
   readonly #pause: Script
   readonly #resync: Script
-  /** This replica's own starts, always; the whole window while Redis is away. */
+  /** This replica's own starts, always. */
   readonly #local: StartWindow
+  /** What this replica may start while Redis is away: its share of N (fallback-share.ts). */
+  readonly #fallback: StartWindow & Partial<Pick<FallbackShare, 'begin' | 'end' | 'allowed' | 'room'>>
+  readonly #upstream: string
+  /** The same window as #local when there is one: its stamps are written back to a Redis that lost them. */
+  readonly #own: SlidingWindow | undefined
+  readonly #maxPendingMs: number
+  readonly #registry: ReplicaRegistry | undefined
+  /** The deployment's epoch of this upstream's keys as last seen: another one means Redis lost them (resync). */
+  #epoch = ''
   /** Units of shared tickets that also hold a unit of the local window (units are alike there: a count suffices). */
   #localHeld = 0
   /** Starts Redis may not know of (made on the local window, or their stamp failed): local bucket end → count. */
@@ -118,14 +133,26 @@ class RedisWindow implements WindowStore {
     this.#bucketMs = Math.max(1, Math.floor(this.windowMs / STARTS_PER_WINDOW))
     this.#pendingBucketMs = Math.max(1, Math.floor(this.#holdMs / PENDING_BUCKETS))
     this.#jitterMs = Math.min(MAX_JITTER_MS, this.windowMs / 50)
-    this.#local = this.#windowed ? new SlidingWindow(config.requests, config.windowMs, this.#now) : NO_WINDOW
+    const local = this.#windowed ? new SlidingWindow(config.requests, config.windowMs, this.#now) : undefined
+    this.#local = local ?? NO_WINDOW
+    this.#own = local
+    this.#maxPendingMs = options.maxPendingMs
+    this.#upstream = options.upstream
+    this.#registry = options.registry
+    this.#fallback = local === undefined ? NO_WINDOW : new FallbackShare(local, this.#now, () => options.registry?.fallbackDivisor() ?? { k: undefined, seen: false })
+    if (local !== undefined) options.registry?.publish(options.upstream, { requests: this.requests, windowMs: this.windowMs })
     const base = `${connection.keyPrefix}limit:{${options.upstream}}`
-    this.#keys = { starts: `${base}:starts`, pending: `${base}:pending`, pause: `${base}:pause`, clock: `${base}:clock` }
+    this.#keys = { starts: `${base}:starts`, pending: `${base}:pending`, pause: `${base}:pause`, clock: `${base}:clock`, epoch: `${base}:epoch` }
     this.#acquire = connection.script('tollgateWindowAcquire', 4, ACQUIRE)
     this.#settle = connection.script('tollgateWindowSettle', 3, SETTLE)
     this.#observe = connection.script('tollgateWindowObserve', 3, OBSERVE)
     this.#pause = connection.script('tollgateWindowPause', 2, PAUSE)
-    this.#resync = connection.script('tollgateWindowResync', 3, RESYNC)
+    this.#resync = connection.script('tollgateWindowResync', 4, RESYNC)
+  }
+
+  /** The limits the shared window uses: the strictest any live replica publishes (replica-registry.ts), else this one's. */
+  get #limits (): WindowLimits {
+    return this.#registry?.shared(this.#upstream) ?? this
   }
 
   /** The shared window is in use: this upstream has one, and Redis is there. */
@@ -137,15 +164,23 @@ class RedisWindow implements WindowStore {
     // No window: every unit is granted here; only the pause is shared.
     if (!this.#windowed) return LOCAL
     if (this.#shared || this.#conn.onUnavailable === 'fail') return undefined
-    return this.#local.tryTake() === 0 ? LOCAL : undefined
+    this.#fallback.begin?.(this.#sharedRemaining)
+    return this.#fallback.tryTake() === 0 ? LOCAL : undefined
   }
 
   take (n: number): Grant | Promise<Grant> {
     if (!this.#shared) return this.#takeLocally(n)
+    // Just back from a fallback: the share still bounds this replica (fallback-share.ts).
+    const room = this.#fallback.room?.()
+    if (room !== undefined) {
+      if (room.units === 0) return { taken: 0, ticket: LOCAL, waitMs: room.waitMs, pausedMs: 0 }
+      n = Math.min(n, room.units)
+    }
     const sentAt = this.#now()
     // Redis takes nothing for a call it runs after half our command timeout: we may have given up on it by then.
     const deadline = this.#redisOffset === undefined ? 0 : sentAt + this.#redisOffset + this.#conn.commandTimeoutMs / 2
-    return this.#acquire([this.#keys.starts, this.#keys.pending, this.#keys.pause, this.#keys.clock], [this.requests, this.windowMs, n, this.#holdMs, this.#pendingBucketMs, deadline.toFixed(3)])
+    const { requests, windowMs } = this.#limits
+    return this.#acquire([this.#keys.starts, this.#keys.pending, this.#keys.pause, this.#keys.clock], [requests, windowMs, n, this.#maxPendingMs + Math.max(this.windowMs, windowMs), this.#pendingBucketMs, deadline.toFixed(3)])
       .then((reply) => this.#granted(reply as AcquireReply, sentAt),
         // The connection has recorded the failure; this request alone is decided as onUnavailable says.
         () => this.#takeLocally(n))
@@ -161,7 +196,8 @@ class RedisWindow implements WindowStore {
     }
     this.#settleLocal(true)
     const answeredAt = this.#now()
-    this.#settle([this.#keys.starts, this.#keys.pending, this.#keys.clock], [ticket as string, 1, 1, this.windowMs, this.#bucketMs])
+    const { windowMs } = this.#limits
+    this.#settle([this.#keys.starts, this.#keys.pending, this.#keys.clock], [ticket as string, 1, 1, windowMs, bucketWidth(windowMs)])
       // Redis may not have counted it: it is written back at the next resync (its pending unit holds meanwhile).
       .catch(() => this.#tally(1, answeredAt))
   }
@@ -169,12 +205,13 @@ class RedisWindow implements WindowStore {
   giveBack (ticket: Ticket): void {
     if (!this.#windowed) return
     if (ticket === LOCAL) {
-      this.#local.giveBack()
+      this.#fallback.giveBack()
       return
     }
     this.#settleLocal(false)
+    const { windowMs } = this.#limits
     // A failure leaves the unit pending until its hold ends: late, never early.
-    this.#settle([this.#keys.starts, this.#keys.pending, this.#keys.clock], [ticket as string, 1, 0, this.windowMs, this.#bucketMs])
+    this.#settle([this.#keys.starts, this.#keys.pending, this.#keys.clock], [ticket as string, 1, 0, windowMs, bucketWidth(windowMs)])
       .catch(() => {})
   }
 
@@ -184,7 +221,8 @@ class RedisWindow implements WindowStore {
     const excess = this.#local.remaining() - remaining
     if (excess > 0) this.#local.addPhantomStarts(excess)
     if (this.#conn.available) {
-      this.#observe([this.#keys.starts, this.#keys.pending, this.#keys.clock], [this.requests, this.windowMs, remaining, this.#bucketMs])
+      const { requests, windowMs } = this.#limits
+      this.#observe([this.#keys.starts, this.#keys.pending, this.#keys.clock], [requests, windowMs, remaining, bucketWidth(windowMs)])
         .catch(() => {})
     } else if (excess > 0) {
       this.#tally(excess)
@@ -198,8 +236,16 @@ class RedisWindow implements WindowStore {
   }
 
   remaining (): number {
-    if (!this.#shared) return this.#local.remaining()
-    return Math.max(0, Math.min(this.#sharedRemaining ?? this.requests, this.requests))
+    if (!this.#shared) return this.#fallback.remaining()
+    const { requests } = this.#limits
+    return Math.max(0, Math.min(this.#sharedRemaining ?? requests, requests))
+  }
+
+  sharing (): WindowSharing | undefined {
+    if (!this.#windowed) return undefined
+    const { requests, windowMs } = this.#limits
+    const fallbackShare = this.#fallback.allowed?.()
+    return { shared: { requests, windowMs }, ...(fallbackShare === undefined ? {} : { fallbackShare }) }
   }
 
   freeInMs (): number {
@@ -227,13 +273,15 @@ class RedisWindow implements WindowStore {
   /** Units from the local window alone, or, with onUnavailable: fail, the 503 for the waiters asked for. */
   #takeLocally (n: number): Grant {
     if (this.#windowed && this.#conn.onUnavailable === 'fail') throw storeUnavailable()
-    return { ...takeUpTo(this.#local, n), ticket: LOCAL, pausedMs: 0 }
+    this.#fallback.begin?.(this.#sharedRemaining)
+    return { ...takeUpTo(this.#fallback, n), ticket: LOCAL, pausedMs: 0 }
   }
 
   #granted ([taken, waitMs, remaining, pausedMs, ticket, redisNow]: AcquireReply, sentAt: number): Grant {
     const receivedAt = this.#now()
     if (this.#redisOffset === undefined || receivedAt - sentAt <= OFFSET_RTT_MS) this.#redisOffset = Number(redisNow) - (sentAt + receivedAt) / 2
     this.#sharedRemaining = remaining
+    this.#fallback.end?.()
     // The local window counts this replica's starts too; full locally, a unit is simply not counted there.
     for (let i = 0; i < taken; i++) if (this.#local.tryTake() === 0) this.#localHeld++
     const wait = Number(waitMs)
@@ -264,7 +312,12 @@ class RedisWindow implements WindowStore {
     }
   }
 
-  /** Hand Redis the tallied starts and learn the pause in force; one call at a time, again while there is more. */
+  /**
+   * Hand Redis the tallied starts and learn the pause in force; one call at a
+   * time, again while there is more. When Redis has lost this upstream's keys
+   * (restarted empty: its epoch is not the one this replica last saw), it
+   * takes every start of this replica still in the window instead.
+   */
   #flush (): void {
     if (this.#resyncing) return
     this.#resyncing = true
@@ -272,9 +325,14 @@ class RedisWindow implements WindowStore {
     const pairs: number[] = []
     for (const [end, count] of this.#offline) if (now - end < this.windowMs) pairs.push(Math.max(0, now - end), count)
     this.#offline.clear()
-    this.#resync([this.#keys.starts, this.#keys.pause, this.#keys.clock], [this.windowMs, this.#bucketMs, ...pairs])
-      .then((left) => {
+    const { windowMs } = this.#limits
+    const width = bucketWidth(windowMs)
+    this.#resync([this.#keys.starts, this.#keys.pause, this.#keys.clock, this.#keys.epoch],
+      [windowMs, width, this.#epoch, newEpoch(), pairs.length / 2, ...pairs, ...this.#ownStarts(width)])
+      .then((reply) => {
         this.#resyncing = false
+        const [left, epoch] = reply as [string, string]
+        this.#epoch = epoch
         const pauseLeft = Number(left)
         if (pauseLeft > 0) this.#events?.paused(pauseLeft)
         // Waiters queued on the local window go to the shared one now.
@@ -287,10 +345,43 @@ class RedisWindow implements WindowStore {
       })
   }
 
+  /** Every start of this replica in its window as (age, count) pairs, one per bucket, each aged as its newest start (a later bucket end, never an earlier one). */
+  #ownStarts (width: number): number[] {
+    const pairs: number[] = []
+    let bucket = Number.NaN
+    const now = this.#now()
+    this.#own?.forEachStampAge((age) => {
+      const at = Math.ceil((now - age) / width)
+      if (at === bucket) {
+        pairs[pairs.length - 2] = age
+        pairs[pairs.length - 1] = (pairs[pairs.length - 1] as number) + 1
+      } else {
+        bucket = at
+        pairs.push(age, 1)
+      }
+    })
+    return pairs
+  }
+
   #message (message: StoreMessage): void {
     if (message.t !== 'pause' || message.k !== this.#keys.pause || message.from === this.#conn.replicaId) return
     if (typeof message.ms === 'number' && message.ms > 0) this.#events?.paused(message.ms)
   }
+}
+
+/** What /status shows of a shared window: the limits in force, and this replica's share while it falls back. */
+export interface WindowSharing {
+  readonly shared: WindowLimits
+  readonly fallbackShare?: number
+}
+
+/** The start bucket width of a window (whole ms: bucket ends are hash fields, and every replica must name a bucket alike). */
+function bucketWidth (windowMs: number): number {
+  return Math.max(1, Math.floor(windowMs / STARTS_PER_WINDOW))
+}
+
+function newEpoch (): string {
+  return randomBytes(8).toString('base64url')
 }
 
 function storeUnavailable (): Error {

@@ -193,13 +193,30 @@ return 1
  * compared with Redis'; then read the pause in force. The replica keeps at
  * most one pair per bucket of the last window: the call is bounded like
  * every other.
- * KEYS: starts, pause, clock. ARGV: windowMs, bucketMs, age, count, age, count...
- * Returns the pause left in ms.
+ *
+ * Redis restarted empty has lost every replica's starts, not only those made
+ * offline. So each deployment's keys of an upstream carry an epoch, set once
+ * (`<base>:epoch`, no expiry): a replica sends the epoch it last saw, and when
+ * Redis holds another (or none, and takes the one sent), the replica's starts
+ * are written back whole, all of them still in its window, each replica its
+ * own (as many pairs as buckets again). The tallied ones are a subset: never
+ * both.
+ * KEYS: starts, pause, clock, epoch. ARGV: windowMs, bucketMs, epoch last
+ * seen, a new epoch, T, T tallied (age, count) pairs, then the pairs of every
+ * start in the window. Returns {the pause left in ms, the epoch}.
  */
 export const RESYNC = `${NOW('KEYS[3]')}${BUCKET_END}
 local window, width = tonumber(ARGV[1]), tonumber(ARGV[2])
+local epoch = redis.call('GET', KEYS[4])
+if not epoch then
+  epoch = ARGV[4]
+  redis.call('SET', KEYS[4], epoch)
+end
+local tallied = 5 + 2 * tonumber(ARGV[5])
+local first, last = 6, tallied
+if epoch ~= ARGV[3] then first, last = tallied + 1, #ARGV end
 local added = 0
-for i = 3, #ARGV - 1, 2 do
+for i = first, last - 1, 2 do
   local age, count = tonumber(ARGV[i]), tonumber(ARGV[i + 1])
   if age < window and count > 0 then
     redis.call('HINCRBY', KEYS[1], tostring(bucketEnd(now - age, width)), count)
@@ -208,5 +225,5 @@ for i = 3, #ARGV - 1, 2 do
 end
 if added > 0 then redis.call('PEXPIRE', KEYS[1], math.ceil(window + width) + 1000) end
 local pause = tonumber(redis.call('GET', KEYS[2]) or '0') or 0
-return ${MS('math.max(0, pause - now)')}
+return {${MS('math.max(0, pause - now)')}, epoch}
 `

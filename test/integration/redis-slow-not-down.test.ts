@@ -134,7 +134,7 @@ test('a token claim that times out is handled for that request alone: local fetc
   t.assert.strictEqual((await get(`${fail.sidecar.url}/vendor/after`)).status, 200, 'fail: the next request, Redis answering, is served')
   for (const { sidecar } of [local, fail]) {
     t.assert.deepStrictEqual(linesOf(sidecar, LOST), [], 'no "unavailable" line')
-    t.assert.deepStrictEqual({ ...sidecar.sidecar.store.status(), unavailableSince: undefined }, { type: 'redis', available: true, onUnavailable: sidecar === local.sidecar ? 'local' : 'fail', outages: 0, unavailableSince: undefined })
+    t.assert.deepStrictEqual({ ...sidecar.sidecar.store.status(), unavailableSince: undefined, replicasSeen: undefined }, { type: 'redis', available: true, onUnavailable: sidecar === local.sidecar ? 'local' : 'fail', outages: 0, unavailableSince: undefined, replicasSeen: undefined })
   }
 })
 

@@ -10,7 +10,7 @@ import { ACQUIRE, OBSERVE, RESYNC, SETTLE } from '../../src/store/window-scripts
 import { startRedis } from '../helpers/redis-server.js'
 
 const BASE = 'wt:limit:{vendor}'
-const KEYS = { starts: `${BASE}:starts`, pending: `${BASE}:pending`, pause: `${BASE}:pause`, clock: `${BASE}:clock` }
+const KEYS = { starts: `${BASE}:starts`, pending: `${BASE}:pending`, pause: `${BASE}:pause`, clock: `${BASE}:clock`, epoch: `${BASE}:epoch` }
 const HOLD_MS = 10_000
 
 interface Acquired { taken: number, waitMs: number, remaining: number, ticket: string }
@@ -131,11 +131,27 @@ test('a resync writes the tallied starts per bucket, in one bounded call, and re
   const { client } = redis
   await client.set(KEYS.pause, ((await redisNow(client)) + 5000).toFixed(3))
   const windowMs = 10_000
-  // Three local buckets (ages 0, 2 s, 4 s) and one already out of the window.
-  const left = Number(await client.eval(RESYNC, 3, KEYS.starts, KEYS.pause, KEYS.clock, windowMs, 100, 0, 40, 2000, 25, 4000, 35, 12_000, 99))
+  // Three local buckets (ages 0, 2 s, 4 s) and one already out of the window; then every start of the replica's window (7 in two buckets).
+  const tallied = [0, 40, 2000, 25, 4000, 35, 12_000, 99]
+  const all = [0, 3, 6000, 4]
+  const resync = async (known: string, fresh: string): Promise<[number, string]> => {
+    const [left, epoch] = await client.eval(RESYNC, 4, KEYS.starts, KEYS.pause, KEYS.clock, KEYS.epoch, windowMs, 100, known, fresh, tallied.length / 2, ...tallied, ...all) as [string, string]
+    return [Number(left), epoch]
+  }
+  // A replica that never saw this deployment's epoch (Redis lost its keys, or the first resync): every start of its window.
+  const [left, epoch] = await resync('', 'epoch-1')
   t.assert.ok(left > 4000 && left <= 5000, `pause left ${left}`)
+  t.assert.strictEqual(epoch, 'epoch-1', 'the epoch sent is kept when Redis has none')
+  t.assert.strictEqual(await units(client, KEYS.starts), 7)
+  // The same epoch: only the tallied starts are added, in one count per bucket.
+  await client.del(KEYS.starts)
+  t.assert.deepStrictEqual((await resync('epoch-1', 'epoch-2'))[1], 'epoch-1', 'an epoch is set once')
   t.assert.strictEqual(await units(client, KEYS.starts), 100)
   t.assert.strictEqual(await client.hlen(KEYS.starts), 3)
+  // Redis restarted empty: the epoch is gone, and a replica that knew the old one writes back its whole window.
+  await client.flushall()
+  t.assert.deepStrictEqual((await resync('epoch-1', 'epoch-3'))[1], 'epoch-3')
+  t.assert.strictEqual(await units(client, KEYS.starts), 7)
 })
 
 test('a call Redis runs after its deadline (its caller gave up) takes nothing', async (t: TestContext) => {
