@@ -11,8 +11,8 @@
  * Judged, per case:
  * - the upstream's recording (one clock: the upstream's): no window of W
  *   with none of its arrivals in the outage holds more than N; outage windows
- *   apart, against what docs/scaling.md promises for them (each replica at
- *   most N, all together at most 3 N); limiter-redis-stats.ts says exactly
+ *   apart, against what docs/scaling.md promises for them (each replica
+ *   at its share: all together at most N); limiter-redis-stats.ts says exactly
  *   what is counted;
  * - N used: arrivals over N per whole window, outside the outage and the
  *   window after it (the replicas' write-back over-fills the shared window
