@@ -102,6 +102,8 @@ export function createMetrics (): Metrics {
   fromStatus('tollgate_limiter_queue_depth', 'Requests waiting for a rate-limit slot', (u) => u.limiter.status().queued)
   fromStatus('tollgate_limiter_running', 'Requests holding a concurrency slot', (u) => u.limiter.status().running)
   fromStatus('tollgate_limiter_remaining', 'Starts still allowed in the current sliding window', (u) => u.limiter.status().remaining)
+  fromStatus('tollgate_limiter_limit', 'Starts allowed per sliding window: with a shared store the limit in force across replicas (the strictest any live replica uses), else the upstream\'s rateLimit.requests; absent without rateLimit', (u) => limits(u)?.requests)
+  fromStatus('tollgate_limiter_window_seconds', 'Length of the sliding window tollgate_limiter_limit applies to (seconds); absent without rateLimit', (u) => seconds(limits(u)?.windowMs))
   fromStatus('tollgate_limiter_fallback_share', 'While the shared store is lost: the starts per window this replica may make, its share of the limit; absent otherwise', (u) => u.limiter.status().fallbackShare)
   fromStatus('tollgate_upstream_paused_until_timestamp_seconds', 'End of the pause a 429 or retry-after imposed (unix seconds); absent when not paused', (u) => seconds(u.limiter.status().pausedUntil))
   // Counters kept by the limiter itself, exposed as counters (monotonic) at scrape time.
@@ -167,4 +169,11 @@ export function createMetrics (): Metrics {
 
 function seconds (epochMs: number | undefined): number | undefined {
   return epochMs === undefined ? undefined : epochMs / 1000
+}
+
+/** The window in force: a shared store's (across replicas) when there is one, else the upstream's own; undefined without rateLimit. */
+function limits (upstream: MeteredUpstream): { readonly requests: number, readonly windowMs: number } | undefined {
+  const status = upstream.limiter.status()
+  const { requests, windowMs } = status.shared ?? status
+  return Number.isFinite(requests) ? { requests, windowMs } : undefined
 }
