@@ -45,9 +45,9 @@ test('several reloads under concurrent load: zero failed requests, one generatio
   const agent = new Agent({ connections: CLIENTS, keepAliveTimeout: 10_000 })
   t.after(() => agent.close())
   const outcomes: Array<{ status: number, generation: string | null, copy: string | null } | { error: string }> = []
-  let stop = false
+  const run = { stopped: false }
   const client = async (): Promise<void> => {
-    while (!stop) {
+    while (!run.stopped) {
       try {
         const res = await request(`${sidecar.url}/vendor/Patient`, { dispatcher: agent })
         const body = await res.body.text()
@@ -71,7 +71,7 @@ test('several reloads under concurrent load: zero failed requests, one generatio
     reports.push((await reloadTo(sidecar.sidecar, raw(generation))).result)
   }
   await until(outcomes.length + 40)
-  stop = true
+  run.stopped = true
   await Promise.all(clients)
 
   const failed = outcomes.filter((outcome) => 'error' in outcome || outcome.status !== 200)
