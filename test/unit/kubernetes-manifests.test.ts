@@ -16,6 +16,7 @@ import { basename, dirname, isAbsolute, join } from 'node:path'
 import { parse as parseYaml, parseAllDocuments } from 'yaml'
 import { resolveConfig } from '../../src/config/load.js'
 import type { Config } from '../../src/config/types.js'
+import { ConfigState } from '../../src/ops/config-state.js'
 import { createMetrics } from '../../src/ops/metrics.js'
 import { REPO_ROOT } from '../helpers/cli-process.js'
 import { fixtureDir } from '../helpers/fixtures.js'
@@ -348,7 +349,13 @@ for (const { file, deployment } of DEPLOYMENTS) {
 
 test('the alert rules and docs/operations.md name only metrics tollgate exports', (t: TestContext) => {
   const exported = new Set<string>()
-  for (const metric of createMetrics().registry.getMetricsAsArray()) {
+  const { registry } = createMetrics()
+  // The config's metrics (tollgate_config_*) live beside the others on the same registry (src/server.ts).
+  const resolved = resolveConfig({ upstreams: { vendor: { target: 'http://127.0.0.1:1' } } }, { env: {} })
+  if (resolved.config === undefined) throw new Error('a minimal config did not resolve')
+  // eslint-disable-next-line no-new -- it registers its metrics on the registry
+  new ConfigState(registry, resolved.config, undefined)
+  for (const metric of registry.getMetricsAsArray()) {
     const { name, type } = metric as unknown as { name: string, type: string }
     exported.add(name)
     if (type === 'histogram') for (const suffix of ['_bucket', '_sum', '_count']) exported.add(`${name}${suffix}`)
