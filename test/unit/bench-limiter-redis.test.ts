@@ -144,10 +144,9 @@ test('limiter-redis verdicts: each criterion at its bound', () => {
   assert.equal(verdictOf(run({ used: { fraction: NaN, windows: 0, counted: 0 } }), 'N used'), false)
   assert.equal(verdictOf(run({ violations: 1 }), 'windows over N'), false)
   assert.equal(verdictOf(run({ maxOutside: 201 }), 'windows over N'), false)
-  // The outage promise: 3 N in all, N from any one replica.
-  assert.equal(verdictOf(run({ maxInside: 600 }), 'outage windows'), true)
-  assert.equal(verdictOf(run({ maxInside: 601 }), 'outage windows'), false)
-  assert.equal(verdictOf(run({ replicaFigures: run().replicaFigures.map((p, i) => i === 0 ? { ...p, maxInWindow: 201 } : p) }), 'outage windows'), false)
+  // The outage promise: each replica at its share, so N in all (issue 17).
+  assert.equal(verdictOf(run({ maxInside: 200 }), 'outage windows'), true)
+  assert.equal(verdictOf(run({ maxInside: 201 }), 'outage windows'), false)
   const slow = (max: number, count = 1000): LimiterRedisRun => run({ slowlog: { ...run().slowlog, all: { ...run().slowlog.all, max, count } } })
   assert.equal(verdictOf(slow(1000), 'SLOWLOG max'), true)
   assert.equal(verdictOf(slow(1001), 'SLOWLOG max'), false)
