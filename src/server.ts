@@ -74,13 +74,13 @@ export async function buildServer (config: Config, deps: ServerDeps = {}): Promi
   const logger = redacting.logger
   const fastifyLogger = withLazyRequestLoggers(logger) as FastifyBaseLogger
   const lifecycle: Lifecycle = { draining: false }
-  let requestSwitch: RequestSwitch | undefined
+  let made: RequestSwitch | undefined
 
   // The listener outlives every config: each generation is built on its server and switched in.
   const app = Fastify({
     serverFactory: (handler, options) => {
-      requestSwitch = new RequestSwitch(handler, options)
-      return requestSwitch.server
+      made = new RequestSwitch(handler, options)
+      return made.server
     },
     loggerInstance: fastifyLogger,
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'requestId' }),
@@ -94,6 +94,8 @@ export async function buildServer (config: Config, deps: ServerDeps = {}): Promi
     frameworkErrors,
     clientErrorHandler
   })
+  // Fastify calls serverFactory from its constructor.
+  const requestSwitch = made as unknown as RequestSwitch
   app.server.headersTimeout = config.server.headersTimeoutMs
   // CONNECT never reaches Fastify; answer it here rather than let Node drop the socket silently.
   app.server.on('connect', (_req, socket: Socket) => {
@@ -148,8 +150,12 @@ export async function buildServer (config: Config, deps: ServerDeps = {}): Promi
     throw err
   }
   first.commit()
-  ;(requestSwitch as RequestSwitch).use(state.current.handler)
-  watchUpstreams(metrics, state.current.upstreams)
+  const switchTo = (generation: Generation): void => {
+    requestSwitch.use(generation.handler)
+    // /metrics reads the serving generation's credentials and limiters at scrape time. A getter: a test may swap a runtime's credentials.
+    metrics.watch(generation.upstreams.map((runtime) => ({ name: runtime.config.name, get credentials () { return runtime.credentials }, limiter: runtime.limiter })))
+  }
+  switchTo(state.current)
 
   app.addHook('onClose', async () => {
     // The listener is closed and its connections are gone: every generation and what it held can go.
@@ -163,7 +169,7 @@ export async function buildServer (config: Config, deps: ServerDeps = {}): Promi
     await store.close()
   })
 
-  const context = { state, runtimes, redacting, logger, env, lifecycle, store, configState, generationDeps, switchTo: (generation: Generation) => { (requestSwitch as RequestSwitch).use(generation.handler); watchUpstreams(metrics, generation.upstreams) } }
+  const context = { state, runtimes, redacting, logger, env, lifecycle, store, configState, generationDeps, switchTo }
   return {
     app,
     admin,
@@ -180,12 +186,6 @@ export async function buildServer (config: Config, deps: ServerDeps = {}): Promi
     },
     reject: (problems, options = {}) => reject(context, problems, options)
   }
-}
-
-/** /metrics reads the running generation's credentials and limiters at scrape time. */
-function watchUpstreams (metrics: ReturnType<typeof createMetrics>, upstreams: readonly UpstreamRuntime[]): void {
-  // A getter: a test may swap a runtime's credentials, and the scrape must see what serves.
-  metrics.watch(upstreams.map((runtime) => ({ name: runtime.config.name, get credentials () { return runtime.credentials }, limiter: runtime.limiter })))
 }
 
 /**

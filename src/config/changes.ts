@@ -78,8 +78,7 @@ export function overriddenChanges (before: Config, after: Config, applied: reado
   const paths: string[] = []
   for (const entry of applied) {
     const path = entry.split(' from ')[0] as string
-    const [section, field] = path.split('.') as [string, string]
-    const read = (config: Config): unknown => ((config as unknown as Record<string, Record<string, unknown>>)[section])?.[field]
+    const read = (config: Config): unknown => path.split('.').reduce<unknown>((node, key) => (node !== null && typeof node === 'object' ? (node as Record<string, unknown>)[key] ?? (node as Record<string, unknown>)[`${key}Ms`] : undefined), config)
     if (!same(read(before), read(after))) paths.push(path)
   }
   return paths

@@ -18,7 +18,7 @@ export async function reloadTo (sidecar: Sidecar, raw: Record<string, unknown>, 
 export interface ConfigReadings {
   readonly generation: number
   readonly sha256: string
-  readonly lastReload: { result: string, problems: Array<{ path: string, message: string }>, restartNeeded: string[], overridden: string[] } | null
+  readonly lastReload: { at: string, result: string, problems: Array<{ path: string, message: string }>, restartNeeded: string[], overridden: string[] } | null
   /** tollgate_config_reloads_total by result, and tollgate_config_generation. */
   readonly reloads: { applied: number, partial: number, rejected: number }
   readonly generationMetric: number | undefined
