@@ -17,11 +17,13 @@ import { isProbe, registerHealth, type Lifecycle } from './ops/health.js'
 import { installInboundAccess } from './ops/inbound-access.js'
 import type { Metrics } from './ops/metrics.js'
 import { registerOpsEndpoints, type OpsView } from './ops/status.js'
-import { clientErrorHandler, frameworkErrors, installProblemHandlers } from './problem.js'
+import { clientErrorHandler, frameworkErrors, installProblemHandlers, type ProblemCounter } from './problem.js'
 import { validRequestId } from './proxy/headers.js'
 import type { UpstreamRuntime } from './proxy/runtime.js'
 import upstreamPlugin from './proxy/upstream-plugin.js'
 import type { RequestHandler } from './request-switch.js'
+import { RESERVED_PATHS } from './config/defaults.js'
+import type { ServerSpan, Tracing } from './telemetry/tracing.js'
 import './proxy/exchange.js'
 
 export interface GenerationDeps {
@@ -33,6 +35,8 @@ export interface GenerationDeps {
   readonly lifecycle: Lifecycle
   /** /metrics and /status, when they are on the app-facing listener (no server.adminPort). */
   readonly ops: OpsView | undefined
+  /** OpenTelemetry tracing; undefined when off. */
+  readonly tracing?: Tracing | undefined
 }
 
 export interface Generation {
@@ -46,7 +50,7 @@ export interface Generation {
 }
 
 export async function buildGeneration (config: Config, upstreams: readonly UpstreamRuntime[], interpolated: Interpolated | undefined, deps: GenerationDeps): Promise<Generation> {
-  const { logger, lifecycle } = deps
+  const { logger, lifecycle, tracing } = deps
   let handler: RequestHandler | undefined
   const app = Fastify({
     serverFactory: (fastifyHandler) => {
@@ -68,10 +72,14 @@ export async function buildGeneration (config: Config, upstreams: readonly Upstr
   const added = deps.server.listeners('clientError').at(-1)
   if (added !== undefined) deps.server.removeListener('clientError', added as (...args: unknown[]) => void)
   app.decorateRequest('tollgate', null)
-  installProblemHandlers(app, deps.metrics.problem)
+  app.decorateRequest('serverSpan', null)
+  // Traced: the problem's TG_* code goes on the request's span too (its error.type when it is a 5xx).
+  installProblemHandlers(app, tracing === undefined ? deps.metrics.problem : problemOnSpan(deps.metrics.problem))
 
   // Callback-style hooks: an async hook costs a promise per request.
   app.addHook('onRequest', function gate (request, reply, done) {
+    // Off: this one check. On: a SERVER span for every request but tollgate's own endpoints.
+    if (tracing !== undefined && !isOwnEndpoint(request.url)) request.serverSpan = tracing.serverSpan(request)
     // Origin-form only (RFC 9112 §3.2.1): absolute-form would make tollgate an open proxy.
     const target = request.raw.url ?? ''
     if (target[0] !== '/') return done(new AbsoluteFormRefused())
@@ -91,13 +99,15 @@ export async function buildGeneration (config: Config, upstreams: readonly Upstr
     const context = request.tollgate
     const elapsed = reply.elapsedTime
     const status = reply.statusCode
+    const span = request.serverSpan
+    if (span !== null) span.end(status)
     if (context !== null) context.meter.request(request.method, status, context.sidecarMs ?? elapsed, context.attempts > 0 ? context.upstreamMs : undefined)
     // Successful answers tollgate gives itself (probes, /metrics) are debug; everything else info.
     const level = context === null && status < 400 ? 'debug' : 'info'
     if (logger.isLevelEnabled(level)) {
       const query = request.url.indexOf('?')
       // On the root logger with the request id as a field: the same line as through request.log, without making its child.
-      logger[level]({
+      const line = {
         requestId: request.id,
         upstream: context?.upstream,
         method: request.method,
@@ -107,7 +117,9 @@ export async function buildGeneration (config: Config, upstreams: readonly Upstr
         durationMs: Math.round(elapsed * 100) / 100,
         attempts: context?.attempts,
         waitedMs: context === null ? undefined : Math.round(context.waitedMs)
-      }, 'request completed')
+      }
+      // Traced: the line names its trace and span, so a log search leads to the trace and back.
+      logger[level](span === null ? line : { ...line, traceId: span.traceId, spanId: span.spanId }, 'request completed')
     }
     done()
   })
@@ -117,6 +129,26 @@ export async function buildGeneration (config: Config, upstreams: readonly Upstr
   for (const runtime of upstreams) await app.register(upstreamPlugin, { runtime })
   await app.ready()
   return { app, handler: handler as RequestHandler, config, upstreams, interpolated }
+}
+
+function problemOnSpan (count: ProblemCounter): ProblemCounter {
+  return (upstream, code, request) => {
+    count(upstream, code)
+    request?.serverSpan?.problem(code)
+  }
+}
+
+/** /healthz, /readyz, /metrics, /status (a query string or not): polled by machines, never traced. */
+function isOwnEndpoint (url: string): boolean {
+  const query = url.indexOf('?')
+  return RESERVED_PATHS.includes(query === -1 ? url : url.slice(0, query))
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The request's SERVER span while tracing is on (telemetry/tracing.ts); null when off. */
+    serverSpan: ServerSpan | null
+  }
 }
 
 /** Two Host headers make a request ambiguous between hops (smuggling); Node would keep the first silently. */

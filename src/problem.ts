@@ -39,8 +39,8 @@ const TITLES: Record<number, string> = {
   504: 'Gateway Timeout'
 }
 
-/** Counts each problem answer; see ops/metrics.ts. */
-export type ProblemCounter = (upstream: string | undefined, code: string) => void
+/** Counts each problem answer (ops/metrics.ts); the request's span learns its code (generation.ts). */
+export type ProblemCounter = (upstream: string | undefined, code: string, request?: FastifyRequest) => void
 
 export function installProblemHandlers (app: FastifyInstance, count: ProblemCounter = () => {}): void {
   app.setErrorHandler(function problemHandler (err: FastifyError & RetryAfterHint, request, reply) {
@@ -63,7 +63,7 @@ export function installProblemHandlers (app: FastifyInstance, count: ProblemCoun
       request.log.warn({ code, status, upstream, detail }, 'sidecar error')
     }
     if (err.retryAfterMs !== undefined) reply.header('retry-after', String(Math.max(1, Math.ceil(err.retryAfterMs / 1000))))
-    count(upstream, code)
+    count(upstream, code, request)
     return sendProblem(request, reply, status, code, detail)
   })
 

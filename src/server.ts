@@ -32,6 +32,8 @@ import type { UpstreamRuntime } from './proxy/runtime.js'
 import { UpstreamRuntimes } from './proxy/upstream-runtimes.js'
 import { RequestSwitch } from './request-switch.js'
 import { openStore, type Store } from './store/index.js'
+import { openTracing, type Tracing } from './telemetry/tracing.js'
+import { packageVersion } from './cli/version.js'
 
 export type { ReloadOptions } from './ops/reload-apply.js'
 export type { ReloadReport } from './ops/config-state.js'
@@ -58,6 +60,8 @@ export interface Sidecar {
   readonly logger: Logger
   readonly store: Store
   readonly configState: ConfigState
+  /** OpenTelemetry tracing, when `telemetry` names an endpoint (restart to change). */
+  readonly tracing: Tracing | undefined
   /**
    * Take up `next` (validated, flags and TOLLGATE_* variables applied):
    * applied, partial (what needs a restart keeps its running value) or
@@ -107,12 +111,15 @@ export async function buildServer (config: Config, deps: ServerDeps = {}): Promi
   const configState = new ConfigState(metrics.registry, config, deps.interpolated)
   // Where limiter and token state live (memory or Redis); with store.onUnavailable: fail, an unreachable Redis stops startup here.
   const store = await openStore(config.store, { log: logger.child({ component: 'store' }) })
+  // Off (undefined) unless an endpoint is configured: then, and only then, the OpenTelemetry SDK is loaded.
+  const tracing = await openTracing(config.telemetry, { version: packageVersion(), log: logger.child({ component: 'tracing' }) })
   // One meter per upstream name for the process' life: a reload must not restart its counters.
   const meters = new Map<string, UpstreamMeter>()
   const runtimes = new UpstreamRuntimes({
     store,
     logger,
     env,
+    tracing,
     meter: (name) => {
       let meter = meters.get(name)
       if (meter === undefined) meters.set(name, meter = metrics.meter(name))
@@ -140,13 +147,14 @@ export async function buildServer (config: Config, deps: ServerDeps = {}): Promi
     registerOpsEndpoints(admin, ops)
   }
 
-  const generationDeps: GenerationDeps = { server: app.server, logger, fastifyLogger, metrics, lifecycle, ops: admin === undefined ? ops : undefined }
+  const generationDeps: GenerationDeps = { server: app.server, logger, fastifyLogger, metrics, lifecycle, ops: admin === undefined ? ops : undefined, tracing }
   const first = runtimes.build(config.upstreams)
   try {
     state.current = await buildGeneration(config, first.runtimes, deps.interpolated, generationDeps)
   } catch (err) {
     await first.abort()
     await store.close()
+    await tracing?.shutdown()
     throw err
   }
   first.commit()
@@ -167,6 +175,8 @@ export async function buildServer (config: Config, deps: ServerDeps = {}): Promi
       await runtimes.release(generation.upstreams)
     }))
     await store.close()
+    // Last: the spans of the requests just finished are exported before the process goes.
+    await tracing?.shutdown()
   })
 
   const context = { state, runtimes, redacting, logger, env, lifecycle, store, configState, generationDeps, switchTo }
@@ -179,6 +189,7 @@ export async function buildServer (config: Config, deps: ServerDeps = {}): Promi
     logger,
     store,
     configState,
+    tracing,
     reload: async (next, options = {}) => {
       const run = state.queue.then(async () => await applyReload(context, next, options))
       state.queue = run.then(() => {}, () => {})

@@ -12,6 +12,7 @@ import { createStaticBearer, noCredentials } from './static.js'
 import { createTokenCache } from './token-cache.js'
 import { createTokenRequest } from './token-request.js'
 import type { TokenStore } from './token-store.js'
+import type { TokenFetchTracer } from '../telemetry/tracing.js'
 
 export type { CredentialSource, CredentialStatus } from './source.js'
 export type { TokenFetchError, TokenFailureReason } from './token-request.js'
@@ -36,6 +37,8 @@ export interface CredentialDeps {
   }
   /** Metrics hook, called once per token request; `reason` is a TokenFailureReason, or `rejected`. */
   readonly onFetch?: (outcome: 'ok' | 'failed', reason?: string) => void
+  /** Tracing on: each token request of an oauth2 source is a span. */
+  readonly tracer?: TokenFetchTracer
 }
 
 const monotonic = (): number => performance.now()
@@ -70,7 +73,8 @@ export function createCredentialSource (upstream: string, auth: AuthConfig, deps
         now,
         wallNow,
         log: deps.log,
-        onFetch: deps.onFetch
+        onFetch: deps.onFetch,
+        tracer: deps.tracer
       })
     }
   }

@@ -4,6 +4,8 @@
  * upstream, chosen at startup by `createCredentialSource`.
  */
 
+import type { TokenAsker } from '../telemetry/tracing.js'
+
 export interface CredentialStatus {
   readonly type: string
   /** valid | expired | fetching | failing | rejected (the upstream refused a new token on its first use) | none */
@@ -24,8 +26,12 @@ export interface CredentialSource {
    * share its outcome. A failure rejects with a TG_TOKEN_FETCH_FAILED error
    * whose message never holds a secret, or, during the backoff after a token
    * was refused on its first use, TG_TOKEN_REJECTED with `retryAfterMs`.
+   *
+   * `asker`: the request's span, when tracing is on (null or absent when
+   * off): a token fetch it starts is traced as its child, one it waits for
+   * is linked from it.
    */
-  authorization (): string | undefined | Promise<string | undefined>
+  authorization (asker?: TokenAsker | null): string | undefined | Promise<string | undefined>
   /**
    * An upstream answered 401 to a request that carried `value`: drop that
    * credential, unless a newer one has replaced it meanwhile. A fetched

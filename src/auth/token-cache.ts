@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { TokenRejected } from '../errors.js'
+import type { TokenAsker, TokenFetchSpan, TokenFetchTracer } from '../telemetry/tracing.js'
 import type { CredentialSource, CredentialStatus } from './source.js'
 import { fetchFailure, type TokenAnswer, type TokenFetchError } from './token-request.js'
 import { failureBackoffMs, fetchLockMs, type Failure, type FailureReason, type Lease, type StoredToken, type TokenEvent, type TokenStore } from './token-store.js'
@@ -20,8 +21,8 @@ export interface TokenCacheLog {
 export interface TokenCacheOptions {
   /** Where the token state shared with other sources or replicas lives. */
   readonly store: TokenStore
-  /** One token request; rejects only with a TokenFetchError. */
-  readonly fetchToken: () => Promise<TokenAnswer>
+  /** One token request, traced by `span` when tracing is on; rejects only with a TokenFetchError. */
+  readonly fetchToken: (span?: TokenFetchSpan) => Promise<TokenAnswer>
   /** The token request's timeout: it bounds the fetch lock, and how long we wait for another fetcher. */
   readonly fetchTimeoutMs: number
   readonly refreshBeforeMs: number
@@ -32,6 +33,8 @@ export interface TokenCacheOptions {
   readonly log?: TokenCacheLog | undefined
   /** Metrics hook: once per token request, and once per token rejected on its first use. */
   readonly onFetch?: ((outcome: 'ok' | 'failed', reason?: string) => void) | undefined
+  /** Tracing on: each token request is a span (telemetry/tracing.ts). */
+  readonly tracer?: TokenFetchTracer | undefined
 }
 
 /**
@@ -59,6 +62,9 @@ export interface TokenCacheOptions {
  *   callers get TG_TOKEN_REJECTED, with nothing sent upstream.
  * - One clock: lifetimes and backoffs are read on the monotonic `now`; the
  *   wall clock is read only to report instants.
+ * - Traced (when a tracer is given): the token request is a span, a child of
+ *   the request that started the fetch (a root span for a refresh), linked
+ *   from every request that waited for it; the valid-token path never looks.
  */
 export function createTokenCache (options: TokenCacheOptions): CredentialSource {
   return new TokenCache(options)
@@ -74,6 +80,13 @@ interface Held {
   readonly streak: number
 }
 
+/** The fetch under way, as tracing sees it: who started it, its span once the request goes out, who waits. */
+interface FetchTrace {
+  readonly starter: TokenAsker | undefined
+  span: TokenFetchSpan | undefined
+  readonly waiters: TokenAsker[]
+}
+
 interface Remembered {
   readonly until: number
   readonly reason: FailureReason
@@ -83,7 +96,7 @@ interface Remembered {
 
 class TokenCache implements CredentialSource {
   readonly #store: TokenStore
-  readonly #fetchToken: () => Promise<TokenAnswer>
+  readonly #fetchToken: (span?: TokenFetchSpan) => Promise<TokenAnswer>
   readonly #refreshBeforeMs: number
   readonly #lockMs: number
   readonly #maxWaitMs: number
@@ -91,6 +104,9 @@ class TokenCache implements CredentialSource {
   readonly #wallNow: () => number
   readonly #log: TokenCacheLog | undefined
   readonly #onFetch: TokenCacheOptions['onFetch']
+  readonly #tracer: TokenFetchTracer | undefined
+  /** Only while a fetch runs with tracing on. */
+  #fetchTrace: FetchTrace | undefined
   readonly #wake = new Set<() => void>()
   readonly #unwatch: () => void
   #held: Held | undefined
@@ -116,13 +132,14 @@ class TokenCache implements CredentialSource {
     this.#wallNow = options.wallNow
     this.#log = options.log
     this.#onFetch = options.onFetch
+    this.#tracer = options.tracer
     this.#unwatch = this.#store.watch((event) => this.#event(event))
     // A live token left by an earlier source with the same credentials is ours to serve and refresh now.
     const stored = this.#store.read?.()
     if (stored !== undefined) this.#adopt(stored, 0, this.#now())
   }
 
-  authorization (): string | Promise<string> {
+  authorization (asker?: TokenAsker | null): string | Promise<string> {
     const held = this.#held
     if (held !== undefined) {
       const now = this.#now()
@@ -135,7 +152,9 @@ class TokenCache implements CredentialSource {
       // Expired: dropped, never handed out; the caller waits on a fetch.
       this.#drop()
     }
-    return this.#pending ?? this.#missing()
+    if (this.#pending === undefined) return this.#missing(asker ?? undefined)
+    if (asker !== undefined && asker !== null) this.#joined(asker)
+    return this.#pending
   }
 
   invalidate (value: string): void {
@@ -202,7 +221,7 @@ class TokenCache implements CredentialSource {
   }
 
   /** No valid token held. */
-  #missing (): string | Promise<string> {
+  #missing (asker: TokenAsker | undefined): string | Promise<string> {
     // Another source over the same store may have one (the memory store answers at once).
     const stored = this.#store.read?.()
     if (stored !== undefined) return this.#adopt(stored, 0, this.#now()).authorization
@@ -211,20 +230,32 @@ class TokenCache implements CredentialSource {
       const leftMs = failure.until - this.#now()
       if (leftMs > 0) return Promise.reject(errorOf(failure, leftMs))
     }
-    return this.#fetch()
+    return this.#fetch(asker)
   }
 
-  #fetch (): Promise<string> {
-    const current: Promise<string> = this.#obtain().finally(() => {
+  /** `starter`: the request that needs it (traced as the fetch's parent); none for a refresh. */
+  #fetch (starter?: TokenAsker): Promise<string> {
+    const traced: FetchTrace | undefined = this.#tracer === undefined ? undefined : { starter, span: undefined, waiters: [] }
+    const current: Promise<string> = this.#obtain(traced).finally(() => {
       // Identity check: only the fetch that set #pending may clear it.
       if (this.#pending === current) this.#pending = undefined
+      if (this.#fetchTrace === traced) this.#fetchTrace = undefined
     })
     this.#pending = current
+    this.#fetchTrace = traced
     return current
   }
 
+  /** A request waits for the fetch under way: linked to its span (now, or once the token request goes out). */
+  #joined (asker: TokenAsker): void {
+    const traced = this.#fetchTrace
+    if (traced === undefined || traced.starter === asker) return
+    if (traced.span === undefined) traced.waiters.push(asker)
+    else asker.waitedFor(traced.span)
+  }
+
   /** The stored token, or the lock and a fetch, or a wait for whoever holds the lock. */
-  async #obtain (): Promise<string> {
+  async #obtain (traced: FetchTrace | undefined): Promise<string> {
     const startedAt = this.#now()
     let delayMs = POLL_MIN_MS
     for (;;) {
@@ -240,7 +271,7 @@ class TokenCache implements CredentialSource {
           this.#log?.debug?.({ reason: claim.failure.detail, backoffMs: claim.backoffMs }, 'token fetch failed elsewhere: backing off')
           throw errorOf(this.#remember(claim.failure, claim.backoffMs), claim.backoffMs)
         case 'fetch':
-          return await this.#fetchFor(claim.lease, claim.streak)
+          return await this.#fetchFor(claim.lease, claim.streak, traced)
         case 'wait':
           if (this.#now() - startedAt >= this.#maxWaitMs) {
             throw fetchFailure(`no token from the fetch under way elsewhere within ${this.#maxWaitMs} ms`, 'timeout')
@@ -252,14 +283,20 @@ class TokenCache implements CredentialSource {
   }
 
   /** We hold the lock: ask the token endpoint, and store the outcome for every sharer. */
-  async #fetchFor (lease: Lease, streak: number): Promise<string> {
+  async #fetchFor (lease: Lease, streak: number, traced: FetchTrace | undefined): Promise<string> {
     // Lifetimes count from when the request was sent, so expiry is never late.
     const sentAt = this.#now()
+    let span: TokenFetchSpan | undefined
+    if (traced !== undefined && this.#tracer !== undefined) {
+      span = traced.span = this.#tracer.start(traced.starter)
+      for (const waiter of traced.waiters.splice(0)) waiter.waitedFor(span)
+    }
     let answer: TokenAnswer
     try {
-      answer = await this.#fetchToken()
+      answer = await this.#fetchToken(span)
     } catch (err) {
       const error = err as TokenFetchError
+      span?.end(error.reason)
       this.#fetchesFailed++
       this.#onFetch?.('failed', error.reason)
       const failure: Failure = { detail: error.detail, reason: error.reason, retryAfterMs: error.retryAfterMs }
@@ -269,6 +306,7 @@ class TokenCache implements CredentialSource {
       this.#remember(failure, backoffMs, error)
       throw error
     }
+    span?.end()
     this.#fetchesOk++
     this.#onFetch?.('ok')
     const token: StoredToken = {

@@ -4,6 +4,7 @@ import { TokenFetchFailed } from '../errors.js'
 import { capRetryAfter, parseRetryAfter } from '../http/retry-after.js'
 import { describeEgressError } from '../egress/errors.js'
 import { loggableUrl } from '../logger.js'
+import type { TokenFetchSpan } from '../telemetry/tracing.js'
 import { createClientAuth, secretForms } from './client-auth.js'
 
 /** Lifetime of a token whose answer has no `expires_in` and which is no JWT with `exp`. */
@@ -84,7 +85,7 @@ export interface TokenRequestDeps {
  * @see https://www.rfc-editor.org/rfc/rfc6749#section-5.1 (answer)
  * @see https://www.rfc-editor.org/rfc/rfc6749#section-5.2 (error answer)
  */
-export function createTokenRequest (auth: OAuth2ClientCredentialsAuth, deps: TokenRequestDeps): () => Promise<TokenAnswer> {
+export function createTokenRequest (auth: OAuth2ClientCredentialsAuth, deps: TokenRequestDeps): (span?: TokenFetchSpan) => Promise<TokenAnswer> {
   const { tokenUrl, timeoutMs, maxTokenTtlMs = Infinity } = auth
   const { now } = deps
   const clientAuth = createClientAuth(auth, now)
@@ -120,7 +121,8 @@ export function createTokenRequest (auth: OAuth2ClientCredentialsAuth, deps: Tok
   } as const
   const url = loggableUrl(tokenUrl)
 
-  return async () => {
+  // Traced: the token request carries its span's traceparent, so the token server's trace joins ours (envoyproxy/envoy#41343).
+  return async (span) => {
     let prepared: Body
     try {
       prepared = await body()
@@ -135,8 +137,10 @@ export function createTokenRequest (auth: OAuth2ClientCredentialsAuth, deps: Tok
     let text: string | undefined
     try {
       // One deadline for connecting, the headers and the body alike.
-      const res = await request(tokenUrl, { ...options, body: payload, signal: AbortSignal.timeout(timeoutMs) })
+      const headers = span === undefined ? options.headers : { ...options.headers, traceparent: span.traceparent }
+      const res = await request(tokenUrl, { ...options, headers, body: payload, signal: AbortSignal.timeout(timeoutMs) })
       status = res.statusCode
+      span?.status(status)
       retryAfter = res.headers['retry-after']
       text = await readText(res.body)
     } catch (err) {

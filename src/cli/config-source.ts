@@ -7,11 +7,13 @@
  *   empty TOLLGATE_CONFIG is an error, not "no config": a template left blank
  *   must not start the demo where a sidecar was meant to run.
  * - `--port N` wins over `server.port`; TOLLGATE_LOG_LEVEL and
- *   TOLLGATE_LOG_FORMAT over `log.level` and `log.format`.
+ *   TOLLGATE_LOG_FORMAT over `log.level` and `log.format`; the standard
+ *   OTEL_* variables over `telemetry` (config/telemetry.ts).
  */
 import type { ConfigIssue } from '../config/issues.js'
 import { logSchema } from '../config/schema.js'
 import type { Config } from '../config/types.js'
+import { applyTelemetryEnv } from '../config/telemetry.js'
 
 export type ConfigFrom = '--config' | 'argument' | 'TOLLGATE_CONFIG'
 
@@ -83,7 +85,18 @@ export function applyOverrides (config: Config, flags: FlagOverrides, env: NodeJ
     log = { ...log, [field]: value }
     applied.push(`log.${field} from ${name}`)
   }
-  const overridden = { ...config, server, log: log as Config['log'] }
+  const traced = applyTelemetryEnv(config.telemetry, env)
+  applied.push(...traced.applied)
+  issues.push(...traced.issues)
+  const { telemetry: _fileTelemetry, ...rest } = config
+  const overridden: Config = {
+    ...rest,
+    server,
+    log: log as Config['log'],
+    ...(traced.telemetry === undefined ? {} : { telemetry: traced.telemetry }),
+    // Header values from OTEL_EXPORTER_OTLP_HEADERS are secrets like the file's.
+    secrets: traced.secrets.length === 0 ? config.secrets : [...new Set([...config.secrets, ...traced.secrets.filter((value) => value.length >= 4)])].sort((a, b) => b.length - a.length)
+  }
   return usage === undefined ? { config: overridden, applied, issues } : { config: overridden, applied, issues, usage }
 }
 

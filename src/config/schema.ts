@@ -185,6 +185,7 @@ export const topSchema = z.strictObject({
   server: z.unknown().optional(),
   log: z.unknown().optional(),
   store: z.unknown().optional(),
+  telemetry: z.unknown().optional(),
   upstreams: z.record(z.string().regex(UPSTREAM_NAME, { message: 'is not a valid upstream name: letters, digits, _ . and -, starting with a letter or digit' }), z.unknown())
 })
 

@@ -148,12 +148,33 @@ export interface StoreConfig {
   readonly redis?: Readonly<Record<string, unknown>>
 }
 
+export type TraceProtocol = 'http/protobuf' | 'http/json'
+export type TraceSampler = 'always_on' | 'always_off' | 'traceidratio' | 'parentbased_always_on' | 'parentbased_always_off' | 'parentbased_traceidratio'
+
+/** OpenTelemetry tracing (config/telemetry.ts): the file's `telemetry` with the OTEL_* variables applied. */
+export interface TelemetryConfig {
+  /** OTLP/HTTP base URL: spans go to `<endpoint>/v1/traces`. Neither this nor tracesEndpoint: tracing is off. */
+  readonly endpoint?: string
+  /** The traces URL exactly; wins over endpoint. */
+  readonly tracesEndpoint?: string
+  readonly protocol: TraceProtocol
+  /** Sent with every export; every value is a secret. Names lower-cased. */
+  readonly headers: Readonly<Record<string, string>>
+  readonly serviceName: string
+  readonly resourceAttributes: Readonly<Record<string, string>>
+  readonly sampler: TraceSampler
+  /** The ratio of the traceidratio samplers (default 1). */
+  readonly samplerArg?: number
+}
+
 export interface Config {
   readonly server: ServerConfig
   /** `format`: JSON lines (the default), or pretty (pino-pretty, for a person at a terminal). */
   readonly log: { readonly level: string, readonly format: 'json' | 'pretty' }
   readonly store: StoreConfig
   readonly upstreams: readonly UpstreamConfig[]
+  /** Present when the file has a `telemetry` section or an OTEL_* variable configures tracing. */
+  readonly telemetry?: TelemetryConfig
   /**
    * Every secret value the config holds (client secrets, private keys,
    * static tokens, inbound token, store key, proxy passwords, mTLS keys),

@@ -14,6 +14,7 @@ import { applyPreset } from './preset-merge.js'
 import { authSchema, logSchema, serverSchema, storeSchema, topSchema, UPSTREAM_NAME, upstreamBodySchema, type RawAuth, type RawServer, type RawUpstream } from './schema.js'
 import { resolveStore } from './store.js'
 import { closest } from './suggest.js'
+import { resolveTelemetry, telemetrySchema } from './telemetry.js'
 import { privateKeyProblem, resolveTls } from './tls.js'
 import type { AuthConfig, Config, RateLimitConfig, ServerConfig, SigningAlg, UpstreamConfig } from './types.js'
 import { isPlainObject, optional, safeUrl } from './values.js'
@@ -59,6 +60,8 @@ function resolve (raw: Record<string, unknown>, issues: ConfigIssue[]): Config {
   const server = resolveServer(section(serverSchema, raw.server ?? {}, 'server', issues) ?? {}, issues, secrets)
   const store = resolveStore(section(storeSchema, raw.store ?? {}, 'store', issues) ?? {}, issues, secrets)
   const log = section(logSchema, raw.log ?? {}, 'log', issues) ?? {}
+  const rawTelemetry = raw.telemetry === undefined ? undefined : section(telemetrySchema, raw.telemetry, 'telemetry', issues)
+  const telemetry = rawTelemetry === undefined ? undefined : resolveTelemetry(rawTelemetry, issues, secrets)
   const upstreams: UpstreamConfig[] = []
   const prefixOwners = new Map<string, string>()
   const rawUpstreams = isPlainObject(raw.upstreams) ? raw.upstreams : {}
@@ -88,6 +91,7 @@ function resolve (raw: Record<string, unknown>, issues: ConfigIssue[]): Config {
     log: { level: log.level ?? defaults.DEFAULT_LOG_LEVEL, format: log.format ?? defaults.DEFAULT_LOG_FORMAT },
     store,
     upstreams,
+    ...optional('telemetry', telemetry),
     // Longest first: a secret that contains another is redacted whole.
     secrets: [...secrets].filter((value) => value.length >= 4).sort((a, b) => b.length - a.length)
   })

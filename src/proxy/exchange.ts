@@ -17,6 +17,11 @@
  * `maxWait` bounds the time spent waiting inside tollgate across every
  * attempt, from arrival: a retry waits only for what is left, and a pause
  * that outlasts it is passed back at once.
+ *
+ * Traced (telemetry/tracing.ts), the request's span learns what the
+ * exchange does: the limiter's waits as events, each attempt as a child
+ * span (ended when its headers arrive or it fails), the token fetch it
+ * started or waited for. Off, `span` is null and each place checks that alone.
  */
 import type { IncomingHttpHeaders } from 'node:http'
 import type { Readable } from 'node:stream'
@@ -27,6 +32,7 @@ import { BodyTooLarge } from '../errors.js'
 import { capRetryAfter, MAX_RETRY_AFTER_MS, parseRetryAfter } from '../http/retry-after.js'
 import type { Permit } from '../limit/limiter.js'
 import type { UpstreamMeter } from '../ops/metrics.js'
+import type { AttemptSpan, ServerSpan } from '../telemetry/tracing.js'
 import { limitBody, readBody, REPLAY_LIMIT } from './body.js'
 import type { UpstreamRuntime } from './runtime.js'
 
@@ -74,6 +80,10 @@ export class Exchange implements DispatchWatcher {
   bodyMapped = false
   /** The request body broke tollgate's own limit (a chunked body over bodyLimit). */
   bodyError: Error | undefined = undefined
+  /** The request's SERVER span; null when tracing is off. */
+  readonly span: ServerSpan | null
+  /** The current attempt's CLIENT span (upstream-plugin.ts starts it), until it ends. */
+  attemptSpan: AttemptSpan | undefined = undefined
 
   readonly #runtime: UpstreamRuntime
   readonly #reply: FastifyReply
@@ -102,6 +112,8 @@ export class Exchange implements DispatchWatcher {
     this.path = path
     this.replayable = replayable
     this.#maxWaitMs = runtime.config.rateLimit?.maxWaitMs ?? Infinity
+    this.span = reply.request.serverSpan
+    if (this.span !== null) this.span.routed(this.upstream, runtime.config.prefix)
     // Counted until the response closes: a retired config generation is closed once its exchanges are over.
     runtime.activity.enter()
     reply.raw.once('close', () => { this.#closed() })
@@ -113,7 +125,7 @@ export class Exchange implements DispatchWatcher {
    */
   prepareNow (headers: IncomingHttpHeaders): boolean {
     if (headers['content-length'] !== undefined || headers['transfer-encoding'] !== undefined) return false
-    const authorization = this.#runtime.credentials.authorization()
+    const authorization = this.#runtime.credentials.authorization(this.span)
     const permit = typeof authorization === 'object' ? undefined : this.#runtime.limiter.tryAcquire?.()
     if (permit === undefined) {
       this.#pending = authorization
@@ -128,7 +140,7 @@ export class Exchange implements DispatchWatcher {
   async prepare (request: FastifyRequest): Promise<void> {
     await this.#prepareBody(request)
     const waitStart = performance.now()
-    const pending = this.#pending ?? this.#runtime.credentials.authorization()
+    const pending = this.#pending ?? this.#runtime.credentials.authorization(this.span)
     this.#pending = undefined
     this.authorization = typeof pending === 'object' ? await pending : pending
     this.#leaveIfGone()
@@ -138,7 +150,7 @@ export class Exchange implements DispatchWatcher {
     if (waited > 1) {
       this.waitedMs += waited
       // The wait may have outlived the token: take the current one (a plain string unless it must be refetched).
-      this.authorization = await this.#runtime.credentials.authorization()
+      this.authorization = await this.#runtime.credentials.authorization(this.span)
       this.#leaveIfGone()
     }
   }
@@ -159,6 +171,10 @@ export class Exchange implements DispatchWatcher {
 
   headers (statusCode: number, headers: IncomingHttpHeaders): void {
     this.#inFlight = undefined
+    if (this.attemptSpan !== undefined) {
+      this.attemptSpan.answered(statusCode)
+      this.attemptSpan = undefined
+    }
     // reply-from drops an answer for an app that has gone (request.raw.aborted): learn from it here.
     if (appGone(this.#reply.raw)) this.#learn(statusCode, headers)
   }
@@ -192,7 +208,7 @@ export class Exchange implements DispatchWatcher {
     this.#permit = undefined
     this.#sent = false
     const waitStart = performance.now()
-    this.authorization = await this.#runtime.credentials.authorization()
+    this.authorization = await this.#runtime.credentials.authorization(this.span)
     this.#leaveIfGone()
     this.#permit = await this.#acquire(this.#maxWaitMs - this.waitedMs)
     this.#leaveIfGone()
@@ -204,9 +220,13 @@ export class Exchange implements DispatchWatcher {
     this.#permit?.release()
   }
 
-  /** The attempt failed before an answer (network, timeout, our own body limit): it may have reached the upstream. */
-  failed (): void {
+  /** The attempt failed before an answer (network, timeout, our own body limit): it may have reached the upstream. `error`: what the app is answered. */
+  failed (error?: Error): void {
     this.#inFlight = undefined
+    if (this.attemptSpan !== undefined) {
+      this.attemptSpan.failed(errorType(error))
+      this.attemptSpan = undefined
+    }
     this.upstreamMs += performance.now() - this.#attemptStartedAt
     this.sidecarMs = this.#reply.elapsedTime - this.upstreamMs
     this.#permit?.release()
@@ -239,11 +259,17 @@ export class Exchange implements DispatchWatcher {
 
   async #acquire (budgetMs?: number): Promise<Permit> {
     this.#waiting ??= new AbortController()
+    const span = this.span
+    const startedAt = span === null ? 0 : performance.now()
     try {
-      return await this.#runtime.limiter.acquire(this.#waiting.signal, budgetMs)
+      const permit = await this.#runtime.limiter.acquire(this.#waiting.signal, budgetMs)
+      if (span !== null) span.limiterWait(startedAt, performance.now() - startedAt, 'acquired')
+      return permit
     } catch (err) {
-      const reason = METER_REASONS[(err as { code?: string }).code ?? '']
+      const code = (err as { code?: string }).code ?? ''
+      const reason = METER_REASONS[code]
       if (reason !== undefined) this.meter.rejected(reason)
+      if (span !== null) span.limiterWait(startedAt, performance.now() - startedAt, errorType(err as Error))
       throw err
     }
   }
@@ -284,12 +310,24 @@ export class Exchange implements DispatchWatcher {
       this.#waiting?.abort(new ClientGone())
       // On the wire with no answer yet: the vendor is not kept working for nobody.
       this.#inFlight?.abort(new ClientGone())
+      // No response to log: the spans end here (each ends once; onResponse may have ended the request's).
+      this.attemptSpan?.failed('ClientGone')
+      this.span?.end(CLIENT_CLOSED_STATUS, 'ClientGone')
     }
     // Sent: its unit is stamped (it may have reached the vendor). Not sent: it goes back unstamped.
     if (this.#sent) this.#permit?.release()
     else this.#permit?.withdraw()
     this.#runtime.activity.leave()
   }
+}
+
+/** What tollgate answers for an app that hung up (src/problem.ts CLIENT_CLOSED_REQUEST, nginx's 499). */
+const CLIENT_CLOSED_STATUS = 499
+
+/** A span's error.type for an error: its TG_* code, else its name (ClientGone, AbortError). */
+function errorType (error: Error | undefined): string {
+  const code = (error as { code?: unknown } | undefined)?.code
+  return typeof code === 'string' ? code : error?.name ?? 'Error'
 }
 
 /** A 429, or a 503 that says when to come back: the upstream pauses, and the request may be retried after. */

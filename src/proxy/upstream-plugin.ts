@@ -116,6 +116,8 @@ export default async function upstreamPlugin (app: FastifyInstance, { runtime }:
     const rewritten = rewriteHeaders(headers, request.id, exchange.authorization)
     // A mapped body streamed on has another length: sent chunked. A kept one carries its own (reply-from).
     if (exchange.bodyMapped && exchange.replayBody === undefined) delete rewritten['content-length']
+    // Traced: the vendor's parent is this attempt's span (the app's traceparent, passed through above, is replaced).
+    if (exchange.attemptSpan !== undefined) rewritten.traceparent = exchange.attemptSpan.traceparent
     // The dispatcher finds the exchange here (egress/deadline.ts): to abort it, and to show it the answer.
     ;(rewritten as Record<symbol, unknown>)[kDispatchWatcher] = exchange
     return rewritten
@@ -140,6 +142,8 @@ export default async function upstreamPlugin (app: FastifyInstance, { runtime }:
   function send (request: FastifyRequest, reply: FastifyReply): void {
     const exchange = request.tollgate as Exchange
     exchange.sending()
+    // Traced: one CLIENT span per attempt, url.full with every query value REDACTED (as the debug line below).
+    if (exchange.span !== null) exchange.attemptSpan = exchange.span.attempt(request.method, target.origin, outgoingUrl(request.url, exchange.path), exchange.attempts - 1)
     if (debug) request.log.debug({ upstream: config.name, attempt: exchange.attempts, method: request.method, url: outgoingUrl(request.url, exchange.path) }, 'upstream request')
     const body = exchange.replayBody
     const options = body === undefined
@@ -181,10 +185,10 @@ export default async function upstreamPlugin (app: FastifyInstance, { runtime }:
   function onError (reply: FastifyReply, { error }: { error: FastifyError }): void {
     const exchange = reply.request.tollgate as Exchange
     if (exchange.bodyError !== undefined) error = exchange.bodyError as FastifyError
-    exchange.failed()
     // Aborted because the app hung up (exchange.ts): nothing failed upstream.
-    if (error.cause instanceof ClientGone) reply.send(error.cause)
-    else reply.send(translateUpstreamError(error, config.timeoutMs))
+    const answer = error.cause instanceof ClientGone ? error.cause : translateUpstreamError(error, config.timeoutMs)
+    exchange.failed(answer)
+    reply.send(answer)
   }
 
   /** What reply-from sends to (the query byte for byte from the app's URL), for the log: every query value REDACTED. */

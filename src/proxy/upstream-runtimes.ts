@@ -28,6 +28,7 @@ import { createUpstreamDispatchers, MAX_CONNECTIONS_PER_UPSTREAM, type UpstreamD
 import { PAUSE_ONLY, type Limiter } from '../limit/index.js'
 import type { UpstreamMeter } from '../ops/metrics.js'
 import type { Store } from '../store/index.js'
+import type { Tracing } from '../telemetry/tracing.js'
 import { Activity, type UpstreamRuntime } from './runtime.js'
 
 export interface RuntimeDeps {
@@ -37,6 +38,8 @@ export interface RuntimeDeps {
   readonly env: NodeJS.ProcessEnv
   /** One meter per upstream name, for the process' life (its counters must not restart at a reload). */
   readonly meter: (name: string) => UpstreamMeter
+  /** Tracing on: token fetches are spans. */
+  readonly tracing?: Tracing | undefined
 }
 
 /** A new generation's runtimes, not yet in use. */
@@ -169,11 +172,14 @@ export class UpstreamRuntimes {
 
   #credentials (upstream: UpstreamConfig, lineage: Lineage, dispatchers: Shared<UpstreamDispatchers>): Shared<CredentialSource> {
     const token = dispatchers.value.token
+    const { tracing } = this.#deps
+    const tracer = tracing !== undefined && upstream.auth.type === 'oauth2_client_credentials' ? tracing.tokenFetches(upstream.name, upstream.auth.tokenUrl) : undefined
     const source = this.#deps.store.createCredentialSource(upstream, {
       log: forward(lineage),
       onFetch: (outcome) => { lineage.meter.tokenFetch(outcome) },
       tokenHeaders: tokenRequestHeaders(upstream.headers),
-      ...(token === undefined ? {} : { dispatcher: token })
+      ...(token === undefined ? {} : { dispatcher: token }),
+      ...(tracer === undefined ? {} : { tracer })
     })
     // It fetches through this upstream's token dispatcher: that stays open while the source does.
     dispatchers.retain()
