@@ -115,7 +115,7 @@ function run (change: Partial<LimiterRedisRun> = {}): LimiterRedisRun {
     outage: { stopMs: 5000, resumeMs: 7500, spanEndMs: 8000 },
     violations: 0,
     maxOutside: 200,
-    maxInside: 450,
+    maxInside: 190,
     used,
     usedBefore: used,
     usedAfter: used,

@@ -12,7 +12,7 @@ function resolve (fallbackReplicas: unknown): { issues: string[], value: number 
 
 test('store.fallbackReplicas: 1 or more whole replicas; anything else names the field', (t: TestContext) => {
   t.assert.deepStrictEqual(resolve(3), { issues: [], value: 3 })
-  t.assert.deepStrictEqual(resolve('2'), { issues: [], value: 2 }, 'a string of digits, as from ${VAR}')
+  t.assert.deepStrictEqual(resolve('2'), { issues: [], value: 2 }, 'a string of digits, as an interpolated variable gives')
   for (const bad of [0, -1, 1.5, 'three']) {
     const { issues } = resolve(bad)
     t.assert.strictEqual(issues.length, 1, `${String(bad)}: ${issues.join('; ')}`)
