@@ -42,7 +42,15 @@ export function debounce (fn: () => void, ms: number, timers: Timers = NODE_TIME
   return call
 }
 
-/** A file, and where its symlinks lead when that is elsewhere (a link edited in place changes only there). */
+/**
+ * The files, and where their symlinks lead when that is elsewhere (a link's
+ * target edited in place changes only there): what `watchFiles` watches. A
+ * caller compares it to know whether a new watch is needed (a link moved).
+ */
+export function watchTargets (files: readonly string[]): string[] {
+  return [...new Set(files.flatMap(withTarget))].sort()
+}
+
 function withTarget (file: string): string[] {
   try {
     const target = realpathSync(file)
@@ -73,7 +81,7 @@ export interface WatchOptions {
 export function watchFiles (files: readonly string[], onChange: () => void, options: WatchOptions): DirectoryWatch {
   const changed = debounce(onChange, options.debounceMs, options.timers)
   const names = new Map<string, Set<string>>()
-  for (const file of files.flatMap(withTarget)) {
+  for (const file of watchTargets(files)) {
     const dir = dirname(file)
     const set = names.get(dir) ?? new Set<string>()
     set.add(basename(file))

@@ -83,6 +83,13 @@ export async function applyReload (context: ReloadContext, next: Config, options
     const message = (err as Error).message
     return reject(context, [{ path: '', message: `the new config could not be set up: ${createCensor(plan.config.secrets)?.(message) ?? message}` }], options)
   }
+  if (context.lifecycle.draining) {
+    // Shutdown began while it was built: the listener is closing, and it would outlive it.
+    logger.level = previousLevel
+    await generation.app.close()
+    await set.abort()
+    return reject(context, [{ path: '', message: 'the sidecar is shutting down' }], options)
+  }
   set.commit()
   context.switchTo(generation)
   state.current = generation

@@ -20,7 +20,7 @@ import { overriddenChanges } from '../config/changes.js'
 import { loadConfigFile } from '../config/load.js'
 import type { Config } from '../config/types.js'
 import type { ReloadReport, Sidecar } from '../server.js'
-import { watchFiles, type DirectoryWatch, type Timers } from './dir-watch.js'
+import { watchFiles, watchTargets, type DirectoryWatch, type Timers } from './dir-watch.js'
 
 /** Quiet time after the last file event before reloading: a Kubernetes swap or an editor's save is one burst. */
 export const DEFAULT_RELOAD_DEBOUNCE_MS = 250
@@ -49,6 +49,8 @@ export function startReloader (options: ReloaderOptions): Reloader {
   const file = resolve(options.file)
   let fileConfig = options.fileConfig
   let watched: readonly string[] = []
+  /** What the current watch covers, symlink targets included. */
+  let covered = ''
   let seen = fingerprints([file, ...options.files])
   let watch: DirectoryWatch | undefined
   let stopped = false
@@ -57,15 +59,20 @@ export function startReloader (options: ReloaderOptions): Reloader {
   let queued: Promise<ReloadReport> | undefined
 
   const rewatch = (files: readonly string[]): void => {
-    const next = [file, ...files].sort()
-    if (stopped || (watch !== undefined && next.join('\n') === watched.join('\n'))) return
-    watch?.stop()
+    const next = [...new Set([file, ...files])].sort()
+    // A link that now leads elsewhere needs a new watch too (its old target's folder may be gone).
+    const targets = watchTargets(next).join('\n')
+    if (stopped || (watch !== undefined && targets === covered)) return
+    // The new watch first, then the old one goes: no moment with neither.
+    const previous = watch
     watched = next
+    covered = targets
     watch = watchFiles(next, onFiles, {
       debounceMs: options.debounceMs ?? DEFAULT_RELOAD_DEBOUNCE_MS,
       ...(options.timers === undefined ? {} : { timers: options.timers }),
       onError: (dir, err) => { sidecar.logger.warn({ dir, code: (err as NodeJS.ErrnoException).code }, 'cannot watch a config folder: changes there need a SIGHUP') }
     })
+    previous?.stop()
   }
 
   const once = async (reason: string): Promise<ReloadReport> => {
