@@ -4,7 +4,7 @@
  * dynamic import() only when an endpoint is configured. With tracing off no
  * `@opentelemetry/*` module is loaded, and the request path pays one null
  * check where a span would be made (habit H2: features that are off cost
- * nothing; test/cli/tracing-off-loads-nothing.test.ts checks the module graph).
+ * nothing; test/cli/tracing-off-module-graph.test.ts checks the module graph).
  *
  * What is traced (docs/tracing.md), by the stable HTTP semantic conventions:
  *

@@ -38,6 +38,8 @@ export interface ExportRequest {
   readonly contentType: string
   readonly headers: IncomingHttpHeaders
   readonly path: string
+  /** As received: what a scan for secrets reads whole. */
+  readonly body: Buffer
 }
 
 export interface OtlpReceiver {
@@ -207,8 +209,8 @@ export async function startOtlpReceiver (t: TestContext): Promise<OtlpReceiver &
     req.on('data', (chunk: Buffer) => chunks.push(chunk))
     req.on('end', () => {
       const contentType = req.headers['content-type'] ?? ''
-      exports.push({ contentType, headers: req.headers, path: req.url ?? '' })
       const body = Buffer.concat(chunks)
+      exports.push({ contentType, headers: req.headers, path: req.url ?? '', body })
       try {
         const plain = contentType.startsWith('application/json') ? JSON.parse(body.toString('utf8')) as Plain : decodeProtobuf(body)
         spans.push(...flatten(plain))
