@@ -61,7 +61,8 @@ export async function applyReload (context: ReloadContext, next: Config, options
   const report: ReloadReport = { at: Date.now(), result: plan.restartNeeded.length > 0 ? 'partial' : 'applied', problems: [], restartNeeded: plan.restartNeeded, overridden }
   const noted = { ...reason, ...(report.restartNeeded.length === 0 ? {} : { restartNeeded: report.restartNeeded }), ...(overridden.length === 0 ? {} : { overridden }) }
 
-  if (same(plan.config, current.config)) {
+  // Secrets are compared through the fields that hold them (the list only ever grows: planReload keeps old ones for the censor).
+  if (same({ ...plan.config, secrets: [] }, { ...current.config, secrets: [] })) {
     configState.recorded(report)
     logger[report.result === 'partial' ? 'warn' : 'info']({ generation: configState.generation, result: report.result, ...noted }, 'config reloaded: nothing to change')
     return report
