@@ -4,9 +4,15 @@
  * an asynchronous destination, as in production, only to /dev/null (or a
  * file) instead of stdout. It reports the limiter's and the token cache's
  * status and its own memory over IPC.
+ *
+ * Tracing is on when this process has the standard OTEL_* variables, applied
+ * as the CLI applies them: `--candidate-flags=--env-file=FILE` turns it on
+ * for the candidate alone (docs/benchmarks.md, *Tracing*). No other variable
+ * of the bench's environment reaches the config.
  */
 import type { AddressInfo } from 'node:net'
 import pino, { type DestinationStream } from 'pino'
+import * as overrides from '../src/cli/config-source.js'
 import { formatIssues } from '../src/config/issues.js'
 import { resolveConfig } from '../src/config/load.js'
 import * as logging from '../src/logger.js'
@@ -22,7 +28,10 @@ if (result.issues !== undefined) throw new Error(`bench config invalid:\n${forma
 const logStream = 'logDestination' in logging
   ? (logging.logDestination as (dest: string) => DestinationStream)(logTo)
   : pino.destination({ dest: logTo, sync: false })
-const sidecar = await buildServer(result.config, { logStream })
+const otel = Object.fromEntries(Object.entries(process.env).filter(([name]) => name.startsWith('OTEL_')))
+// A tree from before the OTEL_* variables were read ignores them: it has no tracing to turn on.
+const config = Object.keys(otel).length === 0 ? result.config : overrides.applyOverrides(result.config, {}, otel).config
+const sidecar = await buildServer(config, { logStream })
 await sidecar.app.listen({ host: '127.0.0.1', port: 0 })
 
 const runtime = sidecar.upstreams[0]
