@@ -32,7 +32,8 @@
 import { randomBytes } from 'node:crypto'
 import { Cluster, type RedisOptions } from 'ioredis'
 import type { StoreConfig } from '../config/types.js'
-import { createRedisClients, explainConnectError, redisPasswords, type RedisClient } from './redis-connect.js'
+import { createRedisClients, explainConnectError, hostAndPort, redisPasswords, type MovedPrimaries, type RedisClient } from './redis-connect.js'
+import { SentinelWatch } from './sentinel-watch.js'
 import { defineScript, type Script } from './scripts.js'
 import { StoreHealth, type Flip } from './store-health.js'
 
@@ -55,6 +56,8 @@ const COOL_DOWN_MS = 1000
 const PROBE_EVERY_MS = 250
 /** After an outage, Redis must answer this long without a failure before the store is used again. */
 const RECOVER_AFTER_MS = 1000
+/** Sentinel said a failover began, and has not said how it ended: at the latest after this, ask the sentinels again. */
+const FAILOVER_MAX_MS = 15_000
 
 export type StoreMessage =
   | { readonly t: 'pause', readonly k: string, readonly ms: number, readonly from: string }
@@ -130,6 +133,13 @@ export class RedisConnection {
   /** Every password of the connection: cut out of any message passed on. */
   readonly #passwords: readonly string[]
   readonly #config: StoreConfig
+  /** With Sentinel: the sentinels' own word on failovers (sentinel-watch.ts). */
+  readonly #sentinels: SentinelWatch | undefined
+  /** Set while Sentinel fails the primary over: the store stays unused until the new primary is known. */
+  #failingOver: NodeJS.Timeout | undefined
+  /** Primaries Sentinel switched away from, and where to (redis-connect.ts); the last switch's new primary. */
+  readonly #moved: MovedPrimaries = new Map()
+  #switchedTo: string | undefined
 
   constructor (config: StoreConfig, log: StoreLog | undefined, deps: ConnectionDeps = {}) {
     this.keyPrefix = config.keyPrefix
@@ -140,7 +150,10 @@ export class RedisConnection {
     this.#config = config
     this.#passwords = redisPasswords(config)
     this.#health = new StoreHealth({ unavailableAfterMs: config.unavailableAfterMs, recoverAfterMs: RECOVER_AFTER_MS, now: deps.now ?? (() => performance.now()) })
-    const { client, subscriber } = createRedisClients(config, redisOptions(config.redis, config.commandTimeoutMs))
+    const { client, subscriber, sentinelWatch } = createRedisClients(config, redisOptions(config.redis, config.commandTimeoutMs), this.#moved)
+    this.#sentinels = sentinelWatch === undefined
+      ? undefined
+      : new SentinelWatch({ ...sentinelWatch, onFailover: () => this.#failover(), onSwitch: (from, to) => this.#switched(from, to), onAbort: () => this.#aborted() })
     this.client = client
     this.#subscriber = subscriber
     this.client.on('ready', () => this.#ready())
@@ -169,12 +182,20 @@ export class RedisConnection {
    * why not when it did not (ioredis keeps trying in the background).
    */
   async start (): Promise<{ readonly ok: true } | { readonly ok: false, readonly reason: string }> {
+    // With Sentinel, connect() does not settle while no sentinel answers (ioredis starts over from the first one):
+    // the first error is the answer at startup.
+    let onError: (err: Error) => void = () => {}
+    const failed = new Promise<never>((_resolve, reject) => { onError = reject })
+    this.client.once('error', onError)
+    const connecting = this.client.connect()
+    connecting.catch(() => {})
     try {
-      await this.client.connect()
+      await Promise.race([connecting, failed])
       return { ok: true }
     } catch (err) {
       return { ok: false, reason: this.#lastError ?? this.#clean((err as Error).message) }
     } finally {
+      this.client.off('error', onError)
       this.#started = true
     }
   }
@@ -227,7 +248,8 @@ export class RedisConnection {
    * health is known without them).
    */
   succeeded (): void {
-    if (this.#health.settled) return
+    // While Sentinel fails over, an answer comes from the old primary: it proves nothing.
+    if (this.#health.settled || this.#failingOver !== undefined) return
     this.#apply(this.#health.succeeded())
   }
 
@@ -266,10 +288,55 @@ export class RedisConnection {
   async close (): Promise<void> {
     this.#closing = true
     this.#stopProbe()
+    this.#sentinels?.close()
+    clearTimeout(this.#failingOver)
     this.#readyListeners.clear()
     this.#lostListeners.clear()
     this.#messageListeners.clear()
     await Promise.all([quit(this.client), quit(this.#subscriber)])
+  }
+
+  /**
+   * Sentinel is about to promote a replica: what is written to this primary
+   * from then on may be lost, so the store is lost now (under fail, 503; under
+   * local, this replica's share), until the switch.
+   */
+  #failover (): void {
+    if (this.#closing) return
+    clearTimeout(this.#failingOver)
+    this.#failingOver = setTimeout(() => {
+      // No word of how it ended: ask the sentinels again.
+      this.#aborted()
+      dropConnection(this.client)
+      dropConnection(this.#subscriber)
+    }, FAILOVER_MAX_MS)
+    this.#failingOver.unref()
+    this.#log?.info({}, 'Sentinel is failing the primary over: the shared store is not used until the new primary is known')
+    this.#apply(this.#health.dropped())
+  }
+
+  /**
+   * The new primary is known: reconnect to it. Each sentinel announces the
+   * switch as it learns of it; the first announcement moves the connections,
+   * the later ones find them moved already.
+   */
+  #switched (from: string, to: string): void {
+    this.#aborted()
+    if (this.#closing || to === this.#switchedTo) return
+    this.#switchedTo = to
+    this.#moved.delete(to)
+    this.#moved.set(from, hostAndPort(to))
+    for (const client of [this.client, this.#subscriber]) {
+      dropConnection(client)
+      // Waiting to retry a primary that died: try the new one now (ioredis' own retry then finds it connected).
+      if (client.status === 'reconnecting') client.connect().catch(() => {})
+    }
+  }
+
+  /** The failover is over (or never happened): the probe brings the store back once the primary answers. */
+  #aborted (): void {
+    clearTimeout(this.#failingOver)
+    this.#failingOver = undefined
   }
 
   /** ioredis messages do not quote the password; this makes sure of it. */

@@ -2,10 +2,11 @@
  * From `store` to ioredis clients, for the three ways to reach Redis:
  * - `url`: one primary (`redis://`, or `rediss://` for TLS);
  * - `sentinels` + `name`: the primary Redis Sentinel names, found again
- *   after a failover. ioredis' failover detector is on: each client listens
- *   for the sentinels' `+switch-master` and reconnects at once. Without it a
- *   client stays on a demoted primary until Sentinel reconfigures it (about
- *   10 s with Redis 7), and every stamp written there meanwhile is lost;
+ *   after a failover. tollgate listens to the sentinels itself
+ *   (sentinel-watch.ts): it stops using the store when a failover starts and
+ *   reconnects at `+switch-master`. Without that a client stays on a demoted
+ *   primary until Sentinel reconfigures it (about 10 s with Redis 7), and
+ *   every stamp written there meanwhile is lost;
  * - `cluster`: ioredis' Cluster client over the startup nodes. Every script
  *   touches the keys of one upstream, all under its `{<upstream>}` hash tag
  *   (window-scripts.ts, token-scripts.ts), so each runs on one slot.
@@ -21,6 +22,7 @@ import { readFileSync } from 'node:fs'
 import { createSecureContext, rootCertificates, type SecureContext } from 'node:tls'
 import { Cluster, Redis, type RedisOptions } from 'ioredis'
 import type { StoreConfig, StoreTlsConfig } from '../config/types.js'
+import type { SentinelWatchOptions } from './sentinel-watch.js'
 
 export type RedisClient = Redis | Cluster
 
@@ -29,7 +31,18 @@ export interface RedisClients {
   readonly client: RedisClient
   /** SUBSCRIBE only: keeps ioredis' offline queue and resubscribes on reconnect. */
   readonly subscriber: RedisClient
+  /** With Sentinel: what sentinel-watch.ts needs to listen to the sentinels. */
+  readonly sentinelWatch?: Omit<SentinelWatchOptions, 'onFailover' | 'onSwitch' | 'onAbort'>
 }
+
+/**
+ * Primaries Sentinel has switched away from (`host:port` → the new one), as
+ * heard on `+switch-master`. A sentinel that has not heard of the switch yet
+ * still names the old primary; this puts the new one in its place (through
+ * ioredis' natMap hook, which is applied to every primary address a sentinel
+ * gives).
+ */
+export type MovedPrimaries = Map<string, { readonly host: string, readonly port: number }>
 
 /** What the subscriber changes in tollgate's options: it waits for Redis rather than failing at once. */
 const SUBSCRIBER: Partial<RedisOptions> = { enableOfflineQueue: true, maxRetriesPerRequest: null, commandTimeout: undefined, lazyConnect: false }
@@ -39,7 +52,7 @@ const SUBSCRIBER: Partial<RedisOptions> = { enableOfflineQueue: true, maxRetries
  * tollgate's ioredis options (redis-client.ts `redisOptions`, store.redis
  * included); the topology, credentials and TLS are added here.
  */
-export function createRedisClients (config: StoreConfig, options: RedisOptions, env: NodeJS.ProcessEnv = process.env): RedisClients {
+export function createRedisClients (config: StoreConfig, options: RedisOptions, moved: MovedPrimaries = new Map(), env: NodeJS.ProcessEnv = process.env): RedisClients {
   const secure = config.tls === undefined ? {} : { tls: { secureContext: secureContextOf(config.tls, env) } }
   const auth: RedisOptions = {
     ...(config.username === undefined ? {} : { username: config.username }),
@@ -57,18 +70,40 @@ export function createRedisClients (config: StoreConfig, options: RedisOptions, 
       name: config.name as string,
       ...(config.sentinelUsername === undefined ? {} : { sentinelUsername: config.sentinelUsername }),
       ...(config.sentinelPassword === undefined ? {} : { sentinelPassword: config.sentinelPassword }),
+      natMap: natMap(moved, options.natMap),
       ...(secure.tls === undefined ? {} : { tls: secure.tls, sentinelTLS: secure.tls, enableTLSForSentinelMode: true }),
-      failoverDetector: true,
-      // No sentinel answering is a failed connect, retried by retryStrategy (ioredis' default would retry inside connect() for ever).
-      sentinelRetryStrategy: () => null,
       ...(options.commandTimeout === undefined ? {} : { sentinelCommandTimeout: options.commandTimeout }),
-      // The failover detector's sentinel connections (ioredis' default waits a minute before reconnecting one).
-      ...(typeof options.retryStrategy === 'function' ? { sentinelReconnectStrategy: options.retryStrategy } : {})
+      // Each connect asks the next sentinel; when all have been asked, this says when to start over. It must give a
+      // delay: without one, ioredis ends the client for good (status 'end'), which a primary that stays down for
+      // as many reconnects as there are sentinels is enough to cause.
+      ...(typeof options.retryStrategy === 'function' ? { sentinelRetryStrategy: options.retryStrategy } : {})
     }
-    return { client: new Redis({ ...options, ...auth, ...sentinel }), subscriber: new Redis({ ...options, ...SUBSCRIBER, ...auth, ...sentinel }) }
+    // Not ioredis' failoverDetector: it hears only +switch-master, and its sentinel connections have no error listener.
+    const watch = {
+      sentinels: sentinel.sentinels as Array<{ host: string, port: number }>,
+      name: sentinel.name as string,
+      connection: {
+        ...(config.sentinelUsername === undefined ? {} : { username: config.sentinelUsername }),
+        ...(config.sentinelPassword === undefined ? {} : { password: config.sentinelPassword }),
+        ...(secure.tls === undefined ? {} : { tls: secure.tls }),
+        ...(options.connectTimeout === undefined ? {} : { connectTimeout: options.connectTimeout }),
+        ...(typeof options.retryStrategy === 'function' ? { retryStrategy: options.retryStrategy } : {})
+      }
+    }
+    return { client: new Redis({ ...options, ...auth, ...sentinel }), subscriber: new Redis({ ...options, ...SUBSCRIBER, ...auth, ...sentinel }), sentinelWatch: watch }
   }
   if (config.url === undefined) throw new TypeError("'store.url', 'store.sentinels' or 'store.cluster' is required for a redis store")
   return { client: new Redis(config.url, { ...options, ...auth, ...secure }), subscriber: new Redis(config.url, { ...options, ...SUBSCRIBER, ...auth, ...secure }) }
+}
+
+/** The moved primaries first, then the operator's own natMap (store.redis.natMap, an object: the config has no functions). */
+function natMap (moved: MovedPrimaries, own: RedisOptions['natMap']): (key: string) => { host: string, port: number } | null {
+  const table = typeof own === 'object' && own !== null ? own as Readonly<Record<string, { host: string, port: number }>> : {}
+  return (key) => {
+    const to = moved.get(key)
+    const address = to === undefined ? key : `${to.host}:${to.port}`
+    return table[address] ?? to ?? null
+  }
 }
 
 function cluster (nodes: ReadonlyArray<{ host: string, port: number }>, options: RedisOptions, node: RedisOptions): Cluster {
@@ -140,7 +175,7 @@ function usesTls (config: StoreConfig): boolean {
 }
 
 /** `host:port` or `redis[s]://host:port` (validated by the config) → ioredis' node form. */
-function hostAndPort (value: string): { host: string, port: number } {
+export function hostAndPort (value: string): { host: string, port: number } {
   const url = new URL(value.includes('://') ? value : `redis://${value}`)
   return { host: url.hostname.replace(/^\[(.*)\]$/, '$1'), port: Number(url.port) }
 }

@@ -135,6 +135,47 @@ export async function startTlsRedis (t: TestContext, pki: Pki, options: { readon
   return { port, url: `rediss://127.0.0.1:${port}`, client: testClient(t, clientOptions) }
 }
 
+export interface TlsSentinel {
+  readonly name: string
+  /** `127.0.0.1:PORT` of the one sentinel: store.sentinels. */
+  readonly sentinels: readonly string[]
+  /** The TLS primary it watches. */
+  readonly primary: TlsRedis
+}
+
+/**
+ * A TLS-only primary and one TLS-only sentinel watching it (quorum 1), both
+ * with the server certificate from `pki`; the sentinel reaches the primary
+ * over TLS too (`tls-replication yes`). Resolves once the sentinel names it.
+ */
+export async function startTlsSentinel (t: TestContext, pki: Pki): Promise<TlsSentinel | undefined> {
+  const primary = await startTlsRedis(t, pki)
+  const binary = redisBinary(t)
+  if (primary === undefined || binary === undefined) return undefined
+  const dir = scratchDir(t)
+  const file = (name: string, pem: string): string => {
+    writeFileSync(join(dir, name), pem, { mode: 0o600 })
+    return join(dir, name)
+  }
+  const name = 'tollgate-tls-primary'
+  const port = await freePort()
+  const conf = join(dir, 'sentinel.conf')
+  writeFileSync(conf, [
+    'port 0', `tls-port ${port}`, 'bind 127.0.0.1', `dir ${dir}`,
+    `tls-cert-file ${file('server.pem', pki.serverCert)}`, `tls-key-file ${file('server.key', pki.serverKey)}`, `tls-ca-cert-file ${file('ca.pem', pki.ca)}`,
+    'tls-auth-clients no', 'tls-replication yes',
+    `sentinel monitor ${name} 127.0.0.1 ${primary.port} 1`, ''
+  ].join('\n'))
+  const tls = { ca: pki.ca }
+  await spawnRedis(t, binary, port, [conf, '--sentinel', '--loglevel', 'warning'], () => answers({ port, tls }))
+  const sentinel = testClient(t, { port, tls })
+  await waitFor('the sentinel to see the primary up', async () => {
+    const fields = await sentinel.call('SENTINEL', 'MASTER', name) as string[]
+    return fields[fields.indexOf('flags') + 1] === 'master'
+  }, 10_000)
+  return { name, sentinels: [`127.0.0.1:${port}`], primary }
+}
+
 export interface SentinelSetOptions {
   /** requirepass on the primary and the replica (the sentinels get it as auth-pass). */
   readonly password?: string
