@@ -88,7 +88,8 @@ test('a password Redis refuses: fail stops startup naming the fields, local star
   if (redis === undefined) return
   await redis.client.call('ACL', 'SETUSER', 'tollgate', ...aclRules('acl-wrong:'))
   const wrong = `${PASSWORD}-not-this-one`
-  const store = { type: 'redis', url: redis.url, username: 'tollgate', password: wrong, keyPrefix: 'acl-wrong:' }
+  // fallbackReplicas: a replica that never reached the store starts nothing rate-limited without it (issue 17 part 4).
+  const store = { type: 'redis', url: redis.url, username: 'tollgate', password: wrong, keyPrefix: 'acl-wrong:', fallbackReplicas: 1 }
 
   const failing = resolveConfig({ log: { level: 'silent' }, store: { ...store, onUnavailable: 'fail' }, upstreams: { vendor: { target: 'http://127.0.0.1:9' } } }, { env: {} })
   if (failing.issues !== undefined) throw new Error(formatIssues(failing.issues))
