@@ -62,7 +62,8 @@ export function createRedisClients (config: StoreConfig, options: RedisOptions, 
     const nodes = config.cluster.map(hostAndPort)
     // rediss:// nodes without store.tls: TLS with Node's trust store.
     const tls = config.tls === undefined && config.cluster.every((node) => node.startsWith('rediss://')) ? { tls: {} } : secure
-    return { client: cluster(nodes, options, { ...auth, ...tls }), subscriber: cluster(nodes, { ...options, ...SUBSCRIBER }, { ...auth, ...tls }) }
+    const tlsNames = usesTls(config)
+    return { client: cluster(nodes, options, { ...auth, ...tls }, tlsNames), subscriber: cluster(nodes, { ...options, ...SUBSCRIBER }, { ...auth, ...tls }, tlsNames) }
   }
   if (config.sentinels !== undefined) {
     const sentinel: RedisOptions = {
@@ -106,9 +107,15 @@ function natMap (moved: MovedPrimaries, own: RedisOptions['natMap']): (key: stri
   }
 }
 
-function cluster (nodes: ReadonlyArray<{ host: string, port: number }>, options: RedisOptions, node: RedisOptions): Cluster {
+/**
+ * `tlsNames`: connect to the startup nodes by the names given, not by the
+ * addresses they resolve to, so that TLS checks the certificate against the
+ * name (ioredis' advice for managed clusters with TLS, such as ElastiCache).
+ */
+function cluster (nodes: ReadonlyArray<{ host: string, port: number }>, options: RedisOptions, node: RedisOptions, tlsNames: boolean): Cluster {
   const { retryStrategy, lazyConnect, enableOfflineQueue, ...perNode } = options
   return new Cluster([...nodes], {
+    ...(tlsNames ? { dnsLookup: (address: string, callback: (err: null, address: string) => void) => callback(null, address) } : {}),
     ...(lazyConnect === undefined ? {} : { lazyConnect }),
     ...(enableOfflineQueue === undefined ? {} : { enableOfflineQueue }),
     ...(retryStrategy === undefined ? {} : { clusterRetryStrategy: retryStrategy }),

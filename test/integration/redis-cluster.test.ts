@@ -5,7 +5,8 @@
  * one shared window, one token fetch, one 429 pause seen by all (the pause
  * of an upstream without a window travels by pub/sub alone). Every script
  * touches one slot: no node counts an error, and each upstream's keys share
- * one slot.
+ * one slot. tollgate runs as an ACL user with the rules docs/scaling.md
+ * gives for a cluster, and no node denies it anything.
  */
 import { test, type TestContext } from 'node:test'
 import { Agent } from 'undici'
@@ -20,6 +21,9 @@ const PREFIX = 'cluster-test:'
 const REQUESTS = 6
 const WINDOW_MS = 600
 const PAUSE_MS = 1000
+const PASSWORD = 'cluster-acl-password-6e'
+/** docs/scaling.md: the standalone rules, plus what ioredis' Cluster client asks (the slot map, the state, its subscriber's name). */
+const ACL_RULES = ['on', `>${PASSWORD}`, `~${PREFIX}*`, `&${PREFIX}events`, '+@read', '+@write', '+@scripting', '+publish', '+subscribe', '+ping', '+info', '+time', '+cluster|slots', '+cluster|info', '+client|setname']
 
 async function get (url: string, dispatcher: Agent): Promise<number> {
   const res = await fetch(url, { dispatcher } as RequestInit)
@@ -37,6 +41,11 @@ test('three replicas on a Redis Cluster: one window, one token fetch, one 429 pa
     return ranges.find(([from, to]) => slot >= from && slot <= to)?.[2]?.[1]
   }))
   t.assert.strictEqual(new Set(owners).size, 3, `the upstreams share primaries: ${owners.join(', ')}`)
+  // ACL users are per node.
+  await Promise.all(cluster.direct.map(async (node) => {
+    await node.call('ACL', 'SETUSER', 'tollgate', ...ACL_RULES)
+    await node.call('ACL', 'LOG', 'RESET')
+  }))
 
   const tokenEndpoint = await startTokenEndpoint(t, async () => {
     // Slow enough that every replica asks while the first fetch is in flight.
@@ -54,7 +63,7 @@ test('three replicas on a Redis Cluster: one window, one token fetch, one 429 pa
     setTimeout(() => res.end('ok'), req.url?.startsWith('/limited') === true ? 20 : 0)
   })
   const fleet = await Promise.all([0, 1, 2].map(() => startSidecar(t, {
-    store: { type: 'redis', cluster: cluster.nodes, keyPrefix: PREFIX, onUnavailable: 'fail' },
+    store: { type: 'redis', cluster: cluster.nodes, username: 'tollgate', password: PASSWORD, keyPrefix: PREFIX, onUnavailable: 'fail' },
     upstreams: {
       limited: { target: `${origin.url}/limited`, rateLimit: { requests: REQUESTS, window: `${WINDOW_MS}ms`, maxWait: '20s' } },
       tokened: { target: `${origin.url}/tokened`, auth: { type: 'oauth2_client_credentials', tokenUrl: tokenEndpoint.url, clientId: 'cluster-client', clientSecret: 'cluster-secret-5b' } },
@@ -116,6 +125,9 @@ test('three replicas on a Redis Cluster: one window, one token fetch, one 429 pa
     // The global keys, one slot each: the deployment salt and the replica set (issue 17 part 4).
     t.assert.deepStrictEqual([...slots.keys()].sort(), [`${PREFIX}replicas`, `${PREFIX}salt`, 'limited', 'paused', 'tokened'])
     for (const [tag, set] of slots) t.assert.strictEqual(set.size, 1, `${tag}'s keys are spread over slots ${[...set].join(', ')}`)
+    const denied = await Promise.all(cluster.direct.map((node) => node.call('ACL', 'LOG')))
+    t.assert.deepStrictEqual(denied, [[], [], []], 'a node denied tollgate a command, key or channel')
+    for (const sidecar of fleet) t.assert.ok(!sidecar.logs.text().includes(PASSWORD), 'the password reached the log')
   })
 
   // Before the nodes go (they are killed first when the test ends): with every node gone, ioredis' ClusterSubscriber
