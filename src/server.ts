@@ -112,7 +112,7 @@ export async function buildServer (config: Config, deps: ServerDeps = {}): Promi
   // Where limiter and token state live (memory or Redis); with store.onUnavailable: fail, an unreachable Redis stops startup here.
   const store = await openStore(config.store, { log: logger.child({ component: 'store' }) })
   // Off (undefined) unless an endpoint is configured: then, and only then, the OpenTelemetry SDK is loaded.
-  const tracing = await openTracing(config.telemetry, { version: packageVersion(), log: logger.child({ component: 'tracing' }) })
+  const tracing = await openTracing(config.telemetry, { version: packageVersion, log: logger.child({ component: 'tracing' }) })
   // One meter per upstream name for the process' life: a reload must not restart its counters.
   const meters = new Map<string, UpstreamMeter>()
   const runtimes = new UpstreamRuntimes({

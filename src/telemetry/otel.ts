@@ -40,14 +40,15 @@ const EXPORT_WARN_EVERY_MS = 60_000
 
 export async function createTracing (telemetry: TelemetryConfig, url: string, deps: TracingDeps): Promise<Tracing> {
   const exporter = await createExporter(telemetry, url)
+  const version = versionOf(deps)
   const resource = defaultResource().merge(resourceFromAttributes({
     ...telemetry.resourceAttributes,
     [ATTR_SERVICE_NAME]: telemetry.serviceName,
-    [ATTR_SERVICE_VERSION]: deps.version
+    [ATTR_SERVICE_VERSION]: version
   }))
   // BatchSpanProcessor reads the standard OTEL_BSP_* variables (queue size, delay, batch size).
   const provider = new BasicTracerProvider({ resource, sampler: createSampler(telemetry.sampler, telemetry.samplerArg ?? 1), spanProcessors: [new BatchSpanProcessor(exporter)] })
-  const tracer = provider.getTracer('tollgate', deps.version)
+  const tracer = provider.getTracer('tollgate', version)
   warnOnExportFailures(deps.log)
   deps.log.info({ endpoint: loggableUrl(url), protocol: telemetry.protocol, sampler: telemetry.sampler, serviceName: telemetry.serviceName }, 'tracing on')
   const propagator = new W3CTraceContextPropagator()
@@ -57,6 +58,14 @@ export async function createTracing (telemetry: TelemetryConfig, url: string, de
     tokenFetches: (upstream, tokenUrl) => tokenTracer(tracer, upstream, tokenUrl),
     flush: async () => { await provider.forceFlush() },
     shutdown: async () => { await provider.shutdown() }
+  }
+}
+
+function versionOf (deps: TracingDeps): string {
+  try {
+    return deps.version()
+  } catch {
+    return 'unknown'
   }
 }
 

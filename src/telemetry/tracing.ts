@@ -90,7 +90,8 @@ export interface TokenFetchSpan {
 }
 
 export interface TracingDeps {
-  readonly version: string
+  /** tollgate's version, read only when tracing is on (a bench build has no package.json beside it). */
+  readonly version: () => string
   /** Export failures are logged here (at most once a minute). */
   readonly log: { warn (obj: object, msg: string): void, info (obj: object, msg: string): void }
 }
