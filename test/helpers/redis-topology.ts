@@ -192,8 +192,10 @@ export interface SentinelSet {
   readonly sentinels: readonly string[]
   /** The data nodes by port: the first primary and its replica. */
   readonly nodes: ReadonlyMap<number, RedisProcess>
-  /** A client to the first sentinel (SENTINEL FAILOVER, +switch-master). */
+  /** A client to the first sentinel. */
   readonly sentinel: Redis
+  /** A client to each sentinel, in the order of `sentinels`. */
+  readonly sentinelClients: readonly Redis[]
   /** The primary's port, as the first sentinel names it now. */
   primaryPort (): Promise<number>
   /** A client to the data node on `port`. */
@@ -257,6 +259,7 @@ export async function startSentinelSet (t: TestContext, options: SentinelSetOpti
     sentinels: sentinelPorts.map((port) => `127.0.0.1:${port}`),
     nodes,
     sentinel: first,
+    sentinelClients: sentinelPorts.map(sentinelClient),
     async primaryPort () {
       const [, port] = await first.call('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', name) as [string, string]
       return Number(port)

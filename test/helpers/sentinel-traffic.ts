@@ -119,14 +119,16 @@ export async function failoverUnderTraffic (t: TestContext, scenario: Scenario):
   const switches: number[] = []
   const oldPrimary = set.client(await set.primaryPort())
   let scriptsAtFailover: Promise<number> | undefined
-  const watcher = testClient(t, { port: Number(set.sentinels[0]?.split(':')[1]), password: SENTINEL_PASSWORD })
-  watcher.on('message', (channel: string) => {
-    if (channel === '+switch-master') switches.push(performance.now())
-    // Sentinel sends REPLICAOF NO ONE at its next tick (100 ms at most); what the old primary runs after that is lost.
-    else if (scenario.oldPrimaryLives === true) scriptsAtFailover ??= new Promise((resolve) => setTimeout(resolve, 100)).then(() => scriptsRun(oldPrimary))
-  })
-  // The sentinel that fails over announces its states; the test sets the failover off through this one.
-  await watcher.subscribe('+switch-master', '+failover-state-send-slaveof-noone')
+  // On every sentinel: the one that runs the failover announces its steps and the switch first; the others, the switch when they hear of it.
+  await Promise.all(set.sentinels.map(async (address) => {
+    const watcher = testClient(t, { port: Number(address.split(':')[1]), password: SENTINEL_PASSWORD })
+    watcher.on('message', (channel: string) => {
+      if (channel === '+switch-master') switches.push(performance.now())
+      // Sentinel sends REPLICAOF NO ONE at its next tick (100 ms at most); what the old primary runs after that is lost.
+      else if (scenario.oldPrimaryLives === true) scriptsAtFailover ??= new Promise((resolve) => setTimeout(resolve, 100)).then(() => scriptsRun(oldPrimary))
+    })
+    await watcher.subscribe('+switch-master', '+failover-state-send-slaveof-noone')
+  }))
 
   const groups = await Promise.all([startGroup(t, set, scenario, 'local'), startGroup(t, set, scenario, 'fail')])
   const dispatcher = new Agent({ connections: 64 })
