@@ -111,9 +111,15 @@ export interface FailoverOutcome {
   /** With oldPrimaryLives: scripts the old primary ran from 100 ms after the failover started (when the replica is promoted) to the end. */
   readonly scriptsOnOldPrimary?: number
   readonly groups: readonly Group[]
+  /** Closed before the Redis processes go; a sidecar started later joins them. */
+  readonly sidecars: RunningSidecar[]
 }
 
 export async function failoverUnderTraffic (t: TestContext, scenario: Scenario): Promise<FailoverOutcome | undefined> {
+  // Added before the Redis processes' hooks, so it runs first (t.after hooks run in the order they were added):
+  // every sidecar closes while Redis is there, whatever failed.
+  const sidecars: RunningSidecar[] = []
+  t.after(() => Promise.all(sidecars.map((sidecar) => sidecar.close())))
   const set = await startSentinelSet(t, { password: DATA_PASSWORD, sentinelPassword: SENTINEL_PASSWORD, downAfterMs: 1000 })
   if (set === undefined) return undefined
   const switches: number[] = []
@@ -131,6 +137,7 @@ export async function failoverUnderTraffic (t: TestContext, scenario: Scenario):
   }))
 
   const groups = await Promise.all([startGroup(t, set, scenario, 'local'), startGroup(t, set, scenario, 'fail')])
+  sidecars.push(...groups.flatMap((group) => group.fleet))
   const dispatcher = new Agent({ connections: 64 })
   t.after(() => dispatcher.close())
   // 20 % above what the window lets through: it binds, and starts are spread over it.
@@ -148,9 +155,9 @@ export async function failoverUnderTraffic (t: TestContext, scenario: Scenario):
   const until = Math.max(startedAt + scenario.windowMs * 1.1, switchedAt + GRACE_MS + 1500)
   await new Promise((resolve) => setTimeout(resolve, until - performance.now()))
   await Promise.all(traffic.map((run) => run.stop()))
-  if (scenario.oldPrimaryLives !== true) return { scenario, set, setOffAt, switchedAt, groups }
+  if (scenario.oldPrimaryLives !== true) return { scenario, set, setOffAt, switchedAt, groups, sidecars }
   if (scriptsAtFailover === undefined) throw new Error('the sentinel did not announce +failover-state-send-slaveof-noone')
-  return { scenario, set, setOffAt, switchedAt, scriptsOnOldPrimary: await scriptsRun(oldPrimary) - await scriptsAtFailover, groups }
+  return { scenario, set, setOffAt, switchedAt, scriptsOnOldPrimary: await scriptsRun(oldPrimary) - await scriptsAtFailover, groups, sidecars }
 }
 
 /**
@@ -161,15 +168,6 @@ export async function failoverUnderTraffic (t: TestContext, scenario: Scenario):
  * was fetched once more; no password or secret in any log.
  */
 export async function checkFailover (t: TestContext, outcome: FailoverOutcome): Promise<void> {
-  try {
-    await check(t, outcome)
-  } finally {
-    // Before the Redis processes go: t.after runs hooks in the order they were added, the processes' first.
-    await Promise.all(outcome.groups.flatMap((group) => group.fleet.map((sidecar) => sidecar.close())))
-  }
-}
-
-async function check (t: TestContext, outcome: FailoverOutcome): Promise<void> {
   const { scenario, set, setOffAt, switchedAt } = outcome
   const bound = scenario.requests + Math.ceil(scenario.requests / 20)
   t.diagnostic(`switched ${Math.round(switchedAt - setOffAt)} ms after being set off`)
@@ -183,7 +181,8 @@ async function check (t: TestContext, outcome: FailoverOutcome): Promise<void> {
 
     // Without the window (full, or overfull under local): the token's key does not depend on it.
     const { rateLimit: _window, ...unlimited } = group.upstream
-    const late = await startSidecar(t, { store: group.store, upstreams: { vendor: unlimited } })
+    const late = await startSidecar(undefined, { store: group.store, upstreams: { vendor: unlimited } })
+    outcome.sidecars.push(late)
     const res = await fetch(`${late.url}/vendor/late`)
     await res.arrayBuffer()
     t.assert.strictEqual(res.status, 200, `${group.mode}: a replica started after the failover was refused`)
@@ -197,7 +196,6 @@ async function check (t: TestContext, outcome: FailoverOutcome): Promise<void> {
       t.assert.ok(![DATA_PASSWORD, SENTINEL_PASSWORD, CLIENT_SECRET].some((secret) => log.includes(secret)), `${group.mode}: a password reached the log`)
     }
     t.assert.ok(max <= bound, `${group.mode}: ${max} starts in one ${scenario.windowMs} ms window, more than N + ⌈N/20⌉ = ${bound}`)
-    await late.close()
     if (group.mode === 'local') {
       t.assert.deepStrictEqual(refused, [], 'local: a request was not answered 200')
       continue

@@ -32,6 +32,11 @@ async function get (url: string, dispatcher: Agent): Promise<number> {
 }
 
 test('three replicas on a Redis Cluster: one window, one token fetch, one 429 pause, every script on one slot', async (t: TestContext) => {
+  // Added before the cluster's own hooks, so it runs first (node:test runs t.after hooks in the order they were
+  // added): the sidecars close while the nodes are there. With every node gone, ioredis' ClusterSubscriber
+  // disconnects the same socket over and over, a 'close' listener each time (redis/ioredis#1792).
+  const fleet: RunningSidecar[] = []
+  t.after(() => Promise.all(fleet.map((sidecar) => sidecar.close())))
   const cluster = await startRedisCluster(t)
   if (cluster === undefined) return
   // The three upstreams' hash tags live on three different primaries.
@@ -62,14 +67,14 @@ test('three replicas on a Redis Cluster: one window, one token fetch, one 429 pa
     }
     setTimeout(() => res.end('ok'), req.url?.startsWith('/limited') === true ? 20 : 0)
   })
-  const fleet = await Promise.all([0, 1, 2].map(() => startSidecar(t, {
+  fleet.push(...await Promise.all([0, 1, 2].map(() => startSidecar(t, {
     store: { type: 'redis', cluster: cluster.nodes, username: 'tollgate', password: PASSWORD, keyPrefix: PREFIX, onUnavailable: 'fail' },
     upstreams: {
       limited: { target: `${origin.url}/limited`, rateLimit: { requests: REQUESTS, window: `${WINDOW_MS}ms`, maxWait: '20s' } },
       tokened: { target: `${origin.url}/tokened`, auth: { type: 'oauth2_client_credentials', tokenUrl: tokenEndpoint.url, clientId: 'cluster-client', clientSecret: 'cluster-secret-5b' } },
       paused: { target: `${origin.url}/paused` }
     }
-  })))
+  }))))
   const [a, b, c] = fleet as [RunningSidecar, RunningSidecar, RunningSidecar]
   const client = new Agent({ connections: 64 })
   t.after(() => client.close())
@@ -129,8 +134,4 @@ test('three replicas on a Redis Cluster: one window, one token fetch, one 429 pa
     t.assert.deepStrictEqual(denied, [[], [], []], 'a node denied tollgate a command, key or channel')
     for (const sidecar of fleet) t.assert.ok(!sidecar.logs.text().includes(PASSWORD), 'the password reached the log')
   })
-
-  // Before the nodes go (they are killed first when the test ends): with every node gone, ioredis' ClusterSubscriber
-  // disconnects the same socket over and over, a 'close' listener each time (redis/ioredis#1792).
-  await Promise.all(fleet.map((sidecar) => sidecar.close()))
 })
