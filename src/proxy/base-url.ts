@@ -68,40 +68,60 @@ export function appOrigin (request: FastifyRequest): string {
 }
 
 /**
- * The same question asked of raw JSON string bytes, without decoding them:
- * the length of the bytes from `start` that spell the base, or -1 when they
- * do not spell it plainly (an escape in it, or another URL). Callers fall
- * back to `BaseMatcher` on the decoded text when the bytes hold an escape.
+ * How a base may be written at the start of a JSON string, so a scan can
+ * look for it in raw text without decoding every string (issue 16).
  */
-export type ByteMatcher = (bytes: Buffer, start: number, end: number) => number
+export interface BaseSpellings {
+  /**
+   * Global, from the first character after the string's opening quote (not
+   * included: a pattern that starts with a character as common as `"` is
+   * searched for slowly): the base with `/` written
+   * plainly, as `\/` or as `\u002f`, the scheme and host in any case, a
+   * default port written or not, the scheme left out or not; and then `/`,
+   * `?`, `#` or the string's end, plainly or escaped. A spelling with any
+   * other escape in it is only found by decoding (`BaseMatcher`).
+   */
+  readonly pattern: RegExp
+  /** The decoded spellings, lower-cased up to `folded` (scheme and host compare case-insensitively; the path exactly). */
+  readonly decoded: ReadonlyArray<{ readonly text: string, readonly folded: number }>
+}
 
-/** Built once per base: the spellings a base may take (with and without a default port, scheme-relative), lower-cased. */
-export function createByteMatcher (base: URL): ByteMatcher {
+/** `/` as JSON may write it. */
+const SLASH = String.raw`(?:\/|\\\/|\\u002[fF])`
+/** What may follow a base: `/`, `?`, `#`, the string's end; or one of them escaped. */
+const BOUNDARY = String.raw`(?=[\/?#"]|\\\/|\\u00(?:2[fF]|23|3[fF]))`
+
+export function createBaseSpellings (base: URL): BaseSpellings {
   const scheme = base.protocol.slice(0, -1)
   const host = base.hostname.toLowerCase()
   const defaultPort = DEFAULT_PORTS[base.protocol]
   const port = base.port === defaultPort ? '' : base.port
   const path = base.pathname.replace(/\/+$/, '')
+  const portPattern = port !== '' ? `:${port}` : defaultPort === undefined ? '' : `(?::${defaultPort})?`
+  const source = `(?:${anyCase(scheme)}:)?${SLASH}${SLASH}${anyCase(host)}${portPattern}` +
+    [...path].map((char) => char === '/' ? SLASH : escapeRegExp(char)).join('') + BOUNDARY
   const authorities = port !== '' ? [`${host}:${port}`] : defaultPort === undefined ? [host] : [host, `${host}:${defaultPort}`]
-  const spellings = authorities.flatMap((authority) => [`${scheme}://${authority}`, `//${authority}`]).map((prefix) => ({
-    bytes: Buffer.from(prefix + path, 'latin1'),
-    /** Scheme and host compare case-insensitively; the path exactly. */
-    folded: prefix.length
-  }))
-  return function matchBytes (bytes, start, end) {
-    for (const { bytes: spelling, folded } of spellings) {
-      const length = spelling.length
-      if (end - start < length) continue
-      let k = 0
-      for (; k < length; k++) {
-        let byte = bytes[start + k] as number
-        if (k < folded && byte >= 0x41 && byte <= 0x5a) byte |= 0x20
-        if (byte !== spelling[k]) break
-      }
-      if (k < length) continue
-      const next = start + length
-      if (next === end || isAuthorityEnd(bytes[next] as number)) return length
+  const decoded = authorities.flatMap((authority) => [`${scheme}://${authority}`, `//${authority}`])
+    .map((prefix) => ({ text: prefix + path, folded: prefix.length }))
+  return { pattern: new RegExp(source, 'g'), decoded }
+}
+
+/** Whether `text` (a decoded string so far) may still turn out to start with the base: it is the start of a spelling, or all of one. */
+export function mayStartBase (spellings: BaseSpellings, text: string): boolean {
+  return spellings.decoded.some(({ text: spelling, folded }) => {
+    if (text.length > spelling.length) return false
+    for (let i = 0; i < text.length; i++) {
+      const char = i < folded ? text[i]?.toLowerCase() : text[i]
+      if (char !== spelling[i]) return false
     }
-    return -1
-  }
+    return true
+  })
+}
+
+function anyCase (text: string): string {
+  return [...text].map((char) => char.toLowerCase() !== char.toUpperCase() ? `[${char.toLowerCase()}${char.toUpperCase()}]` : escapeRegExp(char)).join('')
+}
+
+function escapeRegExp (text: string): string {
+  return text.replace(/[\\^$.*+?()[\]{}|/-]/g, '\\$&')
 }

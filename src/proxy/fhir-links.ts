@@ -6,7 +6,7 @@
  * wrote it. Streamed: nothing is buffered beyond the start of one string.
  */
 import type { IncomingHttpHeaders } from 'node:http'
-import { Transform, type Readable } from 'node:stream'
+import { Readable } from 'node:stream'
 import { createBaseMatch, LocatorScanner, type BaseMatch } from './fhir-locator-scanner.js'
 
 /** Matched on type/subtype, parameters ignored (RFC 9110 §8.3.1: case-insensitive). */
@@ -33,32 +33,35 @@ export function rewritesAnswer (method: string, statusCode: number, headers: Inc
   return isFhirJson(headers['content-type'])
 }
 
-/** A stream that maps `base` at the start of locator strings to `replacement`. */
-export function createLocatorStream (base: BaseMatch, replacement: string): Transform {
+/**
+ * `source` with `base` at the start of its locator strings mapped to
+ * `replacement`, as a Readable: the scan runs in `source`'s own `data`
+ * events, pushed on with backpressure (`source` paused while the reader
+ * is behind). Not a Transform piped to: its writable side and the pipe's
+ * listeners cost more per answer than the scan of a small one. Errors and
+ * early ends are carried both ways: a reader that goes away (the app hung
+ * up) stops `source` too.
+ */
+export function rewriteLocators (source: Readable, base: BaseMatch, replacement: string): Readable {
   const scanner = new LocatorScanner(base, replacement)
-  return new Transform({
-    transform (chunk: Buffer, _encoding, callback) {
-      const out = scanner.write(chunk)
-      callback(null, out.length === 0 ? undefined : out)
-    },
-    flush (callback) {
-      const out = scanner.end()
-      callback(null, out.length === 0 ? undefined : out)
+  const out = new Readable({
+    read () { source.resume() },
+    destroy (err, callback) {
+      if (!source.readableEnded) source.destroy()
+      callback(err)
     }
   })
-}
-
-/**
- * `source` piped through `transform`, errors and early ends carried both
- * ways. Not `stream.pipeline`: on Node 20 it makes an AbortController per
- * call and aborts it when done, building a DOMException with a stack trace
- * each time, which measured as a large share of a rewritten answer's cost.
- */
-export function pipeThrough (source: Readable, transform: Transform): Transform {
-  source.on('error', (err) => transform.destroy(err))
-  // The reader went away (the app hung up): stop reading the source too.
-  transform.on('close', () => { if (!source.readableEnded) source.destroy() })
-  return source.pipe(transform)
+  source.on('data', (chunk: Buffer) => {
+    const bytes = scanner.write(chunk)
+    if (bytes.length > 0 && !out.push(bytes)) source.pause()
+  })
+  source.once('end', () => {
+    const rest = scanner.end()
+    if (rest.length > 0) out.push(rest)
+    out.push(null)
+  })
+  source.once('error', (err) => out.destroy(err))
+  return out
 }
 
 /**
@@ -66,12 +69,12 @@ export function pipeThrough (source: Readable, transform: Transform): Transform 
  * + prefix) mapped back to the upstream's; undefined when the app's base is
  * not a URL (a Host header that makes none), and the body goes as it came.
  */
-export function mapRequestBody (body: Readable, appBase: string, upstreamBase: string): Transform | undefined {
+export function mapRequestBody (body: Readable, appBase: string, upstreamBase: string): Readable | undefined {
   let base: URL
   try {
     base = new URL(appBase)
   } catch {
     return undefined
   }
-  return pipeThrough(body, createLocatorStream(createBaseMatch(base), upstreamBase))
+  return rewriteLocators(body, createBaseMatch(base), upstreamBase)
 }

@@ -1,331 +1,287 @@
 /**
- * A streaming scan of a JSON text that rewrites the base of FHIR locator
- * strings and passes every other byte through as it came (issue 16).
+ * A streaming rewrite of the base of FHIR locator strings in a JSON text;
+ * every other byte passes through as it came (issue 16).
  *
- * It is a tokenizer, not a parser: it knows strings (and their escapes),
- * objects, arrays and keys, enough to know where each string value sits, and
- * never builds a value. Locator fields, by their place in the tree:
- *   - `reference` anywhere (FHIR `Reference.reference`);
- *   - `entry[].fullUrl`, `entry[].response.location` (Bundle);
- *   - `link[].url` (Bundle links: self, next, previous).
+ * It looks for the base, not for structure: a native regular-expression
+ * search finds every string that starts with a spelling of the base
+ * (base-url.ts: scheme and host in any case, a default port or none,
+ * scheme-relative, `/` escaped or not), and only for those does it read the
+ * text backwards (json-backward.ts) to ask whose value the string is. A
+ * chunk in which no string starts with the base comes out as it went in.
+ * Locator fields, by the key a string is the value of:
+ *   - `reference`, anywhere (FHIR `Reference.reference`);
+ *   - `fullUrl` (FHIR has it only in `Bundle.entry`);
+ *   - `location`, in an object under `response` (`Bundle.entry.response`);
+ *   - `url`, in an object that is an element of a `link` array (Bundle links).
  * `system`, `profile`, canonical `url`s and identifiers are never touched.
  *
- * Memory per scan is bounded whatever the input: a locator string is held
- * only until its start decides the match (at most ~6 bytes per character of
- * the base, for `\uXXXX` escapes), keys are read up to 64 bytes, and the
- * nesting tracked is capped (deeper input passes through unscanned). A base
- * split across chunks, even one byte per chunk, is matched all the same,
- * because the match is made on the decoded value: `https:\/\/host\/main`
- * and `\u002f` count as written plainly.
+ * The match is made on the string's decoded value: `https:\/\/host\/main`
+ * and `\u002f` are found by the pattern, and a string with any other
+ * `\uXXXX` escape near its start is decoded and matched as text. A string
+ * cut by the end of a chunk while it may still become the base is held
+ * back (at most `maxRaw` bytes) until the next chunk decides it, so a base
+ * split anywhere, even one byte per chunk, is found. What came before the
+ * chunk is remembered as text (up to twice CONTEXT_CHARS) for the backward
+ * reading; context further back than CONTEXT_CHARS is not looked at.
  * @see https://hl7.org/fhir/R4/references.html, https://hl7.org/fhir/R4/bundle.html
  */
-import { createBaseMatcher, createByteMatcher, type BaseMatcher, type ByteMatcher } from './base-url.js'
+import { createBaseMatcher, createBaseSpellings, mayStartBase, type BaseMatcher, type BaseSpellings } from './base-url.js'
+import { arrayStartBack, escaped, keyBack, objectStartBack, OUT } from './json-backward.js'
 
-/** Deeper nesting than this is passed through without looking (no FHIR resource comes near it). */
-const MAX_DEPTH = 256
+/**
+ * How far back from a candidate its key, its object's other members and the
+ * elements before it in its array are looked for (a `link` array's earlier
+ * links). Memory per scan is about twice this.
+ */
+export const CONTEXT_CHARS = 16 * 1024
 /** Longer keys are none of ours. */
-const MAX_KEY_BYTES = 64
+const MAX_KEY_CHARS = 64
 
-interface Frame {
-  readonly array: boolean
-  /** The object's current key (undefined while one is read, and in arrays). */
-  key: string | undefined
-}
-
-/** The bytes that change what is being read, outside strings: `"` `{` `}` `[` `]` `,`. */
-const STRUCTURAL = new Uint8Array(256)
-for (const byte of [0x22, 0x7b, 0x7d, 0x5b, 0x5d, 0x2c]) STRUCTURAL[byte] = 1
-
-/** A base, ready to be looked for in decoded text and in raw bytes. */
+/** A base, ready to be looked for in raw JSON text and in decoded text. */
 export interface BaseMatch {
+  readonly spellings: BaseSpellings
   readonly match: BaseMatcher
-  readonly matchBytes: ByteMatcher
-  /** The length of its usual spelling, to bound what is held. */
-  readonly length: number
+  /** The most raw characters the base and one character after it can take in a JSON string (every one escaped as `\uXXXX`). */
+  readonly maxRaw: number
 }
 
 export function createBaseMatch (base: URL): BaseMatch {
-  return { match: createBaseMatcher(base), matchBytes: createByteMatcher(base), length: base.href.length }
+  return { spellings: createBaseSpellings(base), match: createBaseMatcher(base), maxRaw: (base.href.length + 16) * 6 }
 }
 
-const QUOTE = 0x22
-const BACKSLASH = 0x5c
-
-/*
- * What is being read: plain numbers, not a `const enum` (tsx/esbuild emit
- * an enum object, and a property load per byte measured in the scan loop).
- */
-/** Outside strings. */
-const CODE = 0
-/** A string nobody changes. */
-const STRING = 1
-/** An object key. */
-const KEY = 2
-/** A locator value, until its start is decided. */
-const LOCATOR = 3
-type Mode = typeof CODE | typeof STRING | typeof KEY | typeof LOCATOR
-
 export class LocatorScanner {
-  readonly #match: BaseMatcher
-  readonly #matchBytes: ByteMatcher
-  /** The replacement base, already escaped for a JSON string. */
-  readonly #replacement: Buffer
-  /** A locator value is decided after this many raw bytes, or at its closing quote. */
-  readonly #decideAfter: number
-  readonly #stack: Frame[] = []
-  #mode: Mode = CODE
-  #escaped = false
-  /** The raw bytes of a key or locator value begun in an earlier chunk (a locator's not sent yet). */
-  #held: Buffer | undefined = undefined
-  /** Beyond MAX_DEPTH: everything passes through. */
-  #blind = false
+  readonly #base: BaseMatch
+  /** The replacement base, escaped for a JSON string, as latin1 text of its UTF-8 bytes. */
+  readonly #replacement: string
+  /** The raw text (latin1) before the text being scanned, CONTEXT_CHARS to twice that long when there is as much. */
+  #history = ''
+  /** The start of a string held back from the last chunk: the next bytes decide whether it starts with the base. */
+  #held = ''
 
   /**
    * @param base the base whose spellings are replaced (`createBaseMatch`, once per base)
-   * @param replacement what that base becomes (a URL: no character needs escaping but `"` and `\`)
+   * @param replacement what that base becomes
    */
   constructor (base: BaseMatch, replacement: string) {
-    this.#match = base.match
-    this.#matchBytes = base.matchBytes
-    const baseLength = base.length
-    this.#replacement = Buffer.from(JSON.stringify(replacement).slice(1, -1))
-    // Room for an explicit default port, a separator, and every character escaped as \uXXXX.
-    this.#decideAfter = (baseLength + 16) * 6
+    this.#base = base
+    this.#replacement = Buffer.from(JSON.stringify(replacement).slice(1, -1)).toString('latin1')
   }
 
   /**
-   * The bytes to send for `chunk` (possibly fewer or more than it: a locator
-   * value split across chunks comes out once decided). Output is split only
-   * where a base is replaced or bytes were held: the common chunk comes back
-   * as it went in.
+   * The bytes to send for `chunk`: the chunk itself when no string in it
+   * starts with the base; otherwise a copy with each locator's base
+   * replaced. Bytes held back come out with a later chunk.
    */
   write (chunk: Buffer): Buffer {
-    if (this.#blind) return chunk
-    const out: Buffer[] = []
-    const stack = this.#stack
-    const length = chunk.length
-    let mode: Mode = this.#mode
-    let escaped = this.#escaped
-    /** Start of the bytes not yet sent. */
-    let from = 0
-    /** Where the key or locator value being read starts in this chunk (0 when it began earlier). */
-    let start = 0
-    for (let i = 0; i < length; i++) {
-      let byte = chunk[i] as number
-      if (mode === STRING || mode === KEY) {
-        if (escaped) {
-          escaped = false
-          continue
-        }
-        // Most bytes are inside strings nobody changes: a tight loop to the next quote or backslash.
-        while (byte !== QUOTE && byte !== BACKSLASH && ++i < length) byte = chunk[i] as number
-        if (i === length) break
-        if (byte === BACKSLASH) {
-          escaped = true
-          continue
-        }
-        if (mode === KEY) this.#keyEnded(chunk, start, i)
-        mode = CODE
-        continue
+    // latin1: one character per byte, so offsets are byte offsets and any bytes round-trip.
+    const text = this.#held === '' ? chunk.toString('latin1') : this.#held + chunk.toString('latin1')
+    const spans = this.#locators(text)
+    const holdFrom = this.#holdFrom(text, spans)
+    let out: Buffer
+    if (spans.length === 0) {
+      out = this.#held !== '' ? Buffer.from(text.slice(0, holdFrom), 'latin1') : holdFrom === text.length ? chunk : chunk.subarray(0, holdFrom)
+    } else {
+      // Concatenated, not joined: Buffer.from writes the pieces out itself, without a flat copy first.
+      let joined = ''
+      let from = 0
+      for (let i = 0; i < spans.length; i += 2) {
+        joined += text.slice(from, spans[i]) + this.#replacement
+        from = spans[i + 1] as number
       }
-      if (mode === LOCATOR) {
-        if (escaped) {
-          escaped = false
-        } else if (byte === BACKSLASH) {
-          escaped = true
-        } else if (byte === QUOTE) {
-          from = this.#decide(out, chunk, from, start, i)
-          mode = CODE
-          continue
-        }
-        if (i + 1 - start + (this.#held?.length ?? 0) >= this.#decideAfter) {
-          // Long enough to know: the rest of the string passes as it comes.
-          from = this.#decide(out, chunk, from, start, i + 1)
-          mode = STRING
-        }
-        continue
-      }
-      // Outside strings only `"{}[],` matter: numbers, literals, `:` and whitespace are skipped.
-      while (STRUCTURAL[byte] === 0 && ++i < length) byte = chunk[i] as number
-      if (i === length) break
-      switch (byte) {
-        case QUOTE: {
-          const top = stack[stack.length - 1]
-          if (top !== undefined && !top.array && top.key === undefined) mode = KEY
-          else mode = this.#isLocator() ? LOCATOR : STRING
-          start = i + 1
-          break
-        }
-        case 0x7b: // {
-        case 0x5b: // [
-          if (stack.length === MAX_DEPTH) {
-            this.#blind = true
-            out.push(chunk.subarray(from))
-            return concat(out)
-          }
-          stack.push({ array: byte === 0x5b, key: undefined })
-          break
-        case 0x7d: // }
-        case 0x5d: // ]
-          stack.pop()
-          break
-        case 0x2c: { // ,
-          const top = stack[stack.length - 1]
-          if (top !== undefined && !top.array) top.key = undefined
-          break
-        }
-      }
+      out = Buffer.from(joined + text.slice(from, holdFrom), 'latin1')
     }
-    if (mode === LOCATOR) {
-      // Not decided yet: held back (at most #decideAfter bytes) until it is.
-      if (start > from) out.push(chunk.subarray(from, start))
-      this.#held = this.#take(chunk, start, length)
-      from = length
-    } else if (mode === KEY) {
-      // Keys are never changed: sent on; only their first bytes are kept, to know them.
-      const held = this.#take(chunk, start, length)
-      this.#held = held.length > MAX_KEY_BYTES ? held.subarray(0, MAX_KEY_BYTES + 1) : held
-    }
-    if (from < length) out.push(from === 0 ? chunk : chunk.subarray(from))
-    this.#mode = mode
-    this.#escaped = escaped
-    return concat(out)
+    this.#remember(text, holdFrom)
+    this.#held = holdFrom === text.length ? '' : text.slice(holdFrom)
+    return out
   }
 
-  /** What is still held when the input ends (a truncated locator string): passed through as it came. */
+  /** What is still held when the input ends (a string cut short): passed through as it came. */
   end (): Buffer {
     const held = this.#held
-    this.#held = undefined
-    return this.#mode === LOCATOR && held !== undefined ? held : Buffer.alloc(0)
+    this.#held = ''
+    return Buffer.from(held, 'latin1')
   }
 
-  /** A string value starts here: is it a locator, by its key and the keys above it? */
-  #isLocator (): boolean {
-    const stack = this.#stack
-    const depth = stack.length
-    const key = stack[depth - 1]?.key
-    if (key === 'reference') return true
-    const parent = stack[depth - 2]
-    if (key === 'fullUrl' || key === 'url') {
-      return parent?.array === true && stack[depth - 3]?.key === (key === 'fullUrl' ? 'entry' : 'link')
+  /** The base's raw span in each locator string of `text`, as [start, end, start, end, ...] in order. */
+  #locators (text: string): number[] {
+    const spans: number[] = []
+    const pattern = this.#base.spellings.pattern
+    pattern.lastIndex = 0
+    for (let found = pattern.exec(text); found !== null; found = pattern.exec(text)) {
+      const start = found.index
+      // A string's start: right after a quote (the pattern leaves it out: a leading `"` slows the search down).
+      if (text.charCodeAt(start - 1) !== 0x22) continue
+      if (plainLocatorKey(text, start) || this.#isLocator(text, start - 1)) spans.push(start, pattern.lastIndex)
     }
-    if (key === 'location') {
-      return parent?.key === 'response' && stack[depth - 3]?.array === true && stack[depth - 4]?.key === 'entry'
-    }
-    return false
+    // Rare: other escapes than `\/` and `\u002f`; such strings are decoded and matched as text.
+    if (text.includes('\\u')) this.#escapedLocators(text, spans)
+    return spans
   }
 
-  /** The held bytes of the string being read, followed by chunk[start, end). */
-  #take (chunk: Buffer, start: number, end: number): Buffer {
-    const held = this.#held
-    this.#held = undefined
-    if (held === undefined) return chunk.subarray(start, end)
-    return Buffer.concat([held, chunk.subarray(start, end)])
+  #escapedLocators (text: string, spans: number[]): void {
+    const { match, maxRaw } = this.#base
+    const found: Array<[number, number]> = []
+    for (let at = text.indexOf('\\u'); at !== -1; at = text.indexOf('\\u', at + 2)) {
+      const hex = text.slice(at + 2, at + 6).toLowerCase()
+      if (hex === '002f' || this.#escaped(text, at)) continue
+      // The string it is in, when that starts close enough before it to hold the base (a string that started
+      // in an earlier chunk was decided there, or held).
+      let quote = text.lastIndexOf('"', at)
+      while (quote >= 0 && this.#escaped(text, quote)) quote = quote === 0 ? -1 : text.lastIndexOf('"', quote - 1)
+      if (quote < 0 || at - quote > maxRaw || spans.includes(quote + 1) || found.some(([start]) => start === quote + 1)) continue
+      const close = closingQuote(text, quote)
+      const { text: value, offsets } = decodeJsonText(text.slice(quote + 1, Math.min(close === -1 ? text.length : close, quote + 1 + maxRaw)))
+      const base = match(value)
+      // Cut by the chunk's end right after the base: not decided yet (#holdFrom holds it, and it is seen again).
+      if (base === -1 || (close === -1 && base === value.length)) continue
+      if (this.#isLocator(text, quote)) found.push([quote + 1, quote + 1 + (offsets[base] as number)])
+    }
+    if (found.length === 0) return
+    for (let i = 0; i < spans.length; i += 2) found.push([spans[i] as number, spans[i + 1] as number])
+    found.sort((a, b) => a[0] - b[0])
+    spans.length = 0
+    for (const [start, end] of found) spans.push(start, end)
   }
 
-  /** A key ends at chunk[end]: remember it when it is one the locator paths name, else as ''. */
-  #keyEnded (chunk: Buffer, start: number, end: number): void {
-    const top = this.#stack[this.#stack.length - 1] as Frame
-    if (this.#held === undefined) {
-      top.key = knownKey(chunk, start, end)
-      return
+  /** Whether the string opening at `quote` is a locator's value, read back from `quote` (into the history when needed). */
+  #isLocator (text: string, quote: number): boolean {
+    let answer = locatorAt(text, quote, Math.max(0, quote - CONTEXT_CHARS))
+    if (answer === OUT && quote < CONTEXT_CHARS && this.#history !== '') {
+      const joined = this.#history + text.slice(0, quote + 1)
+      const at = this.#history.length + quote
+      answer = locatorAt(joined, at, Math.max(0, at - CONTEXT_CHARS))
     }
-    const raw = this.#take(chunk, start, end)
-    top.key = raw.length > MAX_KEY_BYTES ? '' : knownKey(raw, 0, raw.length)
+    return answer === true
+  }
+
+  /** Whether the character at `at` is escaped, counting backslashes back into the history when they reach the start of `text`. */
+  #escaped (text: string, at: number): boolean {
+    let k = at - 1
+    while (k >= 0 && text.charCodeAt(k) === 0x5c) k--
+    let run = at - 1 - k
+    if (k < 0) {
+      const history = this.#history
+      for (let h = history.length - 1; h >= 0 && history.charCodeAt(h) === 0x5c; h--) run++
+    }
+    return run % 2 === 1
   }
 
   /**
-   * A locator value's first bytes are known (up to `end` in this chunk, after
-   * any held ones): replace the base at its start, or let it pass. Returns
-   * where the bytes not yet sent now start.
+   * Where `text`'s undecided tail starts: the last string, when what it
+   * holds so far may still become a spelling of the base; else the end.
    */
-  #decide (out: Buffer[], chunk: Buffer, from: number, start: number, end: number): number {
-    const wasHeld = this.#held !== undefined
-    if (!wasHeld) {
-      // The common case, without a copy: the whole value in this chunk, written plainly.
-      const first = chunk[start]
-      if (first !== 0x68 && first !== 0x48 && first !== 0x2f && first !== BACKSLASH) return from
-      const at = this.#matchBytes(chunk, start, end)
-      if (at !== -1) {
-        if (start > from) out.push(chunk.subarray(from, start))
-        out.push(this.#replacement)
-        return start + at
-      }
-      const escape = chunk.indexOf(BACKSLASH, start)
-      if (escape === -1 || escape >= end) return from
+  #holdFrom (text: string, spans: readonly number[]): number {
+    const { spellings, maxRaw } = this.#base
+    const floor = Math.max(0, text.length - maxRaw - 1)
+    let quote = text.lastIndexOf('"')
+    while (quote >= floor && this.#escaped(text, quote)) quote = quote === 0 ? -1 : text.lastIndexOf('"', quote - 1)
+    if (quote < floor || spans.includes(quote + 1)) return text.length
+    const first = text.charCodeAt(quote + 1)
+    // Empty so far, or starting as a base may: h, H, / or an escape.
+    if (!(Number.isNaN(first) || first === 0x68 || first === 0x48 || first === 0x2f || first === 0x5c)) return text.length
+    return mayStartBase(spellings, decodeJsonText(text.slice(quote + 1)).text) ? quote : text.length
+  }
+
+  /** Keeps the raw text before `end` that a later candidate's context may need. */
+  #remember (text: string, end: number): void {
+    if (end >= CONTEXT_CHARS) {
+      this.#history = text.slice(end - CONTEXT_CHARS, end)
+      return
     }
-    const raw = this.#take(chunk, start, end)
-    const { text, offsets } = decodeJsonString(raw)
-    const at = this.#match(text)
-    if (at === -1) {
-      if (!wasHeld) return from
-      out.push(raw)
-      return end
-    }
-    if (!wasHeld && start > from) out.push(chunk.subarray(from, start))
-    out.push(this.#replacement, raw.subarray(offsets[at]))
-    return end
+    const history = this.#history + text.slice(0, end)
+    this.#history = history.length > 2 * CONTEXT_CHARS ? history.slice(-CONTEXT_CHARS) : history
   }
 }
-
-/** The keys the locator paths name, by length, compared as bytes: no string is made for any other key. */
-const KNOWN_KEYS = new Map<number, Array<{ name: string, bytes: Buffer }>>()
-for (const name of ['reference', 'fullUrl', 'url', 'location', 'entry', 'link', 'response']) {
-  const list = KNOWN_KEYS.get(name.length) ?? []
-  list.push({ name, bytes: Buffer.from(name, 'latin1') })
-  KNOWN_KEYS.set(name.length, list)
-}
-
-function knownKey (raw: Buffer, start: number, end: number): string {
-  const candidates = KNOWN_KEYS.get(end - start)
-  if (candidates !== undefined) {
-    for (const { name, bytes } of candidates) {
-      let k = 0
-      while (k < bytes.length && raw[start + k] === bytes[k]) k++
-      if (k === bytes.length) return name
-    }
-  }
-  // Written with escapes (`ref\u0065rence`): decoded, then looked up.
-  if (end - start > MAX_KEY_BYTES) return ''
-  let escape = start
-  while (escape < end && raw[escape] !== BACKSLASH) escape++
-  if (escape === end) return ''
-  const text = decodeJsonString(raw.subarray(start, end)).text
-  return KNOWN_KEYS.get(text.length)?.some(({ name }) => name === text) === true ? text : ''
-}
-
-function concat (out: Buffer[]): Buffer {
-  return out.length === 1 ? out[0] as Buffer : Buffer.concat(out)
-}
-
-const ESCAPES: Readonly<Record<number, string>> = { 0x22: '"', 0x5c: '\\', 0x2f: '/', 0x62: '\b', 0x66: '\f', 0x6e: '\n', 0x72: '\r', 0x74: '\t' }
 
 /**
- * The decoded text of a JSON string's raw bytes (without quotes), as far as
- * they decode, and for each decoded character the raw offset it starts at
- * (plus the end). Bytes above 0x7f decode to U+FFFD each: a base is ASCII,
- * so they only ever need to not match it.
+ * Whether the string opening at `quote` is the value of a locator field
+ * (the rules in the header); OUT when that needs text before `floor`.
  */
-export function decodeJsonString (raw: Buffer): { text: string, offsets: number[] } {
+function locatorAt (text: string, quote: number, floor: number): boolean | typeof OUT {
+  const state = escaped(text, quote, floor)
+  if (state !== 0) return state === 1 ? false : OUT
+  const key = keyBack(text, quote, floor, MAX_KEY_CHARS)
+  if (key < 0) return key === OUT ? OUT : false
+  switch (keyName(text, key)) {
+    case 'reference':
+    case 'fullUrl':
+      return true
+    case 'location': {
+      const object = objectStartBack(text, key, floor)
+      if (object < 0) return object === OUT ? OUT : false
+      const parent = keyBack(text, object, floor, MAX_KEY_CHARS)
+      return parent < 0 ? (parent === OUT ? OUT : false) : keyName(text, parent) === 'response'
+    }
+    case 'url': {
+      const object = objectStartBack(text, key, floor)
+      if (object < 0) return object === OUT ? OUT : false
+      const array = arrayStartBack(text, object, floor)
+      if (array < 0) return array === OUT ? OUT : false
+      const parent = keyBack(text, array, floor, MAX_KEY_CHARS)
+      return parent < 0 ? (parent === OUT ? OUT : false) : keyName(text, parent) === 'link'
+    }
+    default:
+      return false
+  }
+}
+
+/**
+ * The common case, compared in place: the string starting at `start` is the
+ * value of `"reference"` or `"fullUrl"`, written plainly right before it
+ * (with or without one space after the colon). False says only "not this
+ * way"; `locatorAt` decides the rest.
+ */
+function plainLocatorKey (text: string, start: number): boolean {
+  for (const before of PLAIN_KEYS) {
+    const at = start - before.length
+    // An opening quote is escaped only after a backslash (before the text: not known here).
+    if (at > 0 && text.startsWith(before, at) && text.charCodeAt(at - 1) !== 0x5c) return true
+  }
+  return false
+}
+const PLAIN_KEYS = ['"fullUrl":"', '"reference":"', '"fullUrl": "', '"reference": "']
+
+/** The decoded name of the key whose opening quote is at `quote` (keys are short: see MAX_KEY_CHARS). */
+function keyName (text: string, quote: number): string {
+  const raw = text.slice(quote + 1, closingQuote(text, quote))
+  return raw.includes('\\') ? decodeJsonText(raw).text : raw
+}
+
+/** The unescaped `"` that closes the string opening at `quote`, or -1 when `text` ends first. */
+function closingQuote (text: string, quote: number): number {
+  let close = text.indexOf('"', quote + 1)
+  while (close !== -1 && escaped(text, close, quote + 1) === 1) close = text.indexOf('"', close + 1)
+  return close
+}
+
+const ESCAPES: Readonly<Record<string, string>> = { '"': '"', '\\': '\\', '/': '/', b: '\b', f: '\f', n: '\n', r: '\r', t: '\t' }
+
+/**
+ * The decoded text of a JSON string's raw characters (without quotes), as
+ * far as they decode, and for each decoded character the raw offset it
+ * starts at (plus the end). Characters above U+007F (bytes, read as latin1)
+ * decode to U+FFFD each: a base is ASCII, so they only ever need to not
+ * match it.
+ */
+export function decodeJsonText (raw: string): { text: string, offsets: number[] } {
   let text = ''
   const offsets: number[] = []
   let i = 0
   while (i < raw.length) {
-    const byte = raw[i] as number
-    if (byte !== BACKSLASH) {
+    const code = raw.charCodeAt(i)
+    if (code !== 0x5c) {
       offsets.push(i)
-      text += byte < 0x80 ? String.fromCharCode(byte) : '\uFFFD'
+      text += code < 0x80 ? raw[i] : '\uFFFD'
       i++
       continue
     }
     const escape = raw[i + 1]
     if (escape === undefined) break
-    if (escape === 0x75) {
-      if (i + 6 > raw.length) break
-      const code = Number.parseInt(raw.toString('latin1', i + 2, i + 6), 16)
-      if (Number.isNaN(code)) break
+    if (escape === 'u') {
+      const hex = raw.slice(i + 2, i + 6)
+      if (!/^[0-9a-fA-F]{4}$/.test(hex)) break
       offsets.push(i)
-      text += String.fromCharCode(code)
+      text += String.fromCharCode(Number.parseInt(hex, 16))
       i += 6
     } else {
       offsets.push(i)

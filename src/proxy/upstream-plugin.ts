@@ -20,7 +20,7 @@ import { PathEscapesBase } from '../errors.js'
 import { redactQuery } from '../logger.js'
 import { appOrigin } from './base-url.js'
 import { ClientGone, Exchange } from './exchange.js'
-import { createLocatorStream, isFhirJson, mapRequestBody, pipeThrough, REWRITTEN_BODY_DROPS, rewritesAnswer } from './fhir-links.js'
+import { isFhirJson, mapRequestBody, REWRITTEN_BODY_DROPS, rewriteLocators, rewritesAnswer } from './fhir-links.js'
 import { createBaseMatch } from './fhir-locator-scanner.js'
 import { createRequestHeaderRewriter, withoutResponseHopByHop } from './headers.js'
 import { createLinkHeaderMapper } from './link-headers.js'
@@ -176,7 +176,7 @@ export default async function upstreamPlugin (app: FastifyInstance, { runtime }:
       // The body changes length and bytes: sent chunked, without the upstream's length or digests (ETag and Last-Modified stay: they name the resource's version).
       for (const name of REWRITTEN_BODY_DROPS) reply.removeHeader(name)
       const origin = appOrigin(request)
-      reply.send(pipeThrough(res.stream, createLocatorStream(upstreamBaseMatch, `${origin}${appPrefix}`)))
+      reply.send(rewriteLocators(res.stream, upstreamBaseMatch, `${origin}${appPrefix}`))
       return
     }
     reply.send(res.stream)

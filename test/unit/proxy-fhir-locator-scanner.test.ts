@@ -1,6 +1,7 @@
 import { test, type TestContext } from 'node:test'
 import fc from 'fast-check'
-import { createBaseMatch, LocatorScanner } from '../../src/proxy/fhir-locator-scanner.js'
+import { createBaseMatcher } from '../../src/proxy/base-url.js'
+import { CONTEXT_CHARS, createBaseMatch, LocatorScanner } from '../../src/proxy/fhir-locator-scanner.js'
 
 const UPSTREAM = 'https://au-api.halaxy.com/main'
 const APP = 'http://127.0.0.1:8080/halaxy'
@@ -66,6 +67,9 @@ test('JSON escapes match on their decoded value; the rest of the string keeps it
   t.assert.strictEqual(scan('{"reference":"https:\\u002f\\u002fau-api.halaxy.com\\u002Fmain/Patient/1"}', [1]), `{"reference":"${APP}/Patient/1"}`)
   t.assert.strictEqual(scan('{"ref\\u0065rence":"https://au-api.halaxy.com/main/Patient/1"}'), `{"ref\\u0065rence":"${APP}/Patient/1"}`, 'an escaped key is the same key')
   t.assert.strictEqual(scan('{"reference":"https://au-api.halaxy.com/main/P\\"\\u00e9"}', [1]), `{"reference":"${APP}/P\\"\\u00e9"}`)
+  t.assert.strictEqual(scan('{"reference":"\\u0068ttps://au-api.halaxy.com/m\\u0061in?x"}', [3]), `{"reference":"${APP}?x"}`, 'any character escaped')
+  t.assert.strictEqual(scan('{"reference":"HTTPS:\\/\\/AU-API.HALAXY.COM\\/main\\u003Fx"}'), `{"reference":"${APP}\\u003Fx"}`, 'case and escapes together')
+  t.assert.strictEqual(scan('{"display":"\\"reference\\":\\"https://au-api.halaxy.com/main/x"}'), '{"display":"\\"reference\\":\\"https://au-api.halaxy.com/main/x"}', 'not inside another string')
 })
 
 test('the base must end at /, ?, # or the string\'s end; case and default port do not matter', (t: TestContext) => {
@@ -106,5 +110,65 @@ test('any JSON, split anywhere, scans to the same bytes; without a base in it, t
     const whole = scan(text)
     return scan(text, split) === whole && !whole.includes(`"fullUrl":"${UPSTREAM}`) && !whole.includes(`"location":"${UPSTREAM}`)
   }))
+  t.assert.ok(true)
+})
+
+test('a chunk without a locator comes back as the very same buffer', (t: TestContext) => {
+  const scanner = new LocatorScanner(createBaseMatch(new URL(UPSTREAM)), APP)
+  const chunk = Buffer.from(`{"resourceType":"Patient","identifier":[{"system":"${UPSTREAM}/ids"}],"generalPractitioner":[{"reference":"Practitioner/1"}]}`)
+  t.assert.strictEqual(scanner.write(chunk), chunk)
+})
+
+test('fullUrl and response.location are known by their keys (FHIR has them only in Bundle entries); url only in a link array', (t: TestContext) => {
+  t.assert.strictEqual(scan(`{"fullUrl":"${UPSTREAM}/a","response":{"status":"200","location":"${UPSTREAM}/b"}}`), `{"fullUrl":"${APP}/a","response":{"status":"200","location":"${APP}/b"}}`)
+  for (const text of [`{"location":"${UPSTREAM}/b"}`, `{"other":{"location":"${UPSTREAM}/b"}}`, `{"link":{"url":"${UPSTREAM}/c"}}`, `{"links":[{"url":"${UPSTREAM}/c"}]}`]) {
+    t.assert.strictEqual(scan(text), text)
+  }
+})
+
+test(`a link's url is told by its array within ${CONTEXT_CHARS} bytes before it; links further from their array's start are left alone`, (t: TestContext) => {
+  const near = `{"link":[{"relation":"${'r'.repeat(CONTEXT_CHARS - 100)}","url":"${UPSTREAM}/a"}]}`
+  t.assert.strictEqual(scan(near, [4096]), near.replace(`${UPSTREAM}/a`, `${APP}/a`))
+  const far = `{"link":[{"relation":"${'r'.repeat(CONTEXT_CHARS + 100)}","url":"${UPSTREAM}/a"}]}`
+  t.assert.strictEqual(scan(far, [4096]), far)
+})
+
+/** What the scan must do, computed on the parsed value: each locator string that points into the base, rebased. */
+function rebased (value: unknown, key?: string, parentKey?: string, inLinkArray = false): unknown {
+  if (Array.isArray(value)) return value.map((item) => rebased(item, undefined, undefined, key === 'link'))
+  if (value !== null && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => {
+      const locator = k === 'reference' || k === 'fullUrl' || (k === 'location' && key === 'response') || (k === 'url' && inLinkArray)
+      const at = locator && typeof v === 'string' ? matchBase(v) : -1
+      return [k, at === -1 ? rebased(v, k, key) : APP + (v as string).slice(at)]
+    }))
+  }
+  return value
+}
+const matchBase = createBaseMatcher(new URL(UPSTREAM))
+
+test('any document of locator-shaped fields, indented or not, escaped anyhow and split anywhere, rebases exactly the locators', (t: TestContext) => {
+  const url = fc.constantFrom(`${UPSTREAM}/Patient/1`, UPSTREAM, `${UPSTREAM}?a=b`, `${UPSTREAM}#f`, 'HTTPS://Au-Api.HALAXY.com:443/main/x', '//au-api.halaxy.com/main/y',
+    `${UPSTREAM}2/x`, 'https://au-api.halaxy.com/MAIN/x', 'http://au-api.halaxy.com/main/x', 'Patient/1', '')
+  const key = fc.constantFrom('reference', 'fullUrl', 'url', 'location', 'link', 'entry', 'response', 'system', 'resource', 'other')
+  const { node } = fc.letrec<{ node: unknown }>((tie) => ({
+    node: fc.oneof({ depthSize: 'small', withCrossShrink: true },
+      url, fc.string(), fc.integer(), fc.boolean(), fc.constant(null),
+      fc.array(tie('node'), { maxLength: 4 }),
+      fc.dictionary(key, tie('node'), { maxKeys: 5 }))
+  }))
+  // `/` and these letters occur only inside strings in JSON text, so escaping them there keeps the text valid.
+  const escape = fc.array(fc.constantFrom('/', '\\/', '\\u002f', '\\u002F', 'h', '\\u0068', 'p', '\\u0070'), { minLength: 1, maxLength: 6 })
+  const sizes = fc.array(fc.integer({ min: 1, max: 48 }), { minLength: 1, maxLength: 6 })
+  fc.assert(fc.property(node, fc.constantFrom(undefined, 1, 2), escape, sizes, (value, indent, spellings, split) => {
+    let n = 0
+    const pick = (plain: string): string => {
+      const options = spellings.filter((s) => s === plain || (s.startsWith('\\') && JSON.parse(`"${s}"`) === plain))
+      return options.length === 0 ? plain : options[n++ % options.length] as string
+    }
+    const text = JSON.stringify(value, null, indent).replace(/[/hp]/g, pick)
+    const whole = scan(text)
+    return scan(text, split) === whole && JSON.stringify(JSON.parse(whole)) === JSON.stringify(rebased(JSON.parse(text)))
+  }), { numRuns: 400 })
   t.assert.ok(true)
 })
