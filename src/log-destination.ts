@@ -1,14 +1,21 @@
 /**
  * Where log lines go: stdout (or a file), written asynchronously by pino's
  * destination (sonic-boom) in batches: it gathers lines until it holds
- * LOG_BATCH_BYTES (`minLength`), and hands over what it holds every
- * LOG_FLUSH_MS (`periodicFlush`), so a quiet sidecar's lines still come out.
+ * LOG_BATCH_BYTES (`minLength`), and what it holds is handed over at most
+ * LOG_FLUSH_MS after it came, so a quiet sidecar's lines still come out.
  * pino flushes it synchronously at exit. A write per line would be a call
  * into libuv's thread pool per request; the plain destination (no
  * `minLength`) cost 4.9 % more instructions per proxied request, this one
  * 2.3 % fewer than batching in front of sonic-boom as tollgate once did
  * (docs/benchmarks.md, *The hot path on public APIs*).
+ *
+ * The flush is a timer armed by a line that stays behind, not sonic-boom's
+ * `periodicFlush`: that one is an interval that writes (an empty write to
+ * stdout through the thread pool when nothing is held) five times a second
+ * for the life of the process, so an idle sidecar never slept
+ * (docs/benchmarks.md, *Footprint*).
  */
+import { EventEmitter } from 'node:events'
 import pino, { type DestinationStream } from 'pino'
 
 /** A batch is written once it holds this many bytes. */
@@ -16,7 +23,67 @@ export const LOG_BATCH_BYTES = 4096
 /** The longest a line waits in a batch. */
 export const LOG_FLUSH_MS = 200
 
+/** What of sonic-boom this uses: its writes, its flushes, and the `write` (bytes) and `drain` events. */
+interface Batching extends DestinationStream, EventEmitter {
+  flush (callback?: (err?: Error) => void): void
+  flushSync (): void
+  end (): void
+}
+
+/**
+ * sonic-boom with a flush that runs only while lines wait: bytes handed in
+ * and bytes written are counted, and a line that stays behind (or a write
+ * that leaves some behind) arms one timer of LOG_FLUSH_MS.
+ */
+class FlushWhenHeld extends EventEmitter implements DestinationStream {
+  readonly #out: Batching
+  readonly #flushMs: number
+  #held = 0
+  #timer: NodeJS.Timeout | undefined
+
+  constructor (out: Batching, flushMs: number) {
+    super()
+    this.#out = out
+    this.#flushMs = flushMs
+    out.on('write', (bytes: number) => { this.#held = Math.max(0, this.#held - bytes) })
+    // A batch went out; what came in meanwhile, short of a batch, waits for the timer.
+    out.on('drain', () => { if (this.#held > 0) this.#arm() })
+    out.on('error', (err: Error) => this.emit('error', err))
+  }
+
+  write (line: string): boolean {
+    this.#held += Buffer.byteLength(line)
+    const more = this.#out.write(line) as unknown as boolean
+    this.#arm()
+    return more
+  }
+
+  #arm (): void {
+    if (this.#timer !== undefined) return
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined
+      // A no-op while sonic-boom is writing: the `drain` at the end of that write arms the timer again.
+      if (this.#held > 0) this.#out.flush()
+    }, this.#flushMs)
+    this.#timer.unref()
+  }
+
+  flush (callback?: (err?: Error) => void): void {
+    this.#out.flush(callback)
+  }
+
+  flushSync (): void {
+    this.#out.flushSync()
+    this.#held = 0
+  }
+
+  end (): void {
+    clearTimeout(this.#timer)
+    this.#out.end()
+  }
+}
+
 /** A file descriptor (1 = stdout) or a file path. */
 export function logDestination (dest: number | string): DestinationStream {
-  return pino.destination({ dest, sync: false, minLength: LOG_BATCH_BYTES, periodicFlush: LOG_FLUSH_MS })
+  return new FlushWhenHeld(pino.destination({ dest, sync: false, minLength: LOG_BATCH_BYTES }) as unknown as Batching, LOG_FLUSH_MS)
 }

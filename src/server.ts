@@ -21,6 +21,7 @@ import type { Interpolated } from './config/load.js'
 import type { Config } from './config/types.js'
 import { AbsoluteFormRefused } from './errors.js'
 import { buildGeneration, type Generation, type GenerationDeps } from './generation.js'
+import { checkOnlyWhileConnected } from './connection-checks.js'
 import { openLogger, withLazyRequestLoggers } from './logger.js'
 import { ConfigState, type ReloadReport } from './ops/config-state.js'
 import { registerHealth, type Lifecycle } from './ops/health.js'
@@ -101,6 +102,8 @@ export async function buildServer (config: Config, deps: ServerDeps = {}): Promi
   // Fastify calls serverFactory from its constructor.
   const requestSwitch = made as unknown as RequestSwitch
   app.server.headersTimeout = config.server.headersTimeoutMs
+  // The slow-client checks run only while a connection is open: an idle sidecar is not woken for them.
+  checkOnlyWhileConnected(app.server)
   // CONNECT never reaches Fastify; answer it here rather than let Node drop the socket silently.
   app.server.on('connect', (_req, socket: Socket) => {
     const body = JSON.stringify({ type: 'urn:tollgate:problem:TG_ABSOLUTE_FORM', title: 'Bad Request', status: 400, detail: new AbsoluteFormRefused().message, code: 'TG_ABSOLUTE_FORM' })
@@ -142,6 +145,7 @@ export async function buildServer (config: Config, deps: ServerDeps = {}): Promi
       http: { connectionsCheckingInterval: checkingInterval(config.server.headersTimeoutMs) }
     })
     admin.server.headersTimeout = config.server.headersTimeoutMs
+    checkOnlyWhileConnected(admin.server)
     installProblemHandlers(admin)
     registerHealth(admin, lifecycle)
     registerOpsEndpoints(admin, ops)

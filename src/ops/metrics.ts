@@ -7,9 +7,10 @@
  * unscraped sidecar pays nothing for it. Labels are bounded: upstream names
  * from the config, a fixed method set, status classes, never a path.
  */
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+import { Counter, Gauge, Histogram, Registry } from 'prom-client'
 import type { CredentialSource } from '../auth/source.js'
 import type { Limiter } from '../limit/limiter.js'
+import { registerProcessMetrics } from './process-metrics.js'
 
 const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'OTHER']
 const METHOD_INDEX = new Map(METHODS.map((method, i) => [method, i]))
@@ -46,7 +47,8 @@ export interface Metrics {
 
 export function createMetrics (): Metrics {
   const registry = new Registry()
-  collectDefaultMetrics({ register: registry, prefix: 'tollgate_' })
+  // prom-client's default process metrics, with an event-loop lag that does not tick while idle.
+  const lag = registerProcessMetrics(registry, 'tollgate_')
   let watched: readonly MeteredUpstream[] = []
   let storeStatus: (() => { readonly type: string, readonly available: boolean, readonly outages: number }) | undefined
 
@@ -152,6 +154,7 @@ export function createMetrics (): Metrics {
       answered.set(name, counts)
       return {
         request (method, status, sidecarMs, upstreamMs) {
+          lag.busy()
           const statusClass = status >= 100 && status < 600 ? Math.floor(status / 100) - 1 : STATUS_CLASSES.length - 1
           const slot = (METHOD_INDEX.get(method) ?? OTHER_METHOD) * STATUS_CLASSES.length + statusClass
           counts[slot] = (counts[slot] as number) + 1
