@@ -10,7 +10,10 @@
 #
 # Kubernetes: deploy/kubernetes and docs/operations.md.
 
-ARG NODE_IMAGE=node:20-bookworm-slim
+# Node.js 24 LTS (supported until 2028-04-30), one exact release: the same one .ci/run tests on
+# and the footprint bench measures (docs/benchmarks.md). package.json `engines` and .ci/run's
+# NODE_PINS name it too; test/unit/node-pins.test.ts fails when they disagree.
+ARG NODE_IMAGE=node:24.22.3-bookworm-slim
 
 # --- build: all dependencies, compile TypeScript to dist/ ---
 FROM ${NODE_IMAGE} AS build
@@ -33,6 +36,11 @@ RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund
 # --- runtime: non-root, production dependencies and dist/ only ---
 FROM ${NODE_IMAGE}
 ENV NODE_ENV=production
+# Node's module compile cache: the V8 code of every module the sidecar loads, made once below
+# at build time, so a container does not parse and compile them again at each start
+# (docs/benchmarks.md, "Footprint"). Read-only at run time (readOnlyRootFilesystem): Node reads
+# it and, unable to add to it, carries on.
+ENV NODE_COMPILE_CACHE=/app/.node-compile-cache
 WORKDIR /app
 # Owned by root and read-only to the runtime user; tollgate writes nothing to disk, so the
 # root filesystem can be mounted read-only (docker run --read-only, readOnlyRootFilesystem).
@@ -43,9 +51,18 @@ COPY package.json ./
 # The example configs only: config/secrets/ (git-ignored) is where the vendor guides put
 # local keys, and no key may end up in an image layer.
 COPY config/*.yaml ./config/
+# The compile cache's folder is the runtime user's: Node keeps one cache per user id (a
+# folder named after it) and writes its files readable by their owner alone.
+RUN mkdir .node-compile-cache && chown 1000:1000 .node-compile-cache
 # Numeric: the image's `node` user. Kubernetes can only check runAsNonRoot against a
 # numeric USER; a name fails with "image has non-numeric user" unless runAsUser is set.
 USER 1000:1000
+# Fill the compile cache, as the user that runs the sidecar: start it once (config/halaxy.yaml,
+# placeholder credentials, port 0, no request made) and stop it; Node writes the cache as it
+# exits. The script is mounted, not copied: it stays out of the image. Run as another user id,
+# the sidecar starts as before, compiling its modules, and writes no cache.
+RUN --mount=type=bind,source=scripts/bake-compile-cache.mjs,target=/tmp/bake-compile-cache.mjs \
+    node /tmp/bake-compile-cache.mjs /app
 EXPOSE 8080
 # /healthz answers 200 while the process runs, on the default server.port (8080): change
 # both if your config moves it. node:http rather than fetch, which loads undici and takes

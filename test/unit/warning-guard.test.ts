@@ -21,7 +21,7 @@ function runWithGuard (body: string): { status: number | null, output: string } 
   writeFileSync(file, `import { test } from 'node:test'\nimport { EventEmitter } from 'node:events'\ntest('probe', async () => { ${body}; await new Promise((resolve) => setImmediate(resolve)) })\n`)
   // Without NODE_TEST_CONTEXT: else the inner runner reports to ours and exits 0 whatever happened.
   const { NODE_TEST_CONTEXT: _, ...env } = process.env
-  const run = spawnSync(process.execPath, ['--import', 'tsx', '--import', guard, '--test', file], { encoding: 'utf8', timeout: 30_000, env })
+  const run = spawnSync(process.execPath, ['--import', 'tsx', '--import', guard, '--test', '--test-reporter=tap', file], { encoding: 'utf8', timeout: 30_000, env })
   return { status: run.status, output: `${run.stdout}${run.stderr}` }
 }
 
