@@ -8,7 +8,7 @@
  * imports still resolve to the repository's node_modules. Source maps are
  * written alongside, so a CPU profile maps back to src/*.ts lines.
  */
-import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises'
+import { copyFile, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { dirname, join, relative } from 'node:path'
 import ts from 'typescript'
 
@@ -32,6 +32,8 @@ export async function buildTree (rootDir: string, benchDir: string, cacheRoot: s
   await rm(outDir, { recursive: true, force: true })
   await transpileDir(join(rootDir, 'src'), join(outDir, 'src'))
   await transpileDir(benchDir, join(outDir, 'bench'))
+  // The server reads its version from the package.json beside src/ (src/cli/version.ts).
+  await copyFile(join(rootDir, 'package.json'), join(outDir, 'package.json'))
   return { outDir, rootDir }
 }
 

@@ -5,7 +5,7 @@
  * error or Ctrl-C included, kills what is still running.
  */
 import { fork, type ChildProcess } from 'node:child_process'
-import { readFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { launcher, type Role } from './cpu-placement.js'
 
@@ -127,6 +127,20 @@ export function procMemory (pid: number): ProcMemory {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8')
   const kb = (field: string): number => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN) * 1024
   return { rss: kb('VmRSS'), peakRss: kb('VmHWM') }
+}
+
+/**
+ * Sets a process's peak resident set (VmHWM) back to its resident set now
+ * (Linux ≥ 4.0: `5` into /proc/PID/clear_refs), so a later peak is that of
+ * what happened since. Returns false where the kernel does not allow it.
+ */
+export function resetPeakRss (pid: number): boolean {
+  try {
+    writeFileSync(`/proc/${pid}/clear_refs`, '5')
+    return true
+  } catch {
+    return false
+  }
 }
 
 /**

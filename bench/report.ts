@@ -5,6 +5,7 @@
 import type { LimiterSummary } from './scenario-limiter.js'
 import type { LimiterRedisResult, LimiterRedisRun } from './scenario-limiter-redis.js'
 import type { QueueSummary } from './scenario-queue.js'
+import type { FhirLargeRun, FhirResult } from './scenario-fhir.js'
 import type { RefreshResult } from './scenario-refresh.js'
 import type { StampedeSummary } from './scenario-stampede.js'
 import type { PacedRun, ThroughputResult, ThroughputRun } from './scenario-throughput.js'
@@ -17,6 +18,7 @@ export interface Results {
   limiter?: LimiterSummary
   limiterRedis?: LimiterRedisResult
   queue?: QueueSummary
+  fhir?: FhirResult
 }
 
 /** The limiter-redis cases as the targets name them (scenario-limiter-redis.ts runs these limits, quick or not). */
@@ -34,6 +36,9 @@ export const TARGETS = [
   'limiter achieved rate',
   'limiter windows over N',
   'refresh waits',
+  'fhir rewriting throughput, 100-entry Bundle',
+  'fhir rewriting peak RSS, 200 MB Bundle',
+  'fhir rewriting first byte, 200 MB Bundle',
   ...LIMITER_REDIS_CASES.flatMap((label) => LIMITER_REDIS_CRITERIA.map((criterion) => `limiter-redis ${criterion}, ${label}`))
 ] as const
 
@@ -376,7 +381,96 @@ export function verdicts (results: Results): Verdict[] {
         : { target, goal: v.goal, measured: v.measured, verdict: pass(v.ok) })
     }
   }
+  out.push(...fhirVerdicts(results.fhir))
   return out
+}
+
+/** Per round, the rewriting tollgate's req/s over the plain one's (paired: both loaded at once). */
+export function fhirRatios (r: FhirResult): number[] {
+  const out: number[] = []
+  for (const a of r.paired) {
+    if (a.variant !== 'rewriting') continue
+    const b = r.paired.find((x) => x.round === a.round && x.variant === 'plain')
+    if (b !== undefined) out.push(a.rps / b.rps)
+  }
+  return out
+}
+
+/** How far the large Bundle raised a process's peak RSS (VmHWM), bytes. */
+const peakRise = (x: FhirLargeRun): number => x.after.peakRss - x.before.peakRss
+
+/** Per round, the rewriting run's rise of peak RSS minus the plain run's, bytes. */
+function fhirPeakExcess (r: FhirResult): number[] {
+  const out: number[] = []
+  for (const a of r.large) {
+    if (a.variant !== 'rewriting') continue
+    const b = r.large.find((x) => x.round === a.round && x.variant === 'plain')
+    if (b !== undefined) out.push(peakRise(a) - peakRise(b))
+  }
+  return out
+}
+
+const largeLabel = (r: FhirResult): string => `${f(r.largeBytes / MB, 0)} MB Bundle`
+const asExpected = (x: FhirLargeRun): boolean => x.appBytes === x.expectedBytes
+
+function fhirVerdicts (r: FhirResult | undefined): Verdict[] {
+  const names = ['fhir rewriting throughput, 100-entry Bundle', 'fhir rewriting peak RSS, 200 MB Bundle', 'fhir rewriting first byte, 200 MB Bundle'] as const
+  const goals = ['≥ 0.90× plain (paired)', '≤ 16 MB over plain', 'before the vendor\'s last'] as const
+  if (r === undefined) return names.map((target, i) => ({ target, goal: goals[i] as string, measured: 'not run', verdict: 'NOT RUN' }))
+  const pass = (ok: boolean): string => ok ? 'PASS' : 'FAIL'
+  const ratios = fhirRatios(r)
+  const excess = fhirPeakExcess(r)
+  const rewriting = r.large.filter((x) => x.variant === 'rewriting')
+  const wrong = r.large.filter((x) => !asExpected(x)).length
+  const margins = rewriting.map((x) => x.vendorLastAt - x.appFirstAt)
+  const label = largeLabel(r)
+  return [
+    {
+      target: names[0],
+      goal: goals[0],
+      measured: ratios.length === 0 ? 'no paired round' : `${spread(ratios)}× (${f(r.searchBytes / 1024, 1)} KB Bundle, ${r.connections} conns)`,
+      verdict: ratios.length === 0 ? 'FAIL' : pass(median(ratios) >= 0.9)
+    },
+    {
+      target: names[1],
+      goal: goals[1],
+      measured: excess.length === 0
+        ? 'no pair of runs'
+        : `${excess.map((x) => f(x / MB, 1)).join(', ')} MB (${label}; per round, the rewriting run's rise of peak RSS minus the plain run's; judged on the largest)` +
+          `${r.large.some((x) => !x.peakReset) ? '; the peak could not be reset before the Bundle: start-up peaks may hide a rise' : ''}${wrong > 0 ? `; ${wrong} run(s) delivered other bytes than expected` : ''}`,
+      verdict: excess.length === 0 ? 'FAIL' : pass(max(excess) <= 16 * MB && wrong === 0)
+    },
+    {
+      target: names[2],
+      goal: goals[2],
+      measured: margins.length === 0
+        ? 'no run'
+        : `${margins.map((x) => f(x / 1000, 2)).join(', ')} s before the vendor wrote its last byte (${label} at ${f(r.rate / MB, 0)} MB/s; per round)`,
+      verdict: margins.length === 0 ? 'FAIL' : pass(min(margins) > 0 && rewriting.every(asExpected))
+    }
+  ]
+}
+
+export function fhirSection (r: FhirResult): string {
+  const variants = ['plain', 'rewriting'] as const
+  const ratios = fhirRatios(r)
+  const paired = table(['round', 'plain req/s', 'rewriting req/s', 'rewriting ×plain', 'plain CPU µs/req', 'rewriting CPU µs/req', 'failed'],
+    [...new Set(r.paired.map((x) => x.round))].map((round, i) => {
+      const [plain, rewriting] = variants.map((v) => r.paired.find((x) => x.round === round && x.variant === v))
+      return [String(round), f(plain?.rps ?? NaN, 0), f(rewriting?.rps ?? NaN, 0), f(ratios[i] ?? NaN), f(plain?.cpuPerRequest ?? NaN, 0), f(rewriting?.cpuPerRequest ?? NaN, 0), String((plain?.failed ?? 0) + (rewriting?.failed ?? 0))]
+    }), 1)
+  const large = table(['round', 'variant', 'vendor MB (locators)', 'peak RSS before / after MB', 'peak rise MB', 'first byte after the vendor\'s first ms', 'first byte before the vendor\'s last s', 'last byte after the vendor\'s last ms', 'bytes as expected'],
+    r.large.map((x) => [String(x.round), x.variant, `${f(x.vendorBytes / MB, 1)} (${x.locators})`, `${f(x.before.peakRss / MB, 1)} / ${f(x.after.peakRss / MB, 1)}`, f(peakRise(x) / MB, 1),
+      f(x.appFirstAt - x.vendorFirstAt, 1), f((x.vendorLastAt - x.appFirstAt) / 1000, 2), f(x.appLastAt - x.vendorLastAt, 0), asExpected(x) ? 'yes' : `no: ${x.appBytes} of ${x.expectedBytes}`]), 2)
+  return [
+    `GET of a ${f(r.searchBytes / 1024, 1)} KB, 100-entry searchset Bundle, ${r.connections} connections, both tollgates at once on the measured CPU, fresh processes each round:`,
+    '',
+    paired,
+    '',
+    `A ${largeLabel(r)} streamed by the vendor at ${f(r.rate / MB, 0)} MB/s through a fresh tollgate each, one at a time; each first served ${r.warmRequests} 100-entry ones, was collected (GC) and had its peak RSS set back to its RSS (/proc/PID/clear_refs):`,
+    '',
+    large
+  ].join('\n')
 }
 
 export function verdictSection (results: Results): string {

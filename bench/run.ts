@@ -12,11 +12,12 @@ import { buildTree } from './build.js'
 import { formatAreaComparison, formatFunctionDiff, formatProfile } from './cpuprofile.js'
 import { startChild, type Child } from './proc.js'
 import { applyPlacement, describePlacement, planPlacement } from './cpu-placement.js'
-import { limiterRedisSection, limiterSection, memorySection, pacedSection, pairedSection, queueSection, refreshSection, stampedeSection, throughputSection, verdictSection, type Results } from './report.js'
+import { fhirSection, limiterRedisSection, limiterSection, memorySection, pacedSection, pairedSection, queueSection, refreshSection, stampedeSection, throughputSection, verdictSection, type Results } from './report.js'
 import { runLimiter } from './scenario-limiter.js'
 import { runLimiterRedis } from './scenario-limiter-redis.js'
 import { medianProfiles, runProfile, type ProfileResult } from './scenario-profile.js'
 import { runQueue } from './scenario-queue.js'
+import { runFhir } from './scenario-fhir.js'
 import { runRefresh } from './scenario-refresh.js'
 import { runStampede } from './scenario-stampede.js'
 import { proxyTarget, runThroughput, type Target } from './scenario-throughput.js'
@@ -93,6 +94,10 @@ async function runScenarios (bench: Bench, results: Results, profiles: ProfileRe
     progress('memory per queued request')
     results.queue = await runQueue(bench)
   }
+  if (s.has('fhir')) {
+    progress('rewriteLinks: fhir against none: a 100-entry Bundle paired, a large one streamed')
+    results.fhir = await runFhir(bench, progress)
+  }
   if (settings.profile) {
     for (let round = 1; round <= settings.profileRounds; round++) {
       progress(`CPU profiles, round ${round}/${settings.profileRounds}, ${settings.profileS} s each`)
@@ -136,6 +141,7 @@ function report (command: Command, results: Results, profiles: readonly ProfileR
   if (results.limiter !== undefined) out.push('## Limiter accuracy and cost under overload', '', limiterSection(results.limiter), '')
   if (results.limiterRedis !== undefined) out.push('## Limiter shared through Redis: three replicas under overload, one outage', '', limiterRedisSection(results.limiterRedis), '')
   if (results.queue !== undefined) out.push('## Memory per queued request', '', queueSection(results.queue), '')
+  if (results.fhir !== undefined) out.push('## FHIR links rewritten (rewriteLinks: fhir) against the same upstream without', '', fhirSection(results.fhir), '')
   if (profiles.length > 0) {
     const typical = medianProfiles(profiles)
     out.push(`## CPU per request by area (main thread, GET small, 100 conns; median of ${command.profileRounds} profile(s) per target)`, '', formatAreaComparison(profiles), '')

@@ -216,30 +216,48 @@ export async function runThroughput (bench: Bench, targets: readonly Target[], p
  * timing), so one process per target would carry its luck into every round.
  */
 async function runPairedRound (bench: Bench, proxies: readonly Target[], load: LoadKind, conns: number, round: number, progress: (line: string) => void): Promise<ThroughputRun[]> {
-  const { durationS, warmupS } = bench.settings
   // Started in a rotating order, so no proxy is always the first to be loaded.
   const rotated = proxies.map((_, i) => proxies[(i + round - 1) % proxies.length] as Target)
   const started = await Promise.all(rotated.map(async (target): Promise<StartedTarget> => await target.fresh?.() ?? { target, stop: async () => {} }))
   try {
     const order = started.map((s) => s.target)
-    // Forked together, started together: a load that started first would have the CPU to itself for a moment.
-    const together = async (seconds: number): Promise<LoadResult[]> => {
-      const startAt = epochNow() + PAIRED_START_DELAY_MS
-      return await Promise.all(order.map(async (target) => await runLoad(bench, { ...loadOptions(target.base, load, conns, seconds), startAt })))
-    }
-    if (warmupS > 0) await together(PAIRED_WARMUP_S)
-    const cpuBefore = await Promise.all(order.map(async (target) => await target.cpu?.()))
-    const results = await together(durationS)
-    const cpuAfter = await Promise.all(order.map(async (target) => await target.cpu?.()))
-    return order.map((target, i) => {
-      const result = results[i] as LoadResult
-      const cpuPerRequest = ((cpuAfter[i] ?? NaN) - (cpuBefore[i] ?? NaN)) / Math.max(1, result.ok)
+    const loaded = await loadTogether(bench, order, (target, seconds) => loadOptions(target.base, load, conns, seconds))
+    return loaded.map(({ target, result, cpuPerRequest }) => {
       progress(`${load} c=${conns} paired round ${round} ${target.name}: ${Math.round(result.rps)} req/s, ${cpuPerRequest.toFixed(0)} µs CPU/req${result.non2xx + result.errors > 0 ? `, ${result.non2xx} non-2xx, ${result.errors} errors` : ''}`)
       return { load, connections: conns, round, target: target.name, result, cpuPerRequest, foreignCpu: NaN }
     })
   } finally {
     await Promise.all(started.map(async (s) => { await s.stop() }))
   }
+}
+
+export interface LoadedTogether {
+  readonly target: Target
+  readonly result: LoadResult
+  /** CPU µs the target's process spent per answered request during the measured run. */
+  readonly cpuPerRequest: number
+}
+
+/**
+ * Every target saturated at once, each by its own load process (`options`
+ * says which requests), first for the paired warm-up, then for the measured
+ * run: the core of a paired round, for any load.
+ */
+export async function loadTogether (bench: Bench, order: readonly Target[], options: (target: Target, seconds: number) => LoadOptions): Promise<LoadedTogether[]> {
+  const { durationS, warmupS } = bench.settings
+  // Forked together, started together: a load that started first would have the CPU to itself for a moment.
+  const together = async (seconds: number): Promise<LoadResult[]> => {
+    const startAt = epochNow() + PAIRED_START_DELAY_MS
+    return await Promise.all(order.map(async (target) => await runLoad(bench, { ...options(target, seconds), startAt })))
+  }
+  if (warmupS > 0) await together(PAIRED_WARMUP_S)
+  const cpuBefore = await Promise.all(order.map(async (target) => await target.cpu?.()))
+  const results = await together(durationS)
+  const cpuAfter = await Promise.all(order.map(async (target) => await target.cpu?.()))
+  return order.map((target, i) => {
+    const result = results[i] as LoadResult
+    return { target, result, cpuPerRequest: ((cpuAfter[i] ?? NaN) - (cpuBefore[i] ?? NaN)) / Math.max(1, result.ok) }
+  })
 }
 
 /**

@@ -6,6 +6,7 @@ export const HELP = `npm run bench -- [options]
   --quick                 smallest run that still covers every target; its verdicts mean nothing
   --scenarios=LIST        of ${SCENARIOS.join(',')} (default: all; empty: none)
                           limiter-redis needs redis-server (about 2 min; starts its own on loopback)
+                          fhir: rewriteLinks fhir against none, paired, and a 200 MB Bundle (about 1.5 min)
   --connections=LIST      default 1,10,100 (quick: 10,100)
   --loads=LIST            get,post (quick: get)
   --rounds=N              default 3 (quick: 1)

@@ -6,7 +6,7 @@
 import type { BuiltTree } from './build.js'
 import { startChild, type Child } from './proc.js'
 
-export const SCENARIOS = ['throughput', 'refresh', 'stampede', 'limiter', 'limiter-redis', 'queue'] as const
+export const SCENARIOS = ['throughput', 'refresh', 'stampede', 'limiter', 'limiter-redis', 'queue', 'fhir'] as const
 export type Scenario = typeof SCENARIOS[number]
 export type LoadKind = 'get' | 'post'
 
@@ -46,8 +46,11 @@ export interface Candidate {
 export const PREFIX = '/bench'
 export const POST_BYTES = 64 * 1024
 
-/** The sidecar as the throughput scenario runs it: OAuth2 client credentials and a limit it never reaches. */
-export function tollgateConfig (upstream: UpstreamInfo, change: { auth?: Record<string, unknown>, rateLimit?: Record<string, unknown> } = {}): Record<string, unknown> {
+/**
+ * The sidecar as the throughput scenario runs it: OAuth2 client credentials and a limit it never reaches.
+ * `change.upstream` sets other keys of the upstream (the fhir scenario: another `target`, `rewriteLinks`).
+ */
+export function tollgateConfig (upstream: UpstreamInfo, change: { auth?: Record<string, unknown>, rateLimit?: Record<string, unknown>, upstream?: Record<string, unknown> } = {}): Record<string, unknown> {
   return {
     server: { host: '127.0.0.1', port: 0 },
     log: { level: 'info' },
@@ -63,7 +66,8 @@ export function tollgateConfig (upstream: UpstreamInfo, change: { auth?: Record<
           ...change.auth
         },
         // 100k starts per second: never reached on this hardware, so no request waits.
-        rateLimit: change.rateLimit ?? { requests: 100_000, window: '1s' }
+        rateLimit: change.rateLimit ?? { requests: 100_000, window: '1s' },
+        ...change.upstream
       }
     }
   }
