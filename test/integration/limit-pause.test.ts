@@ -24,14 +24,15 @@ test('no acquisition completes inside a pause; the queue waits it out and then s
   t.after(() => limiter.close())
 
   t.assert.ok(!(limiter.acquire() instanceof Promise), 'not paused yet: a plain Permit')
-  const intended = Date.now() + 200
-  limiter.pauseFor(intended - Date.now())
+  // The limiter reads the clock inside pauseFor: the end lies between the reads just before and just after (a loaded host may stall between them).
+  const calledAt = Date.now()
+  limiter.pauseFor(200)
+  const returnedAt = Date.now()
   const acquired = Array.from({ length: 5 }, () => limiter.acquire())
   t.assert.ok(acquired.every((a) => a instanceof Promise), 'paused: every acquire waits')
   const paused = limiter.status()
-  // Date.now() may tick between two reads: the end is the intended one to the millisecond.
   const until = paused.pausedUntil ?? 0
-  t.assert.ok(Math.abs(until - intended) <= 1, `paused until ${until - intended} ms from the intended end`)
+  t.assert.ok(until >= calledAt + 200 && until <= returnedAt + 200, `paused until ${until - calledAt - 200} ms from the intended end (${returnedAt - calledAt} ms inside pauseFor)`)
   t.assert.strictEqual(paused.queued, 5)
 
   const starts = await Promise.all(acquired.map(startedAt))
@@ -51,13 +52,15 @@ test('a later pause with an earlier end does not shorten the pause', async (t: T
   const limiter = createLimiter(generous, { now: Date.now })
   t.after(() => limiter.close())
 
-  const until = Date.now() + 250
-  limiter.pauseFor(until - Date.now())
-  limiter.pauseFor(until - 200 - Date.now())
+  const calledAt = Date.now()
+  limiter.pauseFor(250)
+  const returnedAt = Date.now()
+  limiter.pauseFor(50)
   limiter.pauseFor(-1000)
-  // Within the millisecond Date.now() may tick between two reads; the shorter pauses would move it 200 ms.
+  // The first pause's end, read between the clock reads around its call; the shorter pauses would move it 200 ms earlier.
   const pausedUntil = limiter.status().pausedUntil ?? 0
-  t.assert.ok(Math.abs(pausedUntil - until) <= 1, `paused until ${pausedUntil - until} ms from the first pause's end`)
+  t.assert.ok(pausedUntil >= calledAt + 250 && pausedUntil <= returnedAt + 250, `paused until ${pausedUntil - calledAt - 250} ms from the first pause's end`)
+  const until = pausedUntil
 
   const s = await startedAt(limiter.acquire())
   t.assert.ok(s >= until, `started ${until - s} ms early`)
