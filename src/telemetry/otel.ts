@@ -19,9 +19,8 @@ import { defaultResource, resourceFromAttributes } from '@opentelemetry/resource
 import { AlwaysOffSampler, AlwaysOnSampler, BasicTracerProvider, BatchSpanProcessor, ParentBasedSampler, TraceIdRatioBasedSampler, type Sampler, type SpanExporter } from '@opentelemetry/sdk-trace-base'
 import {
   ATTR_CLIENT_ADDRESS, ATTR_ERROR_TYPE, ATTR_HTTP_REQUEST_METHOD, ATTR_HTTP_REQUEST_METHOD_ORIGINAL, ATTR_HTTP_REQUEST_RESEND_COUNT,
-  ATTR_HTTP_RESPONSE_STATUS_CODE, ATTR_HTTP_ROUTE, ATTR_NETWORK_PEER_ADDRESS, ATTR_NETWORK_PEER_PORT, ATTR_NETWORK_PROTOCOL_VERSION,
-  ATTR_SERVER_ADDRESS, ATTR_SERVER_PORT, ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION, ATTR_URL_FULL, ATTR_URL_PATH, ATTR_URL_QUERY,
-  ATTR_URL_SCHEME, ATTR_USER_AGENT_ORIGINAL
+  ATTR_HTTP_RESPONSE_STATUS_CODE, ATTR_HTTP_ROUTE, ATTR_SERVER_ADDRESS, ATTR_SERVER_PORT, ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION,
+  ATTR_URL_FULL, ATTR_URL_QUERY, ATTR_USER_AGENT_ORIGINAL
 } from '@opentelemetry/semantic-conventions'
 import type { TelemetryConfig, TraceSampler } from '../config/types.js'
 import { loggableUrl, redactQuery } from '../logger.js'
@@ -31,7 +30,6 @@ import type { AttemptSpan, InboundRequest, ServerSpan, TokenFetchSpan, TokenFetc
 const KNOWN_METHODS = new Set(['CONNECT', 'DELETE', 'GET', 'HEAD', 'OPTIONS', 'PATCH', 'POST', 'PUT', 'QUERY', 'TRACE'])
 /** tollgate's own attributes. */
 const ATTR_UPSTREAM = 'tollgate.upstream'
-const ATTR_REQUEST_ID = 'tollgate.request_id'
 const ATTR_PROBLEM = 'tollgate.problem'
 const ATTR_TOKEN_TRIGGER = 'tollgate.token.trigger'
 const EVENT_LIMITER_WAIT = 'tollgate.limiter.wait'
@@ -52,7 +50,7 @@ export async function createTracing (telemetry: TelemetryConfig, url: string, de
   warnOnExportFailures(deps.log)
   deps.log.info({ endpoint: loggableUrl(url), protocol: telemetry.protocol, sampler: telemetry.sampler, serviceName: telemetry.serviceName }, 'tracing on')
   const propagator = new W3CTraceContextPropagator()
-  const origins = new Map<string, Attributes>()
+  const origins = new Map<string, Origin>()
   return {
     serverSpan: (request) => new Server(tracer, request, propagator.extract(ROOT_CONTEXT, request.headers, defaultTextMapGetter), origins),
     tokenFetches: (upstream, tokenUrl) => tokenTracer(tracer, upstream, tokenUrl),
@@ -125,18 +123,17 @@ function methodAttributes (method: string, attributes: Attributes): void {
   }
 }
 
+interface Origin { readonly address: string, readonly port: number }
+
 /** server.address and server.port of an origin (`http://host:port`), parsed once per origin. */
-function originAttributes (origin: string, cache: Map<string, Attributes>): Attributes {
-  let attributes = cache.get(origin)
-  if (attributes === undefined) {
+function originOf (origin: string, cache: Map<string, Origin>): Origin {
+  let parsed = cache.get(origin)
+  if (parsed === undefined) {
     const url = new URL(origin)
-    attributes = {
-      [ATTR_SERVER_ADDRESS]: url.hostname.replace(/^\[(.*)\]$/, '$1'),
-      [ATTR_SERVER_PORT]: url.port === '' ? (url.protocol === 'https:' ? 443 : 80) : Number(url.port)
-    }
-    cache.set(origin, attributes)
+    parsed = { address: url.hostname.replace(/^\[(.*)\]$/, '$1'), port: url.port === '' ? (url.protocol === 'https:' ? 443 : 80) : Number(url.port) }
+    cache.set(origin, parsed)
   }
-  return attributes
+  return parsed
 }
 
 function spanName (method: string, target?: string): string {
@@ -150,23 +147,21 @@ class Server implements ServerSpan {
   readonly #span: Span
   readonly #context: Context
   readonly #tracer: Tracer
-  readonly #origins: Map<string, Attributes>
+  readonly #origins: Map<string, Origin>
   readonly #method: string
   #problem: string | undefined = undefined
   #ended = false
 
-  constructor (tracer: Tracer, request: InboundRequest, parent: Context, origins: Map<string, Attributes>) {
+  constructor (tracer: Tracer, request: InboundRequest, parent: Context, origins: Map<string, Origin>) {
     this.#tracer = tracer
     this.#origins = origins
     this.#method = request.method
     const url = request.url
     const query = url.indexOf('?')
-    const attributes: Attributes = {
-      [ATTR_URL_SCHEME]: 'http',
-      [ATTR_URL_PATH]: query === -1 ? url : url.slice(0, query),
-      [ATTR_NETWORK_PROTOCOL_VERSION]: request.raw.httpVersion,
-      [ATTR_REQUEST_ID]: request.id
-    }
+    // The conventions' required and conditionally required attributes, and of the recommended ones
+    // client.address and user_agent.original (network.peer.* would repeat client.address on a
+    // sidecar's loopback; network.protocol.version is 1.1). Each attribute is paid for per request.
+    const attributes: Attributes = { 'url.scheme': 'http', 'url.path': query === -1 ? url : url.slice(0, query) }
     methodAttributes(request.method, attributes)
     // Names kept, every value REDACTED: queries carry patient data (the debug log's rule).
     if (query !== -1) attributes[ATTR_URL_QUERY] = redactQuery(url.slice(query + 1))
@@ -182,12 +177,8 @@ class Server implements ServerSpan {
         attributes[ATTR_SERVER_ADDRESS] = host.replace(/^\[(.*)\]$/, '$1')
       }
     }
-    const socket = request.raw.socket
-    if (socket?.remoteAddress !== undefined) {
-      attributes[ATTR_CLIENT_ADDRESS] = socket.remoteAddress
-      attributes[ATTR_NETWORK_PEER_ADDRESS] = socket.remoteAddress
-      if (socket.remotePort !== undefined) attributes[ATTR_NETWORK_PEER_PORT] = socket.remotePort
-    }
+    const address = request.raw.socket?.remoteAddress
+    if (address !== undefined) attributes[ATTR_CLIENT_ADDRESS] = address
     const agent = request.headers['user-agent']
     if (typeof agent === 'string') attributes[ATTR_USER_AGENT_ORIGINAL] = agent
     this.#span = tracer.startSpan(spanName(request.method), { kind: SpanKind.SERVER, attributes }, parent)
@@ -209,7 +200,8 @@ class Server implements ServerSpan {
   }
 
   attempt (method: string, origin: string, url: string, resendCount: number): AttemptSpan {
-    const attributes: Attributes = { ...originAttributes(origin, this.#origins), [ATTR_URL_FULL]: url }
+    const { address, port } = originOf(origin, this.#origins)
+    const attributes: Attributes = { 'server.address': address, 'server.port': port, 'url.full': url }
     methodAttributes(method, attributes)
     // Recommended on every resend: a 401 answered with a fresh token, a 429 after its pause.
     if (resendCount > 0) attributes[ATTR_HTTP_REQUEST_RESEND_COUNT] = resendCount
@@ -275,12 +267,13 @@ class Attempt implements AttemptSpan {
 }
 
 function tokenTracer (tracer: Tracer, upstream: string, tokenUrl: string): TokenFetchTracer {
-  const url = new URL(tokenUrl)
+  const { address, port } = originOf(new URL(tokenUrl).origin, new Map())
   const attributes: Attributes = {
     [ATTR_HTTP_REQUEST_METHOD]: 'POST',
     // The token URL carries no query or credentials (the config refuses them); loggableUrl strips them anyway.
     [ATTR_URL_FULL]: loggableUrl(tokenUrl),
-    ...originAttributes(url.origin, new Map()),
+    [ATTR_SERVER_ADDRESS]: address,
+    [ATTR_SERVER_PORT]: port,
     [ATTR_UPSTREAM]: upstream
   }
   return {

@@ -1,9 +1,10 @@
 /**
  * OpenTelemetry tracing, as the rest of tollgate sees it: a few interfaces
  * and `openTracing`, which loads the OpenTelemetry SDK (otel.ts) with a
- * dynamic import() only when an endpoint is configured. With tracing off no
- * `@opentelemetry/*` module is loaded, and the request path pays one null
- * check where a span would be made (habit H2: features that are off cost
+ * dynamic import() only when an endpoint is configured. With tracing off
+ * tollgate loads no `@opentelemetry/*` module (prom-client alone requires the
+ * no-op @opentelemetry/api, for its exemplars), and the request path pays one
+ * null check where a span would be made (habit H2: features that are off cost
  * nothing; test/cli/tracing-off-module-graph.test.ts checks the module graph).
  *
  * What is traced (docs/tracing.md), by the stable HTTP semantic conventions:
