@@ -17,11 +17,11 @@
  * - Proxy credentials never reach undici inside a URL (which it keeps and
  *   could print): they are turned into the Proxy-Authorization value here.
  */
-import { readFileSync } from 'node:fs'
 import { BlockList, isIP, type LookupFunction } from 'node:net'
-import { createSecureContext, rootCertificates, type SecureContext } from 'node:tls'
+import type { SecureContext } from 'node:tls'
 import { Agent, Dispatcher, EnvHttpProxyAgent, Pool, ProxyAgent } from 'undici'
 import type { UpstreamConfig } from '../config/types.js'
+import { createTlsContext } from '../tls-context.js'
 import { Attempt, DeadlineList, kDispatchWatcher, type DispatchWatcher } from './deadline.js'
 
 /** Keep-alive connections per upstream; beyond this, requests wait inside undici. */
@@ -250,37 +250,13 @@ export function connectOptions (upstream: UpstreamConfig, env: NodeJS.ProcessEnv
   const timeout = Math.min(upstream.timeoutMs, MAX_CONNECT_TIMEOUT_MS)
   const tls = upstream.tls
   if (tls === undefined) return lookup === undefined ? { timeout } : { timeout, lookup }
-  const { ca, cert, key, minVersion } = tls
-  const custom = ca !== undefined || cert !== undefined || minVersion !== undefined
-  // `ca` replaces Node's trust store (tls.createSecureContext docs): give it that store too, so it adds.
-  const secureContext = custom
-    ? createSecureContext({
-      ...(ca === undefined ? {} : { ca: [...defaultTrust(env), ca] }),
-      ...(cert === undefined || key === undefined ? {} : { cert, key }),
-      ...(minVersion === undefined ? {} : { minVersion })
-    })
-    : undefined
+  const custom = tls.ca !== undefined || tls.cert !== undefined || tls.minVersion !== undefined
+  const secureContext = custom ? createTlsContext(tls, env) : undefined
   return {
     timeout,
     ...(secureContext === undefined ? {} : { secureContext }),
     ...(tls.insecureSkipVerify === true ? { rejectUnauthorized: false } : {}),
     ...(lookup === undefined ? {} : { lookup })
-  }
-}
-
-/**
- * What Node trusts when no `ca` is given: its bundled roots plus the file in
- * NODE_EXTRA_CA_CERTS, which corporate networks use for their TLS-inspecting
- * proxy's CA and which an explicit `ca` would silently drop. An unreadable
- * file is skipped: Node has already warned about it at startup.
- */
-function defaultTrust (env: NodeJS.ProcessEnv): readonly string[] {
-  const file = env.NODE_EXTRA_CA_CERTS
-  if (file === undefined || file === '') return rootCertificates
-  try {
-    return [...rootCertificates, readFileSync(file, 'utf8')]
-  } catch {
-    return rootCertificates
   }
 }
 

@@ -18,10 +18,9 @@
  * And the other way: a failure to connect in words that name the field to
  * fix (`explainConnectError`), for the startup error and the log.
  */
-import { readFileSync } from 'node:fs'
-import { createSecureContext, rootCertificates, type SecureContext } from 'node:tls'
 import { Cluster, Redis, type RedisOptions } from 'ioredis'
-import type { StoreConfig, StoreTlsConfig } from '../config/types.js'
+import type { StoreConfig } from '../config/types.js'
+import { createTlsContext } from '../tls-context.js'
 import type { SentinelWatchOptions } from './sentinel-watch.js'
 
 export type RedisClient = Redis | Cluster
@@ -53,7 +52,7 @@ const SUBSCRIBER: Partial<RedisOptions> = { enableOfflineQueue: true, maxRetries
  * included); the topology, credentials and TLS are added here.
  */
 export function createRedisClients (config: StoreConfig, options: RedisOptions, moved: MovedPrimaries = new Map(), env: NodeJS.ProcessEnv = process.env): RedisClients {
-  const secure = config.tls === undefined ? {} : { tls: { secureContext: secureContextOf(config.tls, env) } }
+  const secure = config.tls === undefined ? {} : { tls: { secureContext: createTlsContext(config.tls, env) } }
   const auth: RedisOptions = {
     ...(config.username === undefined ? {} : { username: config.username }),
     ...(config.password === undefined ? {} : { password: config.password })
@@ -192,20 +191,3 @@ export function hostAndPort (value: string): { host: string, port: number } {
  * adds to what Node trusts (its roots and NODE_EXTRA_CA_CERTS; see
  * src/egress/dispatcher.ts), it does not replace it.
  */
-function secureContextOf (tls: StoreTlsConfig, env: NodeJS.ProcessEnv): SecureContext {
-  return createSecureContext({
-    ...(tls.ca === undefined ? {} : { ca: [...defaultTrust(env), tls.ca] }),
-    ...(tls.cert === undefined || tls.key === undefined ? {} : { cert: tls.cert, key: tls.key }),
-    ...(tls.minVersion === undefined ? {} : { minVersion: tls.minVersion })
-  })
-}
-
-function defaultTrust (env: NodeJS.ProcessEnv): readonly string[] {
-  const file = env.NODE_EXTRA_CA_CERTS
-  if (file === undefined || file === '') return rootCertificates
-  try {
-    return [...rootCertificates, readFileSync(file, 'utf8')]
-  } catch {
-    return rootCertificates
-  }
-}
