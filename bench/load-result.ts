@@ -11,6 +11,7 @@ export interface LoadResult {
   readonly rps: number
   /** Milliseconds, from the µs histogram. */
   readonly p50: number
+  readonly p90: number
   readonly p99: number
   readonly p999: number
   readonly max: number
@@ -32,6 +33,7 @@ export function summariseLoad (histogram: RecordableHistogram, counts: { ok: num
     elapsedMs,
     rps: ok / (elapsedMs / 1000),
     p50: ms(50),
+    p90: ms(90),
     p99: ms(99),
     p999: ms(99.9),
     max: ok === 0 ? NaN : histogram.max / 1000,

@@ -6,6 +6,8 @@ import type { LimiterSummary } from './scenario-limiter.js'
 import type { LimiterRedisResult, LimiterRedisRun } from './scenario-limiter-redis.js'
 import type { QueueSummary } from './scenario-queue.js'
 import type { FhirLargeRun, FhirResult } from './scenario-fhir.js'
+import { FOOTPRINT_TARGETS, footprintVerdicts } from './footprint-report.js'
+import type { FootprintResult } from './scenario-footprint.js'
 import type { RefreshResult } from './scenario-refresh.js'
 import type { StampedeSummary } from './scenario-stampede.js'
 import type { PacedRun, ThroughputResult, ThroughputRun } from './scenario-throughput.js'
@@ -19,6 +21,7 @@ export interface Results {
   limiterRedis?: LimiterRedisResult
   queue?: QueueSummary
   fhir?: FhirResult
+  footprint?: FootprintResult
 }
 
 /** The limiter-redis cases as the targets name them (scenario-limiter-redis.ts runs these limits, quick or not). */
@@ -39,6 +42,7 @@ export const TARGETS = [
   'fhir rewriting throughput, 100-entry Bundle',
   'fhir rewriting peak RSS, 200 MB Bundle',
   'fhir rewriting first byte, 200 MB Bundle',
+  ...FOOTPRINT_TARGETS,
   ...LIMITER_REDIS_CASES.flatMap((label) => LIMITER_REDIS_CRITERIA.map((criterion) => `limiter-redis ${criterion}, ${label}`))
 ] as const
 
@@ -382,6 +386,7 @@ export function verdicts (results: Results): Verdict[] {
     }
   }
   out.push(...fhirVerdicts(results.fhir))
+  out.push(...footprintVerdicts(results.footprint))
   return out
 }
 

@@ -18,6 +18,8 @@ import { runLimiterRedis } from './scenario-limiter-redis.js'
 import { medianProfiles, runProfile, type ProfileResult } from './scenario-profile.js'
 import { runQueue } from './scenario-queue.js'
 import { runFhir } from './scenario-fhir.js'
+import { footprintSection } from './footprint-report.js'
+import { runFootprint } from './scenario-footprint.js'
 import { runRefresh } from './scenario-refresh.js'
 import { runStampede } from './scenario-stampede.js'
 import { proxyTarget, runThroughput, type Target } from './scenario-throughput.js'
@@ -98,6 +100,10 @@ async function runScenarios (bench: Bench, results: Results, profiles: ProfileRe
     progress('rewriteLinks: fhir against none: a 100-entry Bundle paired, a large one streamed')
     results.fhir = await runFhir(bench, progress)
   }
+  if (s.has('footprint')) {
+    progress('footprint: tollgate as the image runs it against the bare proxy')
+    results.footprint = await runFootprint(bench, repoRoot, progress)
+  }
   if (settings.profile) {
     for (let round = 1; round <= settings.profileRounds; round++) {
       progress(`CPU profiles, round ${round}/${settings.profileRounds}, ${settings.profileS} s each`)
@@ -142,6 +148,7 @@ function report (command: Command, results: Results, profiles: readonly ProfileR
   if (results.limiterRedis !== undefined) out.push('## Limiter shared through Redis: three replicas under overload, one outage', '', limiterRedisSection(results.limiterRedis), '')
   if (results.queue !== undefined) out.push('## Memory per queued request', '', queueSection(results.queue), '')
   if (results.fhir !== undefined) out.push('## FHIR links rewritten (rewriteLinks: fhir) against the same upstream without', '', fhirSection(results.fhir), '')
+  if (results.footprint !== undefined) out.push('## Footprint: tollgate as the image runs it against the bare proxy', '', footprintSection(results.footprint), '')
   if (profiles.length > 0) {
     const typical = medianProfiles(profiles)
     out.push(`## CPU per request by area (main thread, GET small, 100 conns; median of ${command.profileRounds} profile(s) per target)`, '', formatAreaComparison(profiles), '')

@@ -7,6 +7,8 @@ export const HELP = `npm run bench -- [options]
   --scenarios=LIST        of ${SCENARIOS.join(',')} (default: all; empty: none)
                           limiter-redis needs redis-server (about 2 min; starts its own on loopback)
                           fhir: rewriteLinks fhir against none, paired, and a 200 MB Bundle (about 1.5 min)
+                          footprint: tollgate as the image runs it vs the bare proxy, idle and at 1,000 req/s
+                          (about 100 s per round; installs the image's Node: scripts/install-node.mjs)
   --connections=LIST      default 1,10,100 (quick: 10,100)
   --loads=LIST            get,post (quick: get)
   --rounds=N              default 3 (quick: 1)

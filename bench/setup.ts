@@ -6,7 +6,7 @@
 import type { BuiltTree } from './build.js'
 import { startChild, type Child } from './proc.js'
 
-export const SCENARIOS = ['throughput', 'refresh', 'stampede', 'limiter', 'limiter-redis', 'queue', 'fhir'] as const
+export const SCENARIOS = ['throughput', 'refresh', 'stampede', 'limiter', 'limiter-redis', 'queue', 'fhir', 'footprint'] as const
 export type Scenario = typeof SCENARIOS[number]
 export type LoadKind = 'get' | 'post'
 

@@ -1,0 +1,302 @@
+/**
+ * What a sidecar costs next to every replica (issue 18): tollgate as the
+ * image and the Kubernetes example run it (footprint-image.ts) beside the
+ * bare proxy, fresh processes each round, started one after the other (who
+ * goes first alternates) and then observed side by side:
+ * - ready: spawn → the first proxied 200 (tollgate's includes its first token fetch);
+ * - RSS 30 s and 60 s after that 200, nothing forced (no GC), both alike;
+ * - CPU while idle, 30 s → 60 s: every thread's time on a CPU and how often
+ *   one was woken (/proc/PID/task/<tid>/schedstat), with a /metrics scrape
+ *   every 15 s from the first 200 on, to both (the bare proxy answers 404);
+ * - RSS 10 s after a short load (3,000 GETs over 10 connections);
+ * - at a paced 1,000 requests/s each, tollgate and the bare proxy at once
+ *   (paced.ts; the redis tollgate in a second pair with the bare proxy):
+ *   CPU per 1,000 req/s, RSS, and p50/p90/p99; added latency is judged
+ *   within a pair. A paced run that fails (a machine too busy to answer
+ *   1,000 req/s twice over) is reported as such, not a reason to drop the
+ *   idle figures.
+ * The config is config/halaxy.yaml pointed at the bench upstream, its client
+ * secret a `${file:}` secret, info logs; a second tollgate runs the same with
+ * `store.type: redis` when redis-server is installed. The rate limit is
+ * raised (the preset's 500 per minute would queue the load): the limiter
+ * still runs for every request.
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { get } from 'node:http'
+import { join } from 'node:path'
+import { Pool } from 'undici'
+import { parse as parseYaml, stringify as stringifyYaml } from 'yaml'
+import { freePort } from '../test/helpers/ports.js'
+import { wrapCommand } from './cpu-placement.js'
+import { imageNode, prepareLayout, type ImageNode, type Layout } from './footprint-image.js'
+import type { LoadResult } from './load-result.js'
+import { procMemory, runJsonChild } from './proc.js'
+import { redisServerBinary, startBenchRedis, type BenchRedis } from './redis-server.js'
+import type { Bench } from './setup.js'
+
+export type FootprintTarget = 'bare' | 'tollgate' | 'tollgate-redis'
+
+/** The request the footprint sends (the halaxy preset's prefix; the bench upstream answers any path). */
+const PATH = '/halaxy/Patient/bench-1'
+
+export interface FootprintTiming {
+  /** Seconds after the first 200 at which RSS is read; the idle CPU window runs between them. */
+  readonly idleAtS: readonly [number, number]
+  readonly scrapeEveryS: number
+  readonly loadRequests: number
+  readonly settleS: number
+  readonly pacedRate: number
+  readonly pacedS: number
+}
+
+export interface FootprintRun {
+  readonly round: number
+  readonly target: FootprintTarget
+  readonly readyMs: number
+  readonly rssIdle: readonly [number, number]
+  /** CPU ms and wake-ups (time slices begun) of all threads in the idle window; the part the scrapes in it took. */
+  readonly idle: { readonly cpuMs: number, readonly wakeups: number, readonly scrapeCpuMs: number, readonly windowS: number, readonly threads: number }
+  readonly rssAfterLoad: number
+  /** At 1,000 req/s; for tollgate, `bare` is the bare proxy's result in the same pair. Absent when the paced run failed. */
+  readonly paced?: { readonly cpuMs: number, readonly rss: number, readonly result: LoadResult, readonly bare?: LoadResult }
+  readonly pacedError?: string
+}
+
+export interface FootprintResult {
+  readonly node: ImageNode
+  readonly timing: FootprintTiming
+  /** Each target's command line, environment first. */
+  readonly commands: Readonly<Partial<Record<FootprintTarget, string>>>
+  readonly runs: FootprintRun[]
+  readonly redisSkipped?: string
+}
+
+interface Sched { readonly cpuNs: number, readonly slices: number, readonly threads: number }
+
+/** All threads of a process: ns on a CPU and time slices begun (/proc/PID/task/<tid>/schedstat). */
+function sched (pid: number): Sched {
+  let cpuNs = 0
+  let slices = 0
+  const tasks = readdirSync(`/proc/${pid}/task`)
+  for (const tid of tasks) {
+    try {
+      const [run, , count] = readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').trim().split(' ').map(Number)
+      cpuNs += run ?? 0
+      slices += count ?? 0
+    } catch {} // a thread that ended between the listing and the read
+  }
+  return { cpuNs, slices, threads: tasks.length }
+}
+
+async function status (port: number, path: string): Promise<number> {
+  return await new Promise((resolve) => {
+    get({ host: '127.0.0.1', port, path, agent: false }, (res) => {
+      res.resume()
+      res.on('end', () => resolve(res.statusCode ?? 0))
+    }).on('error', () => resolve(0))
+  })
+}
+
+const sleep = async (ms: number): Promise<void> => { await new Promise((resolve) => setTimeout(resolve, Math.max(0, ms))) }
+
+interface Proxy {
+  readonly target: FootprintTarget
+  readonly port: number
+  readonly child: ChildProcess
+  readonly readyAt: number
+  readonly readyMs: number
+  readonly stderr: () => string
+}
+
+interface Spec { readonly target: FootprintTarget, readonly argv: string[], readonly cwd: string, readonly env: Record<string, string>, readonly port: number }
+
+async function start (spec: Spec, logFd: number): Promise<Proxy> {
+  const [file, ...args] = spec.argv as [string, ...string[]]
+  const wrapped = wrapCommand('measured', file, args)
+  let stderr = ''
+  const started = performance.now()
+  const child = spawn(wrapped.file, wrapped.args, { cwd: spec.cwd, env: spec.env, stdio: ['ignore', logFd, 'pipe'] })
+  child.stderr?.on('data', (chunk: Buffer) => { stderr += chunk.toString() })
+  process.once('exit', () => child.kill('SIGKILL'))
+  while (await status(spec.port, PATH) !== 200) {
+    if (child.exitCode !== null) throw new Error(`footprint: ${spec.target} exited ${child.exitCode}: ${stderr.slice(-2000)}`)
+    if (performance.now() - started > 30_000) throw new Error(`footprint: ${spec.target} gave no 200 within 30 s: ${stderr.slice(-2000)}`)
+    await sleep(5)
+  }
+  const readyAt = performance.now()
+  return { target: spec.target, port: spec.port, child, readyAt, readyMs: readyAt - started, stderr: () => stderr }
+}
+
+async function stop (proxy: Proxy): Promise<void> {
+  if (proxy.child.exitCode !== null || proxy.child.signalCode !== null) return
+  const exited = new Promise((resolve) => proxy.child.once('exit', resolve))
+  proxy.child.kill('SIGTERM')
+  const timer = setTimeout(() => proxy.child.kill('SIGKILL'), 15_000)
+  await exited
+  clearTimeout(timer)
+}
+
+/** From the first 200 to the end of the idle window: scrapes every scrapeEveryS, RSS at both ends, CPU between. */
+async function observeIdle (proxy: Proxy, timing: FootprintTiming): Promise<Pick<FootprintRun, 'rssIdle' | 'idle'>> {
+  const pid = proxy.child.pid as number
+  const [fromS, toS] = timing.idleAtS
+  const events = new Set<number>([fromS, toS])
+  for (let s = timing.scrapeEveryS; s < toS; s += timing.scrapeEveryS) events.add(s)
+  let rssFrom = NaN
+  let from: Sched | undefined
+  let scrapeNs = 0
+  for (const at of [...events].sort((a, b) => a - b)) {
+    await sleep(proxy.readyAt + at * 1000 - performance.now())
+    // At the window's ends, RSS and CPU are read before that moment's scrape.
+    if (at === fromS) {
+      rssFrom = procMemory(pid).rss
+      from = sched(pid)
+    }
+    if (at === toS) {
+      const to = sched(pid)
+      const f = from as Sched
+      return {
+        rssIdle: [rssFrom, procMemory(pid).rss],
+        idle: { cpuMs: (to.cpuNs - f.cpuNs) / 1e6, wakeups: to.slices - f.slices, scrapeCpuMs: scrapeNs / 1e6, windowS: toS - fromS, threads: to.threads }
+      }
+    }
+    const before = sched(pid).cpuNs
+    await status(proxy.port, '/metrics')
+    // What the process spent while it answered the scrape, counted when inside the window.
+    if (at >= fromS) scrapeNs += sched(pid).cpuNs - before
+  }
+  throw new Error('unreachable')
+}
+
+/** `requests` GETs over 10 keep-alive connections, every one a 200. */
+async function load (proxy: Proxy, requests: number): Promise<void> {
+  const pool = new Pool(`http://127.0.0.1:${proxy.port}`, { connections: 10, pipelining: 1 })
+  let next = 0
+  let failed = 0
+  await Promise.all(Array.from({ length: 10 }, async () => {
+    while (next++ < requests) {
+      const res = await pool.request({ path: PATH, method: 'GET' })
+      await res.body.dump()
+      if (res.statusCode !== 200) failed++
+    }
+  }))
+  await pool.close()
+  if (failed > 0) throw new Error(`footprint: ${failed} of ${requests} GETs through ${proxy.target} failed`)
+}
+
+/** config/halaxy.yaml as the image has it, pointed at the bench upstream; its client secret a `${file:}`. */
+function footprintConfig (layout: Layout, bench: Bench, port: number, redis: BenchRedis | undefined): string {
+  const raw = parseYaml(readFileSync(join(layout.app, 'config', 'halaxy.yaml'), 'utf8')) as { upstreams: { halaxy: Record<string, unknown> & { auth: Record<string, unknown> } } }
+  const halaxy = raw.upstreams.halaxy
+  const dir = join(layout.app, 'footprint')
+  mkdirSync(dir, { recursive: true })
+  writeFileSync(join(dir, 'halaxy-client-secret'), 'footprint-client-secret\n', { mode: 0o600 })
+  const config = {
+    server: { host: '127.0.0.1', port },
+    log: { level: 'info' },
+    ...(redis === undefined ? {} : { store: { type: 'redis', url: redis.url } }),
+    upstreams: {
+      halaxy: {
+        ...halaxy,
+        target: bench.upstream.ready.origin,
+        // eslint-disable-next-line no-template-curly-in-string -- tollgate's own ${file:} reference, read by the sidecar
+        auth: { ...halaxy.auth, tokenUrl: bench.upstream.ready.tokenUrl, clientSecret: '${file:halaxy-client-secret}' },
+        rateLimit: { requests: 1_000_000, window: '1m' }
+      }
+    }
+  }
+  const file = join(dir, `tollgate-${port}.yaml`)
+  writeFileSync(file, stringifyYaml(config))
+  return file
+}
+
+function commandLine (spec: Spec): string {
+  const env = Object.entries(spec.env).filter(([name]) => name !== 'PATH').map(([name, value]) => `${name}=${/\s/.test(value) ? `'${value}'` : value}`)
+  return [...env, ...spec.argv].join(' ')
+}
+
+export async function runFootprint (bench: Bench, repoRoot: string, progress: (line: string) => void): Promise<FootprintResult> {
+  const { settings } = bench
+  const quick = settings.quick
+  const timing: FootprintTiming = quick
+    ? { idleAtS: [1, 2], scrapeEveryS: 1, loadRequests: 300, settleS: 1, pacedRate: 1000, pacedS: 1 }
+    : { idleAtS: [30, 60], scrapeEveryS: 15, loadRequests: 3000, settleS: 10, pacedRate: 1000, pacedS: 10 }
+  const node = imageNode(repoRoot, quick)
+  progress(`footprint: laying out the image (Node ${node.version}${node.note === undefined ? '' : `: ${node.note}`}), building dist/ and baking the compile cache`)
+  const layout = prepareLayout(repoRoot, bench.main.outDir, join(bench.main.outDir, '..', 'footprint'), node)
+  const binary = redisServerBinary()
+  const redis = binary === undefined ? undefined : await startBenchRedis(binary)
+  const logFd = openSync(settings.logTo, 'a')
+  const commands: Partial<Record<FootprintTarget, string>> = {}
+  const runs: FootprintRun[] = []
+
+  const specFor = async (target: FootprintTarget): Promise<Spec> => {
+    const port = await freePort()
+    if (target === 'bare') {
+      const arg = JSON.stringify({ upstream: bench.upstream.ready.origin, prefix: '/halaxy', port })
+      return { target, port, cwd: layout.bare, env: layout.env('bare'), argv: [layout.entrypoint[0] as string, join(layout.bare, 'footprint-bare.js'), arg] }
+    }
+    const config = footprintConfig(layout, bench, port, target === 'tollgate-redis' ? redis : undefined)
+    const env = { ...layout.env('app'), HALAXY_CLIENT_ID: 'bench-client', HALAXY_USER_AGENT: 'tollgate footprint (bench@example.invalid)' }
+    return { target, port, cwd: layout.app, env, argv: [...layout.entrypoint, '--config', config] }
+  }
+
+  try {
+    // The bare proxy's compile cache, as tollgate's was baked: one run, stopped with SIGTERM.
+    await stop(await start(await specFor('bare'), logFd))
+    const targets: FootprintTarget[] = redis === undefined ? ['bare', 'tollgate'] : ['bare', 'tollgate', 'tollgate-redis']
+    for (let round = 1; round <= settings.rounds; round++) {
+      const order = round % 2 === 1 ? targets : [...targets].reverse()
+      progress(`footprint round ${round}/${settings.rounds}: ${order.join(', ')}; idle until ${timing.idleAtS[1]} s after each one's first 200`)
+      const proxies: Proxy[] = []
+      try {
+        for (const target of order) {
+          const spec = await specFor(target)
+          commands[target] ??= commandLine(spec)
+          proxies.push(await start(spec, logFd))
+        }
+        const idle = await Promise.all(proxies.map(async (p) => await observeIdle(p, timing)))
+        // One load at a time; each proxy settles while the next is loaded.
+        const settled: Array<Promise<number>> = []
+        for (const p of proxies) {
+          await load(p, timing.loadRequests)
+          settled.push(sleep(timing.settleS * 1000).then(() => procMemory(p.child.pid as number).rss))
+        }
+        const afterLoad = await Promise.all(settled)
+        const paced = new Map<FootprintTarget, Pick<FootprintRun, 'paced' | 'pacedError'>>()
+        const bare = proxies.find((p) => p.target === 'bare') as Proxy
+        for (const p of proxies.filter((x) => x !== bare)) {
+          const pair = [bare, p]
+          const before = pair.map((x) => sched(x.child.pid as number).cpuNs)
+          try {
+            const [b, t] = await runJsonChild<LoadResult[]>(bench.main.outDir, 'paced', { urls: pair.map((x) => `http://127.0.0.1:${x.port}${PATH}`), connections: 10, rate: timing.pacedRate, durationS: timing.pacedS }, (timing.pacedS + 60) * 1000) as [LoadResult, LoadResult]
+            const after = pair.map((x) => ({ cpuNs: sched(x.child.pid as number).cpuNs, rss: procMemory(x.child.pid as number).rss }))
+            // The bare proxy's own figures from its first pair.
+            if (!paced.has('bare')) paced.set('bare', { paced: { cpuMs: ((after[0]?.cpuNs ?? NaN) - (before[0] as number)) / 1e6, rss: after[0]?.rss ?? NaN, result: b } })
+            paced.set(p.target, { paced: { cpuMs: ((after[1]?.cpuNs ?? NaN) - (before[1] as number)) / 1e6, rss: after[1]?.rss ?? NaN, result: t, bare: b } })
+          } catch (err) {
+            progress(`footprint: the paced run of bare and ${p.target} failed: ${(err as Error).message}`)
+            paced.set(p.target, { pacedError: (err as Error).message })
+          }
+        }
+        proxies.forEach((p, i) => {
+          runs.push({
+            round,
+            target: p.target,
+            readyMs: p.readyMs,
+            ...(idle[i] as Pick<FootprintRun, 'rssIdle' | 'idle'>),
+            rssAfterLoad: afterLoad[i] as number,
+            ...(paced.get(p.target) ?? { pacedError: 'no pair answered' })
+          })
+        })
+      } finally {
+        await Promise.all(proxies.map(stop))
+      }
+    }
+  } finally {
+    closeSync(logFd)
+    await redis?.close()
+  }
+  return { node, timing, commands, runs, ...(redis === undefined ? { redisSkipped: 'redis-server not found' } : {}) }
+}
