@@ -3,7 +3,8 @@
  * image and the Kubernetes example run it (footprint-image.ts) beside the
  * bare proxy, fresh processes each round, started one after the other (who
  * goes first alternates) and then observed side by side:
- * - ready: spawn → the first proxied 200 (tollgate's includes its first token fetch);
+ * - ready: spawn → the first proxied 200 (tollgate's includes its first token fetch),
+ *   and the CPU the process had used by then;
  * - RSS 30 s and 60 s after that 200, nothing forced (no GC), both alike;
  * - CPU while idle, 30 s → 60 s: every thread's time on a CPU and how often
  *   one was woken (/proc/PID/task/<tid>/schedstat), with a /metrics scrape
@@ -21,24 +22,19 @@
  * raised (the preset's 500 per minute would queue the load): the limiter
  * still runs for every request.
  */
-import { spawn, type ChildProcess } from 'node:child_process'
-import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
-import { get } from 'node:http'
+import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { Pool } from 'undici'
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml'
 import { freePort } from '../test/helpers/ports.js'
-import { wrapCommand } from './cpu-placement.js'
 import { imageNode, prepareLayout, type ImageNode, type Layout } from './footprint-image.js'
+import { PATH, sched, sleep, start, status, stop, type FootprintTarget, type Proxy, type Sched, type Spec } from './footprint-process.js'
 import type { LoadResult } from './load-result.js'
 import { procMemory, runJsonChild } from './proc.js'
 import { redisServerBinary, startBenchRedis, type BenchRedis } from './redis-server.js'
 import type { Bench } from './setup.js'
 
-export type FootprintTarget = 'bare' | 'tollgate' | 'tollgate-redis'
-
-/** The request the footprint sends (the halaxy preset's prefix; the bench upstream answers any path). */
-const PATH = '/halaxy/Patient/bench-1'
+export type { FootprintTarget }
 
 export interface FootprintTiming {
   /** Seconds after the first 200 at which RSS is read; the idle CPU window runs between them. */
@@ -54,6 +50,7 @@ export interface FootprintRun {
   readonly round: number
   readonly target: FootprintTarget
   readonly readyMs: number
+  readonly readyCpuMs: number
   readonly rssIdle: readonly [number, number]
   /** CPU ms and wake-ups (time slices begun) of all threads in the idle window; the part the scrapes in it took. */
   readonly idle: { readonly cpuMs: number, readonly wakeups: number, readonly scrapeCpuMs: number, readonly windowS: number, readonly threads: number }
@@ -70,71 +67,6 @@ export interface FootprintResult {
   readonly commands: Readonly<Partial<Record<FootprintTarget, string>>>
   readonly runs: FootprintRun[]
   readonly redisSkipped?: string
-}
-
-interface Sched { readonly cpuNs: number, readonly slices: number, readonly threads: number }
-
-/** All threads of a process: ns on a CPU and time slices begun (/proc/PID/task/<tid>/schedstat). */
-function sched (pid: number): Sched {
-  let cpuNs = 0
-  let slices = 0
-  const tasks = readdirSync(`/proc/${pid}/task`)
-  for (const tid of tasks) {
-    try {
-      const [run, , count] = readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').trim().split(' ').map(Number)
-      cpuNs += run ?? 0
-      slices += count ?? 0
-    } catch {} // a thread that ended between the listing and the read
-  }
-  return { cpuNs, slices, threads: tasks.length }
-}
-
-async function status (port: number, path: string): Promise<number> {
-  return await new Promise((resolve) => {
-    get({ host: '127.0.0.1', port, path, agent: false }, (res) => {
-      res.resume()
-      res.on('end', () => resolve(res.statusCode ?? 0))
-    }).on('error', () => resolve(0))
-  })
-}
-
-const sleep = async (ms: number): Promise<void> => { await new Promise((resolve) => setTimeout(resolve, Math.max(0, ms))) }
-
-interface Proxy {
-  readonly target: FootprintTarget
-  readonly port: number
-  readonly child: ChildProcess
-  readonly readyAt: number
-  readonly readyMs: number
-  readonly stderr: () => string
-}
-
-interface Spec { readonly target: FootprintTarget, readonly argv: string[], readonly cwd: string, readonly env: Record<string, string>, readonly port: number }
-
-async function start (spec: Spec, logFd: number): Promise<Proxy> {
-  const [file, ...args] = spec.argv as [string, ...string[]]
-  const wrapped = wrapCommand('measured', file, args)
-  let stderr = ''
-  const started = performance.now()
-  const child = spawn(wrapped.file, wrapped.args, { cwd: spec.cwd, env: spec.env, stdio: ['ignore', logFd, 'pipe'] })
-  child.stderr?.on('data', (chunk: Buffer) => { stderr += chunk.toString() })
-  process.once('exit', () => child.kill('SIGKILL'))
-  while (await status(spec.port, PATH) !== 200) {
-    if (child.exitCode !== null) throw new Error(`footprint: ${spec.target} exited ${child.exitCode}: ${stderr.slice(-2000)}`)
-    if (performance.now() - started > 30_000) throw new Error(`footprint: ${spec.target} gave no 200 within 30 s: ${stderr.slice(-2000)}`)
-    await sleep(5)
-  }
-  const readyAt = performance.now()
-  return { target: spec.target, port: spec.port, child, readyAt, readyMs: readyAt - started, stderr: () => stderr }
-}
-
-async function stop (proxy: Proxy): Promise<void> {
-  if (proxy.child.exitCode !== null || proxy.child.signalCode !== null) return
-  const exited = new Promise((resolve) => proxy.child.once('exit', resolve))
-  proxy.child.kill('SIGTERM')
-  const timer = setTimeout(() => proxy.child.kill('SIGKILL'), 15_000)
-  await exited
-  clearTimeout(timer)
 }
 
 /** From the first 200 to the end of the idle window: scrapes every scrapeEveryS, RSS at both ends, CPU between. */
@@ -285,6 +217,7 @@ export async function runFootprint (bench: Bench, repoRoot: string, progress: (l
             round,
             target: p.target,
             readyMs: p.readyMs,
+            readyCpuMs: p.readyCpuMs,
             ...(idle[i] as Pick<FootprintRun, 'rssIdle' | 'idle'>),
             rssAfterLoad: afterLoad[i] as number,
             ...(paced.get(p.target) ?? { pacedError: 'no pair answered' })

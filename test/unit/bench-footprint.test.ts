@@ -15,6 +15,7 @@ function run (round: number, target: FootprintTarget, m: { ready: number, rss60:
     round,
     target,
     readyMs: m.ready,
+    readyCpuMs: m.ready / 2,
     rssIdle: [m.rss60, m.rss60],
     idle: { cpuMs: m.idleMs, wakeups: 0, scrapeCpuMs: 0, windowS: 30, threads: 7 },
     rssAfterLoad: m.afterLoad
