@@ -60,7 +60,11 @@ const HANDSHAKE_ERRORS: Readonly<Record<string, string>> = {
   ERR_SSL_SSLV3_ALERT_HANDSHAKE_FAILURE: 'the server refused the handshake (client certificate required? tls.cert, tls.key)',
   ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE: 'the server refused the client certificate',
   ERR_SSL_TLSV1_ALERT_UNKNOWN_CA: 'the server does not trust the client certificate',
-  ERR_SSL_SSLV3_ALERT_CERTIFICATE_EXPIRED: 'the server says the client certificate has expired'
+  ERR_SSL_SSLV3_ALERT_CERTIFICATE_EXPIRED: 'the server says the client certificate has expired',
+  // OpenSSL 3.5 (Node 22.20+, 24.9+, 26) names the SSLv3-era alerts SSL/TLS.
+  'ERR_SSL_SSL/TLS_ALERT_HANDSHAKE_FAILURE': 'the server refused the handshake (client certificate required? tls.cert, tls.key)',
+  'ERR_SSL_SSL/TLS_ALERT_BAD_CERTIFICATE': 'the server refused the client certificate',
+  'ERR_SSL_SSL/TLS_ALERT_CERTIFICATE_EXPIRED': 'the server says the client certificate has expired'
 }
 
 /** undici's proxy errors carry the proxy's status only in their message (RequestAbortedError, InvalidArgumentError). */
@@ -76,7 +80,7 @@ export function describeEgressError (err: unknown): string | undefined {
   const { code, message, cause } = (err ?? {}) as { code?: unknown, message?: unknown, cause?: unknown }
   // SecureProxyConnectionError (UND_ERR_PRX_TLS) wraps the TLS error of the tunnelled connection.
   if (code === 'UND_ERR_PRX_TLS' && cause !== undefined) return describeEgressError(cause)
-  if (typeof code !== 'string' || !/^[A-Z0-9_]{1,64}$/.test(code)) return undefined
+  if (typeof code !== 'string' || !/^[A-Z0-9_/]{1,64}$/.test(code)) return undefined
   const certificate = CERTIFICATE_ERRORS[code]
   if (certificate !== undefined) return `TLS: ${certificate} (${code})`
   const handshake = HANDSHAKE_ERRORS[code]

@@ -43,7 +43,7 @@ test('over TLS 1.2 the missing client certificate is named in the detail', async
   const { url } = await startEgressSidecar(t, { upstreams: { anonymous: { target: origin.url(), tls: { ca: pki.ca } } } })
   const res = await fetch(`${url}/anonymous/x`)
   t.assert.strictEqual(res.status, 502)
-  t.assert.match((await res.json() as Problem).detail, /client certificate.*\(ERR_SSL_SSLV3_ALERT_HANDSHAKE_FAILURE\)$/)
+  t.assert.match((await res.json() as Problem).detail, /client certificate.*\(ERR_SSL_(SSLV3|SSL\/TLS)_ALERT_HANDSHAKE_FAILURE\)$/)
 })
 
 test('the client certificate goes through a CONNECT tunnel too', async (t: TestContext) => {
