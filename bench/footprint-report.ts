@@ -57,7 +57,11 @@ export function footprintRatios (result: FootprintResult, target: FootprintTarge
 }
 
 const targetsOf = (result: FootprintResult): FootprintTarget[] => (['bare', 'tollgate', 'tollgate-redis'] as const).filter((t) => result.runs.some((r) => r.target === t))
-const spread = (values: readonly number[]): string => values.length === 0 ? '–' : `${f(median(values))} (${f(min(values))}…${f(max(values))})`
+const spread = (all: readonly number[]): string => {
+  // A round whose paced run failed has no value: left out, not shown as a range of '–'.
+  const values = all.filter((v) => Number.isFinite(v))
+  return values.length === 0 ? '–' : `${f(median(values))} (${f(min(values))}…${f(max(values))})`
+}
 
 export function footprintSection (result: FootprintResult): string {
   const { timing } = result
