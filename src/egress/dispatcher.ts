@@ -49,7 +49,7 @@ export interface UpstreamDispatchers {
    * to `token`.
    */
   readonly api: Dispatcher
-  /** For token requests; undefined when undici's global dispatcher does the same (direct, default TLS). */
+  /** For token requests (its own connections, closed with `api`); undefined when the upstream fetches no token. */
   readonly token: Dispatcher | undefined
 }
 
@@ -107,7 +107,10 @@ export function createUpstreamDispatchers (upstream: UpstreamConfig, deps: Egres
     if (tokenRoute !== undefined) {
       deps.log?.info(describe(tokenRoute, 'token'), 'egress through a proxy')
       token = viaProxy(tokenUrl, tokenRoute, connect, {})
-    } else if (upstream.tls !== undefined || deps.lookup !== undefined) {
+    } else {
+      // Never undici's global dispatcher: the process may share it with Node's own fetch, a
+      // different undici on each Node line (Node 22's kept an idle socket to a hung token
+      // endpoint open after the fetch timed out), and tollgate could not close it at shutdown.
       token = new Agent({ connect })
     }
   }
