@@ -1,19 +1,20 @@
 /**
- * Where log lines go: stdout (or a file), written asynchronously by pino's
- * destination (sonic-boom) in batches: it gathers lines until it holds
- * LOG_BATCH_BYTES (`minLength`), and what it holds is handed over at most
- * LOG_FLUSH_MS after it came, so a quiet sidecar's lines still come out.
- * pino flushes it synchronously at exit. A write per line would be a call
- * into libuv's thread pool per request; the plain destination (no
- * `minLength`) cost 4.9 % more instructions per proxied request, this one
- * 2.3 % fewer than batching in front of sonic-boom as tollgate once did
- * (docs/benchmarks.md, *The hot path on public APIs*).
+ * Where log lines go: stdout (or a file), written by pino's destination
+ * (sonic-boom) in batches: it gathers lines until it holds LOG_BATCH_BYTES
+ * (`minLength`), and what it holds is handed over at most LOG_FLUSH_MS after
+ * it came, so a quiet sidecar's lines still come out. A batch is written
+ * synchronously, as pino's own default destination writes: an asynchronous
+ * write goes through libuv's thread pool (a handoff to a worker thread and
+ * back for every batch), and cost the proxied GET 7-10 % of its throughput
+ * at 10 connections (paired, Node 24; docs/benchmarks.md, *Session 7*). A
+ * write per line would be a system call per request. The price of writing
+ * synchronously: while stdout cannot take a batch (a full pipe), the event
+ * loop waits for it, as it does under pino's defaults.
  *
  * The flush is a timer armed by a line that stays behind, not sonic-boom's
  * `periodicFlush`: that one is an interval that writes (an empty write to
- * stdout through the thread pool when nothing is held) five times a second
- * for the life of the process, so an idle sidecar never slept
- * (docs/benchmarks.md, *Footprint*).
+ * stdout when nothing is held) five times a second for the life of the
+ * process, so an idle sidecar never slept (docs/benchmarks.md, *Footprint*).
  */
 import { EventEmitter } from 'node:events'
 import pino, { type DestinationStream } from 'pino'
@@ -85,5 +86,5 @@ class FlushWhenHeld extends EventEmitter implements DestinationStream {
 
 /** A file descriptor (1 = stdout) or a file path. */
 export function logDestination (dest: number | string): DestinationStream {
-  return new FlushWhenHeld(pino.destination({ dest, sync: false, minLength: LOG_BATCH_BYTES }) as unknown as Batching, LOG_FLUSH_MS)
+  return new FlushWhenHeld(pino.destination({ dest, sync: true, minLength: LOG_BATCH_BYTES }) as unknown as Batching, LOG_FLUSH_MS)
 }
