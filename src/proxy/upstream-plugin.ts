@@ -143,7 +143,7 @@ export default async function upstreamPlugin (app: FastifyInstance, { runtime }:
     const exchange = request.tollgate as Exchange
     exchange.sending()
     // Traced: one CLIENT span per attempt, url.full with every query value REDACTED (as the debug line below).
-    if (exchange.span !== null) exchange.attemptSpan = exchange.span.attempt(request.method, target.origin, outgoingUrl(request.url, exchange.path), exchange.attempts - 1)
+    if (exchange.span !== null) exchange.attemptSpan = exchange.span.attempt(request.method, target.origin, exchange.path, request.url, exchange.attempts - 1)
     if (debug) request.log.debug({ upstream: config.name, attempt: exchange.attempts, method: request.method, url: outgoingUrl(request.url, exchange.path) }, 'upstream request')
     const body = exchange.replayBody
     const options = body === undefined

@@ -141,6 +141,38 @@ function spanName (method: string, target?: string): string {
   return target === undefined ? name : `${name} ${target}`
 }
 
+/**
+ * The SERVER span's attributes: the conventions' required and conditionally
+ * required ones, and of the recommended ones client.address and
+ * user_agent.original (network.peer.* would repeat client.address on a
+ * sidecar's loopback; network.protocol.version is 1.1).
+ */
+function serverAttributes (request: InboundRequest): Attributes {
+  const url = request.url
+  const query = url.indexOf('?')
+  const attributes: Attributes = { 'url.scheme': 'http', 'url.path': query === -1 ? url : url.slice(0, query) }
+  methodAttributes(request.method, attributes)
+  // Names kept, every value REDACTED: queries carry patient data (the debug log's rule).
+  if (query !== -1) attributes[ATTR_URL_QUERY] = redactQuery(url.slice(query + 1))
+  const host = request.headers.host
+  if (typeof host === 'string') {
+    const colon = host.lastIndexOf(':')
+    const bracket = host.lastIndexOf(']')
+    if (colon > bracket) {
+      attributes[ATTR_SERVER_ADDRESS] = host.slice(0, colon).replace(/^\[(.*)\]$/, '$1')
+      const port = Number(host.slice(colon + 1))
+      if (Number.isInteger(port)) attributes[ATTR_SERVER_PORT] = port
+    } else {
+      attributes[ATTR_SERVER_ADDRESS] = host.replace(/^\[(.*)\]$/, '$1')
+    }
+  }
+  const address = request.raw.socket?.remoteAddress
+  if (address !== undefined) attributes[ATTR_CLIENT_ADDRESS] = address
+  const agent = request.headers['user-agent']
+  if (typeof agent === 'string') attributes[ATTR_USER_AGENT_ORIGINAL] = agent
+  return attributes
+}
+
 class Server implements ServerSpan {
   readonly traceId: string
   readonly spanId: string
@@ -156,36 +188,15 @@ class Server implements ServerSpan {
     this.#tracer = tracer
     this.#origins = origins
     this.#method = request.method
-    const url = request.url
-    const query = url.indexOf('?')
-    // The conventions' required and conditionally required attributes, and of the recommended ones
-    // client.address and user_agent.original (network.peer.* would repeat client.address on a
-    // sidecar's loopback; network.protocol.version is 1.1). Each attribute is paid for per request.
-    const attributes: Attributes = { 'url.scheme': 'http', 'url.path': query === -1 ? url : url.slice(0, query) }
-    methodAttributes(request.method, attributes)
-    // Names kept, every value REDACTED: queries carry patient data (the debug log's rule).
-    if (query !== -1) attributes[ATTR_URL_QUERY] = redactQuery(url.slice(query + 1))
-    const host = request.headers.host
-    if (typeof host === 'string') {
-      const colon = host.lastIndexOf(':')
-      const bracket = host.lastIndexOf(']')
-      if (colon > bracket) {
-        attributes[ATTR_SERVER_ADDRESS] = host.slice(0, colon).replace(/^\[(.*)\]$/, '$1')
-        const port = Number(host.slice(colon + 1))
-        if (Number.isInteger(port)) attributes[ATTR_SERVER_PORT] = port
-      } else {
-        attributes[ATTR_SERVER_ADDRESS] = host.replace(/^\[(.*)\]$/, '$1')
-      }
-    }
-    const address = request.raw.socket?.remoteAddress
-    if (address !== undefined) attributes[ATTR_CLIENT_ADDRESS] = address
-    const agent = request.headers['user-agent']
-    if (typeof agent === 'string') attributes[ATTR_USER_AGENT_ORIGINAL] = agent
-    this.#span = tracer.startSpan(spanName(request.method), { kind: SpanKind.SERVER, attributes }, parent)
+    // Started bare, attributed only when sampled: the samplers tollgate offers decide on the
+    // trace id and the parent alone, and a request left out (always_off, a ratio) then pays
+    // for none of the work below.
+    this.#span = tracer.startSpan(spanName(request.method), { kind: SpanKind.SERVER }, parent)
     this.#context = trace.setSpan(parent, this.#span)
     const context = this.#span.spanContext()
     this.traceId = context.traceId
     this.spanId = context.spanId
+    if (this.#span.isRecording()) this.#span.setAttributes(serverAttributes(request))
   }
 
   /** Where children of this request's span are made. */
@@ -194,18 +205,26 @@ class Server implements ServerSpan {
   }
 
   routed (upstream: string, prefix: string): void {
+    if (!this.#span.isRecording()) return
     const route = prefix === '/' ? '/*' : `${prefix}/*`
     this.#span.setAttributes({ [ATTR_UPSTREAM]: upstream, [ATTR_HTTP_ROUTE]: route })
     this.#span.updateName(spanName(this.#method, route))
   }
 
-  attempt (method: string, origin: string, url: string, resendCount: number): AttemptSpan {
-    const { address, port } = originOf(origin, this.#origins)
-    const attributes: Attributes = { 'server.address': address, 'server.port': port, 'url.full': url }
-    methodAttributes(method, attributes)
-    // Recommended on every resend: a 401 answered with a fresh token, a 429 after its pause.
-    if (resendCount > 0) attributes[ATTR_HTTP_REQUEST_RESEND_COUNT] = resendCount
-    return new Attempt(this.#tracer.startSpan(spanName(method), { kind: SpanKind.CLIENT, attributes }, this.#context))
+  attempt (method: string, origin: string, path: string, appUrl: string, resendCount: number): AttemptSpan {
+    const span = this.#tracer.startSpan(spanName(method), { kind: SpanKind.CLIENT }, this.#context)
+    if (span.isRecording()) {
+      const { address, port } = originOf(origin, this.#origins)
+      // The app's query, every value REDACTED (the debug log's rule).
+      const query = appUrl.indexOf('?')
+      const url = `${origin}${path}${query === -1 ? '' : `?${redactQuery(appUrl.slice(query + 1))}`}`
+      const attributes: Attributes = { 'server.address': address, 'server.port': port, 'url.full': url }
+      methodAttributes(method, attributes)
+      // Recommended on every resend: a 401 answered with a fresh token, a 429 after its pause.
+      if (resendCount > 0) attributes[ATTR_HTTP_REQUEST_RESEND_COUNT] = resendCount
+      span.setAttributes(attributes)
+    }
+    return new Attempt(span)
   }
 
   limiterWait (startedAt: number, ms: number, outcome: string): void {

@@ -55,10 +55,12 @@ export interface ServerSpan extends TokenAsker {
   /** Matched to an upstream: http.route is its prefix, the span is named after it. */
   routed (upstream: string, prefix: string): void
   /**
-   * A CLIENT span for one attempt to the vendor. `url` is what is sent, its
-   * query values already REDACTED; `resendCount` 0 for the first attempt.
+   * A CLIENT span for one attempt to the vendor, to `origin` + `path` with
+   * the query of `appUrl`, the app's request target (its values REDACTED in
+   * `url.full`, built only when the span is sampled); `resendCount` 0 for the
+   * first attempt.
    */
-  attempt (method: string, origin: string, url: string, resendCount: number): AttemptSpan
+  attempt (method: string, origin: string, path: string, appUrl: string, resendCount: number): AttemptSpan
   /** The limiter held the request from `startedAt` (performance.now()) for `ms`; `outcome`: acquired or the TG_* code. */
   limiterWait (startedAt: number, ms: number, outcome: string): void
   /** tollgate answered with a problem of its own (TG_* code). */

@@ -83,3 +83,35 @@ test('the app\'s trace continues through tollgate to the vendor and the token en
   t.assert.strictEqual(line?.traceId, APP_TRACE)
   t.assert.strictEqual(line?.spanId, server.spanId)
 })
+
+test('a request the app did not sample: nothing is exported, the vendor still gets the app\'s trace unsampled, and then a sampled one is whole', async (t: TestContext) => {
+  t.plan(9)
+  const receiver = await startOtlpReceiver(t)
+  const origin = await startOrigin(t)
+  const running = await startSidecar(t, {
+    // The default sampler, parentbased_always_on: the app's decision stands.
+    telemetry: { endpoint: receiver.url, protocol: 'http/json' },
+    upstreams: { vendor: { target: `${origin.url}/base`, auth: { type: 'none' } } }
+  })
+
+  const unsampled = await fetch(`${running.url}/vendor/Patient?family=Smith`, { headers: { traceparent: `00-${APP_TRACE}-${APP_SPAN}-00` } })
+  t.assert.strictEqual(unsampled.status, 200)
+  await unsampled.arrayBuffer()
+  await running.sidecar.tracing?.flush()
+  t.assert.strictEqual(receiver.exports.length, 0, 'no span of an unsampled trace is exported')
+  const sent = /^00-([0-9a-f]{32})-([0-9a-f]{16})-(0[01])$/.exec(String(origin.requests[0]?.headers.traceparent))
+  t.assert.strictEqual(sent?.[1], APP_TRACE, 'the vendor is in the app\'s trace')
+  t.assert.strictEqual(sent?.[3], '00', 'and told it is not sampled')
+
+  const sampled = await fetch(`${running.url}/vendor/Patient?family=Jones`, { headers: { traceparent: `00-${APP_TRACE}-${APP_SPAN}-01` } })
+  await sampled.arrayBuffer()
+  await running.sidecar.tracing?.flush()
+  const spans = await receiver.waitForSpans(2)
+  const server = spans.find((span) => span.kind === SERVER)
+  const attempt = spans.find((span) => span.kind === CLIENT)
+  t.assert.strictEqual(spans.length, 2)
+  t.assert.strictEqual(server?.name, 'GET /vendor/*')
+  t.assert.strictEqual(server?.attributes['url.query'], 'family=REDACTED')
+  t.assert.strictEqual(attempt?.attributes['url.full'], `${origin.url}/base/Patient?family=REDACTED`)
+  t.assert.strictEqual(attempt?.attributes['http.request.method'], 'GET')
+})
