@@ -33,6 +33,8 @@ const ATTR_UPSTREAM = 'tollgate.upstream'
 const ATTR_PROBLEM = 'tollgate.problem'
 const ATTR_TOKEN_TRIGGER = 'tollgate.token.trigger'
 const EVENT_LIMITER_WAIT = 'tollgate.limiter.wait'
+/** Spans serialized and sent in one export (the SDK's default is 512). */
+const EXPORT_BATCH_SPANS = 64
 /** An export failure is logged at most this often (a collector that is down would fill the log). */
 const EXPORT_WARN_EVERY_MS = 60_000
 
@@ -44,8 +46,11 @@ export async function createTracing (telemetry: TelemetryConfig, url: string, de
     [ATTR_SERVICE_NAME]: telemetry.serviceName,
     [ATTR_SERVICE_VERSION]: version
   }))
-  // BatchSpanProcessor reads the standard OTEL_BSP_* variables (queue size, delay, batch size).
-  const provider = new BasicTracerProvider({ resource, sampler: createSampler(telemetry.sampler, telemetry.samplerArg ?? 1), spanProcessors: [new BatchSpanProcessor(exporter)] })
+  // BatchSpanProcessor reads the standard OTEL_BSP_* variables (queue size, delay, batch size), but a batch
+  // is serialized in one go on the event loop: 512 spans (the SDK's default) held every request behind them
+  // for milliseconds, so tollgate exports at most EXPORT_BATCH_SPANS at a time unless the variable says otherwise.
+  const batch = process.env.OTEL_BSP_MAX_EXPORT_BATCH_SIZE === undefined ? { maxExportBatchSize: EXPORT_BATCH_SPANS } : {}
+  const provider = new BasicTracerProvider({ resource, sampler: createSampler(telemetry.sampler, telemetry.samplerArg ?? 1), spanProcessors: [new BatchSpanProcessor(exporter, batch)] })
   const tracer = provider.getTracer('tollgate', version)
   warnOnExportFailures(deps.log)
   deps.log.info({ endpoint: loggableUrl(url), protocol: telemetry.protocol, sampler: telemetry.sampler, serviceName: telemetry.serviceName }, 'tracing on')
