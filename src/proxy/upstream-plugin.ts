@@ -71,6 +71,10 @@ export default async function upstreamPlugin (app: FastifyInstance, { runtime }:
 
   let fromOptions: Record<string, unknown> | undefined
 
+  // Fastify's own text/plain parser would decode the body into a UTF-8 string
+  // (non-UTF-8 bytes lost, the body buffered whole, a kept body unreadable);
+  // http-proxy passes JSON and '*' on as the raw stream, and so every type.
+  app.removeAllContentTypeParsers()
   await app.register(httpProxy, {
     upstream: target.origin,
     prefix: config.prefix === '/' ? '' : config.prefix,
