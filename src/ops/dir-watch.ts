@@ -11,8 +11,14 @@
  * Events come in bursts (a swap is several renames; an editor writes, then
  * renames), so they are debounced: `onChange` runs once the folders have
  * been quiet for `debounceMs`.
+ *
+ * A folder's watch ends with the folder (removed and made again, or a
+ * symlink to it pointed elsewhere: the watch stays on the old inode and
+ * hears nothing more), so each folder is watched through its parent too,
+ * and `watchKey` tells a caller when a folder is another one and needs a new
+ * watch.
  */
-import { realpathSync, watch, type FSWatcher } from 'node:fs'
+import { realpathSync, statSync, watch, type FSWatcher } from 'node:fs'
 import { basename, dirname } from 'node:path'
 
 export interface Timers {
@@ -51,6 +57,24 @@ export function watchTargets (files: readonly string[]): string[] {
   return [...new Set(files.flatMap(withTarget))].sort()
 }
 
+/**
+ * `watchTargets`, with the identity (device and inode) of each one's folder
+ * now: a folder removed and made again, or a folder symlink pointed at
+ * another, gives another key though the paths are the same.
+ */
+export function watchKey (files: readonly string[]): string {
+  return watchTargets(files).map((file) => `${file}\t${folderIdentity(dirname(file))}`).join('\n')
+}
+
+function folderIdentity (dir: string): string {
+  try {
+    const stats = statSync(dir)
+    return `${stats.dev}:${stats.ino}`
+  } catch {
+    return 'missing'
+  }
+}
+
 function withTarget (file: string): string[] {
   try {
     const target = realpathSync(file)
@@ -74,18 +98,24 @@ export interface WatchOptions {
 
 /**
  * Watch the folders of `files` (and, for a file reached through a symlink,
- * its target's folder too). An event counts when it names one of the files,
- * or an entry starting with `..` (Kubernetes' `..data`, `..data_tmp`), or no
- * entry at all (the platform did not say).
+ * its target's folder too), and the parents of those folders. An event
+ * counts when it names one of the files or folders, or an entry starting
+ * with `..` (Kubernetes' `..data`, `..data_tmp`), or no entry at all (the
+ * platform did not say).
  */
 export function watchFiles (files: readonly string[], onChange: () => void, options: WatchOptions): DirectoryWatch {
   const changed = debounce(onChange, options.debounceMs, options.timers)
   const names = new Map<string, Set<string>>()
+  const add = (dir: string, name: string): void => {
+    const set = names.get(dir) ?? new Set<string>()
+    set.add(name)
+    names.set(dir, set)
+  }
   for (const file of watchTargets(files)) {
     const dir = dirname(file)
-    const set = names.get(dir) ?? new Set<string>()
-    set.add(basename(file))
-    names.set(dir, set)
+    add(dir, basename(file))
+    // The folder replaced: its own watch hears nothing more, its parent's does.
+    if (dirname(dir) !== dir) add(dirname(dir), basename(dir))
   }
   const watchers: FSWatcher[] = []
   for (const [dir, watched] of names) {
@@ -101,7 +131,8 @@ export function watchFiles (files: readonly string[], onChange: () => void, opti
       })
       watchers.push(watcher)
     } catch (err) {
-      options.onError?.(dir, err as Error)
+      // Gone for now (being replaced): its parent's watch sees it come back, and the caller watches it anew (watchKey).
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') options.onError?.(dir, err as Error)
     }
   }
   return {

@@ -20,7 +20,7 @@ import { overriddenChanges } from '../config/changes.js'
 import { loadConfigFile } from '../config/load.js'
 import type { Config } from '../config/types.js'
 import type { ReloadReport, Sidecar } from '../server.js'
-import { watchFiles, watchTargets, type DirectoryWatch, type Timers } from './dir-watch.js'
+import { watchFiles, watchKey, type DirectoryWatch, type Timers } from './dir-watch.js'
 
 /** Quiet time after the last file event before reloading: a Kubernetes swap or an editor's save is one burst. */
 export const DEFAULT_RELOAD_DEBOUNCE_MS = 250
@@ -49,7 +49,7 @@ export function startReloader (options: ReloaderOptions): Reloader {
   const file = resolve(options.file)
   let fileConfig = options.fileConfig
   let watched: readonly string[] = []
-  /** What the current watch covers, symlink targets included. */
+  /** What the current watch covers: symlink targets included, and which folders they are (dir-watch.ts watchKey). */
   let covered = ''
   let seen = fingerprints([file, ...options.files])
   let watch: DirectoryWatch | undefined
@@ -60,8 +60,8 @@ export function startReloader (options: ReloaderOptions): Reloader {
 
   const rewatch = (files: readonly string[]): void => {
     const next = [...new Set([file, ...files])].sort()
-    // A link that now leads elsewhere needs a new watch too (its old target's folder may be gone).
-    const targets = watchTargets(next).join('\n')
+    // A link that now leads elsewhere, or a folder made anew, needs a new watch too (the old one hears nothing more).
+    const targets = watchKey(next)
     if (stopped || (watch !== undefined && targets === covered)) return
     // The new watch first, then the old one goes: no moment with neither.
     const previous = watch
@@ -112,6 +112,8 @@ export function startReloader (options: ReloaderOptions): Reloader {
   }
 
   function onFiles (): void {
+    // First: a folder replaced under the same path is watched anew even when its file is not there yet.
+    rewatch(watched)
     const now = fingerprints(watched)
     const changed = Object.keys(now).filter((path) => now[path] !== seen[path])
     if (changed.length === 0) return
