@@ -121,19 +121,27 @@ export class LocatorScanner {
   #escapedLocators (text: string, spans: number[]): void {
     const { match, maxRaw } = this.#base
     const found: Array<[number, number]> = []
-    for (let at = text.indexOf('\\u'); at !== -1; at = text.indexOf('\\u', at + 2)) {
+    let from = 0
+    for (let at = text.indexOf('\\u'); at !== -1; at = text.indexOf('\\u', from)) {
+      from = at + 2
       const hex = text.slice(at + 2, at + 6).toLowerCase()
       if (hex === '002f' || this.#escaped(text, at)) continue
       // The string it is in, when that starts close enough before it to hold the base (a string that started
       // in an earlier chunk was decided there, or held).
       let quote = text.lastIndexOf('"', at)
       while (quote >= 0 && this.#escaped(text, quote)) quote = quote === 0 ? -1 : text.lastIndexOf('"', quote - 1)
+      let close = text.indexOf('"', from)
+      while (close !== -1 && this.#escaped(text, close)) close = text.indexOf('"', close + 1)
+      // The string's other escapes are decided with this one: the search goes on after its end (each one looking
+      // back to the string's start and on to its end made a long string of escapes quadratic in the chunk).
+      from = close === -1 ? text.length : close + 1
       if (quote < 0 || at - quote > maxRaw || spans.includes(quote + 1) || found.some(([start]) => start === quote + 1)) continue
-      const close = closingQuote(text, quote)
-      const { text: value, offsets } = decodeJsonText(text.slice(quote + 1, Math.min(close === -1 ? text.length : close, quote + 1 + maxRaw)))
+      const raw = text.slice(quote + 1, Math.min(close === -1 ? text.length : close, quote + 1 + maxRaw))
+      const { text: value, offsets } = decodeJsonText(raw)
       const base = match(value)
       // Cut by the chunk's end right after the base: not decided yet (#holdFrom holds it, and it is seen again).
-      if (base === -1 || (close === -1 && base === value.length)) continue
+      // Decoded only up to a broken escape (invalid JSON): what follows the base is no `/`, `?`, `#` or end.
+      if (base === -1 || (base === value.length && (close === -1 || offsets[base] !== raw.length))) continue
       if (this.#isLocator(text, quote)) found.push([quote + 1, quote + 1 + (offsets[base] as number)])
     }
     if (found.length === 0) return

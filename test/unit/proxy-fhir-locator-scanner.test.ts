@@ -172,3 +172,25 @@ test('any document of locator-shaped fields, indented or not, escaped anyhow and
   }), { numRuns: 400 })
   t.assert.ok(true)
 })
+
+test('a long string of \\u escapes (a narrative as Python\'s json.dumps writes it) is scanned in linear time', (t: TestContext) => {
+  // 4 MB of `\u00e9` in one string, in 64 KiB chunks as a socket gives them: each escape once looked back for its
+  // string's opening quote and forward for its close, quadratic per chunk (about 6 s here, the event loop blocked
+  // ~100 ms per chunk).
+  const body = Buffer.from(`{"text":{"div":"${'\\u00e9'.repeat(700_000)}"},"reference":"${UPSTREAM}/Patient/1"}`)
+  const scanner = new LocatorScanner(createBaseMatch(new URL(UPSTREAM)), APP)
+  const out: Buffer[] = []
+  const started = performance.now()
+  for (let at = 0; at < body.length; at += 65536) out.push(scanner.write(body.subarray(at, at + 65536)))
+  out.push(scanner.end())
+  const elapsed = performance.now() - started
+  t.assert.strictEqual(Buffer.concat(out).toString(), body.toString().replace(`"reference":"${UPSTREAM}`, `"reference":"${APP}`))
+  t.assert.ok(elapsed < 1500, `${Math.round(elapsed)} ms`)
+})
+
+test('invalid JSON: a base followed by a broken escape is not the base at its end, and passes as it came', (t: TestContext) => {
+  for (const text of [`{"reference":"${UPSTREAM}\\u00zz"}`, `{"reference":"${UPSTREAM}\\x/1"}`, `{"reference":"${UPSTREAM}\\u00e9x"}`]) {
+    t.assert.strictEqual(scan(text), text)
+    t.assert.strictEqual(scan(text, [1]), text)
+  }
+})
