@@ -31,8 +31,8 @@ const NODE_TIMERS: Timers = {
   clearTimeout: (handle) => { clearTimeout(handle as NodeJS.Timeout) }
 }
 
-/** `fn` once calls have stopped for `ms` (trailing edge); `cancel` drops a pending call. */
-export function debounce (fn: () => void, ms: number, timers: Timers = NODE_TIMERS): { (): void, cancel (): void } {
+/** `fn` once calls have stopped for `ms` (trailing edge); `cancel` drops a pending call and says whether there was one. */
+export function debounce (fn: () => void, ms: number, timers: Timers = NODE_TIMERS): { (): void, cancel (): boolean } {
   let pending: unknown
   const call = (): void => {
     if (pending !== undefined) timers.clearTimeout(pending)
@@ -41,9 +41,11 @@ export function debounce (fn: () => void, ms: number, timers: Timers = NODE_TIME
       fn()
     }, ms)
   }
-  call.cancel = (): void => {
-    if (pending !== undefined) timers.clearTimeout(pending)
+  call.cancel = (): boolean => {
+    if (pending === undefined) return false
+    timers.clearTimeout(pending)
     pending = undefined
+    return true
   }
   return call
 }
@@ -86,7 +88,10 @@ function withTarget (file: string): string[] {
 }
 
 export interface DirectoryWatch {
-  stop (): void
+  /** No more events; true when some were heard and `onChange` had yet to run for them. */
+  stop (): boolean
+  /** As if an event came: `onChange` runs after the quiet time. */
+  poke (): void
 }
 
 export interface WatchOptions {
@@ -137,8 +142,9 @@ export function watchFiles (files: readonly string[], onChange: () => void, opti
   }
   return {
     stop () {
-      changed.cancel()
       for (const watcher of watchers) watcher.close()
-    }
+      return changed.cancel()
+    },
+    poke: changed
   }
 }

@@ -72,7 +72,8 @@ export function startReloader (options: ReloaderOptions): Reloader {
       ...(options.timers === undefined ? {} : { timers: options.timers }),
       onError: (dir, err) => { sidecar.logger.warn({ dir, code: (err as NodeJS.ErrnoException).code }, 'cannot watch a config folder: changes there need a SIGHUP') }
     })
-    previous?.stop()
+    // Events the old watch heard and had not handed on yet (another volume's swap during this reload) are not lost.
+    if (previous?.stop() === true) watch.poke()
   }
 
   const once = async (reason: string): Promise<ReloadReport> => {
