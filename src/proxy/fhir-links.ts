@@ -13,12 +13,20 @@ import { createBaseMatch, LocatorScanner, type BaseMatch } from './fhir-locator-
 const FHIR_JSON_TYPES = new Set(['application/fhir+json', 'application/json+fhir', 'application/json'])
 
 /** Headers that describe the bytes as the upstream sent them, wrong once the body changes. */
-export const REWRITTEN_BODY_DROPS = ['content-length', 'content-md5', 'digest', 'repr-digest'] as const
+export const REWRITTEN_BODY_DROPS = ['content-length', 'content-md5', 'digest', 'repr-digest', 'content-digest'] as const
+
+/** The digests among them: a mapped request body goes without the app's (its length is handled apart). */
+export const MAPPED_BODY_DIGESTS = REWRITTEN_BODY_DROPS.slice(1)
 
 export function isFhirJson (contentType: string | string[] | undefined): boolean {
   if (typeof contentType !== 'string') return false
   const semicolon = contentType.indexOf(';')
   return FHIR_JSON_TYPES.has((semicolon === -1 ? contentType : contentType.slice(0, semicolon)).trim().toLowerCase())
+}
+
+/** Whether a body is sent as its bytes are (no `Content-Encoding`, or `identity`): an encoded one is not JSON text to scan. */
+export function unencoded (encoding: string | undefined): boolean {
+  return encoding === undefined || encoding.trim().toLowerCase() === 'identity'
 }
 
 /**
@@ -28,9 +36,7 @@ export function isFhirJson (contentType: string | string[] | undefined): boolean
  */
 export function rewritesAnswer (method: string, statusCode: number, headers: IncomingHttpHeaders): boolean {
   if (method === 'HEAD' || statusCode === 206 || statusCode === 204 || statusCode === 304) return false
-  const encoding = headers['content-encoding']
-  if (encoding !== undefined && encoding.trim().toLowerCase() !== 'identity') return false
-  return isFhirJson(headers['content-type'])
+  return unencoded(headers['content-encoding']) && isFhirJson(headers['content-type'])
 }
 
 /**

@@ -20,7 +20,7 @@ import { PathEscapesBase } from '../errors.js'
 import { redactQuery } from '../logger.js'
 import { appOrigin } from './base-url.js'
 import { ClientGone, Exchange } from './exchange.js'
-import { isFhirJson, mapRequestBody, REWRITTEN_BODY_DROPS, rewriteLocators, rewritesAnswer } from './fhir-links.js'
+import { isFhirJson, mapRequestBody, MAPPED_BODY_DIGESTS, REWRITTEN_BODY_DROPS, rewriteLocators, rewritesAnswer, unencoded } from './fhir-links.js'
 import { createBaseMatch } from './fhir-locator-scanner.js'
 import { createRequestHeaderRewriter, withoutResponseHopByHop } from './headers.js'
 import { createLinkHeaderMapper } from './link-headers.js'
@@ -120,6 +120,8 @@ export default async function upstreamPlugin (app: FastifyInstance, { runtime }:
     const rewritten = rewriteHeaders(headers, request.id, exchange.authorization)
     // A mapped body streamed on has another length: sent chunked. A kept one carries its own (reply-from).
     if (exchange.bodyMapped && exchange.replayBody === undefined) delete rewritten['content-length']
+    // The app's digests are of the bytes it sent, not of the mapped ones (a vendor that checks them would refuse the body).
+    if (exchange.bodyMapped) for (const name of MAPPED_BODY_DIGESTS) delete rewritten[name]
     // Traced: the vendor's parent is this attempt's span (the app's traceparent, passed through above, is replaced).
     if (exchange.attemptSpan !== undefined) rewritten.traceparent = exchange.attemptSpan.traceparent
     // The dispatcher finds the exchange here (egress/deadline.ts): to abort it, and to show it the answer.
@@ -129,7 +131,8 @@ export default async function upstreamPlugin (app: FastifyInstance, { runtime }:
 
   function prepare (request: FastifyRequest, _reply: FastifyReply, done: (err?: Error) => void): void {
     const exchange = request.tollgate as Exchange
-    if (rewriteBodies && request.body !== undefined && request.body !== null && request.headers['content-length'] !== '0' && isFhirJson(request.headers['content-type'])) {
+    // An encoded body (Content-Encoding: gzip) is not JSON text: it goes as it came.
+    if (rewriteBodies && request.body !== undefined && request.body !== null && request.headers['content-length'] !== '0' && isFhirJson(request.headers['content-type']) && unencoded(request.headers['content-encoding'])) {
       const mapped = mapRequestBody(request.body as Readable, `${appOrigin(request)}${appPrefix}`, upstreamBase)
       if (mapped !== undefined) {
         request.body = mapped

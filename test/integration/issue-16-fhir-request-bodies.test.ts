@@ -6,6 +6,7 @@
  * or chunked.
  */
 import { request as httpRequest } from 'node:http'
+import { gzipSync } from 'node:zlib'
 import { test, type TestContext } from 'node:test'
 import { startOrigin, type Origin } from '../helpers/origin.js'
 import { startSidecar } from '../helpers/sidecar.js'
@@ -121,4 +122,30 @@ test('an empty FHIR JSON body is sent as it came: Content-Length 0, not chunked'
   await (await fetch(`${url}/fhir/Patient/$everything`, { method: 'POST', headers: { 'content-type': 'application/fhir+json' }, body: '' })).arrayBuffer()
   t.assert.strictEqual(origin.requests.at(-1)?.headers['content-length'], '0')
   t.assert.strictEqual(origin.requests.at(-1)?.headers['transfer-encoding'], undefined)
+})
+
+test('an encoded FHIR JSON body (Content-Encoding: gzip) reaches the vendor byte for byte, with its length', async (t: TestContext) => {
+  t.plan(3)
+  const { url, origin } = await vendor(t)
+  // Stored deflate blocks: the app's base is in the compressed bytes as plain text, where a scan of them would find it.
+  const gzipped = gzipSync(`{"resourceType":"Patient","managingOrganization":{"reference":"${url}/fhir/Organization/9"}}`, { level: 0 })
+  const res = await fetch(`${url}/fhir/Patient`, { method: 'POST', headers: { 'content-type': 'application/fhir+json', 'content-encoding': 'gzip' }, body: gzipped })
+  await res.arrayBuffer()
+  t.assert.strictEqual(res.status, 200)
+  t.assert.ok(origin.requests.at(-1)?.body.equals(gzipped), 'the gzip bytes as the app sent them')
+  t.assert.strictEqual(origin.requests.at(-1)?.headers['content-length'], String(gzipped.length))
+})
+
+test('a mapped body goes without the app\'s digests of its own bytes (Content-MD5, Digest, Repr-Digest, Content-Digest)', async (t: TestContext) => {
+  t.plan(3)
+  const { base, url, stored, origin } = await vendor(t)
+  const read = await (await fetch(`${url}/fhir/Patient/1`)).text()
+  const digests = { 'content-md5': 'Q2hlY2sgSW50ZWdyaXR5IQ==', digest: 'sha-256=abc=', 'repr-digest': 'sha-256=:abc=:', 'content-digest': 'sha-256=:abc=:' }
+  const put = await fetch(`${url}/fhir/Patient/1`, { method: 'PUT', headers: { 'content-type': 'application/fhir+json', ...digests }, body: read })
+  await put.arrayBuffer()
+  t.assert.strictEqual(stored[0], patient(base))
+  const headers = origin.requests.at(-1)?.headers ?? {}
+  t.assert.deepStrictEqual(Object.keys(digests).map((name) => headers[name]), [undefined, undefined, undefined, undefined])
+  await (await fetch(`${url}/fhir/Binary`, { method: 'POST', headers: { 'content-type': 'application/octet-stream', ...digests }, body: 'x' })).arrayBuffer()
+  t.assert.strictEqual(origin.requests.at(-1)?.headers.digest, 'sha-256=abc=', 'a body that is not mapped keeps them')
 })
