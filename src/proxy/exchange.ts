@@ -30,6 +30,7 @@ import type { CredentialSource } from '../auth/source.js'
 import type { Attempt, DispatchWatcher } from '../egress/deadline.js'
 import { BodyTooLarge } from '../errors.js'
 import { capRetryAfter, MAX_RETRY_AFTER_MS, parseRetryAfter } from '../http/retry-after.js'
+import { PAUSE_ONLY } from '../limit/index.js'
 import type { Permit } from '../limit/limiter.js'
 import type { UpstreamMeter } from '../ops/metrics.js'
 import type { AttemptSpan, ServerSpan } from '../telemetry/tracing.js'
@@ -111,7 +112,8 @@ export class Exchange implements DispatchWatcher {
     this.meter = runtime.meter
     this.path = path
     this.replayable = replayable
-    this.#maxWaitMs = runtime.config.rateLimit?.maxWaitMs ?? Infinity
+    // The limiter's own maxWait (PAUSE_ONLY's without rateLimit): a budget handed to it is never Infinity.
+    this.#maxWaitMs = (runtime.config.rateLimit ?? PAUSE_ONLY).maxWaitMs
     this.span = reply.request.serverSpan
     if (this.span !== null) this.span.routed(this.upstream, runtime.config.prefix)
     // Counted until the response closes: a retired config generation is closed once its exchanges are over.
@@ -144,7 +146,8 @@ export class Exchange implements DispatchWatcher {
     this.#pending = undefined
     this.authorization = typeof pending === 'object' ? await pending : pending
     this.#leaveIfGone()
-    this.#permit = this.#runtime.limiter.tryAcquire?.() ?? await this.#acquire()
+    // The token wait counts against maxWait: the queue gets what is left of it.
+    this.#permit = this.#runtime.limiter.tryAcquire?.() ?? await this.#acquire(this.#maxWaitMs - (performance.now() - waitStart))
     this.#leaveIfGone()
     const waited = performance.now() - waitStart
     if (waited > 1) {
@@ -210,7 +213,7 @@ export class Exchange implements DispatchWatcher {
     const waitStart = performance.now()
     this.authorization = await this.#runtime.credentials.authorization(this.span)
     this.#leaveIfGone()
-    this.#permit = await this.#acquire(this.#maxWaitMs - this.waitedMs)
+    this.#permit = await this.#acquire(this.#maxWaitMs - this.waitedMs - (performance.now() - waitStart))
     this.#leaveIfGone()
     this.waitedMs += performance.now() - waitStart
   }
