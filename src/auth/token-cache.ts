@@ -157,15 +157,16 @@ class TokenCache implements CredentialSource {
     return this.#pending
   }
 
-  invalidate (value: string): void {
+  /** Always true: a newer token replaced it, or one is fetched (or, during a rejection's backoff, TG_TOKEN_REJECTED answers). */
+  invalidate (value: string): boolean {
     const held = this.#held
     // A 401 to an older token must not evict the newer one that replaced it.
-    if (held === undefined || held.authorization !== value) return
+    if (held === undefined || held.authorization !== value) return true
     const firstUse = this.#unconfirmed === value
     this.#drop()
     if (!firstUse) {
       this.#store.invalidate(held.id).catch(() => {})
-      return
+      return true
     }
     // Never good: counted as a failed fetch, so neither the endpoint nor the upstream is asked again at once.
     const rejection: Failure = { detail: REJECTED_DETAIL, reason: 'rejected' }
@@ -179,6 +180,7 @@ class TokenCache implements CredentialSource {
       // The store counts the failures in a row of every sharer: its backoff decides.
       if (this.#failure === remembered && sharedMs > 0) this.#failure = { ...remembered, until: startedAt + sharedMs }
     }, () => {})
+    return true
   }
 
   confirmed (value: string): void {
