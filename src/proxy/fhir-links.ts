@@ -71,16 +71,21 @@ export function rewriteLocators (source: Readable, base: BaseMatch, replacement:
 }
 
 /**
- * A FHIR JSON request body with the app's base (its origin for this request
- * + prefix) mapped back to the upstream's; undefined when the app's base is
- * not a URL (a Host header that makes none), and the body goes as it came.
+ * A FHIR JSON request body, streamed or kept whole for replay, with the
+ * app's base (its origin for this request + prefix) mapped back to the
+ * upstream's; undefined when the app's base is not a URL (a Host header
+ * that makes none), and the body goes as it came.
  */
-export function mapRequestBody (body: Readable, appBase: string, upstreamBase: string): Readable | undefined {
+export function mapRequestBody<Body extends Readable | Buffer> (body: Body, appBase: string, upstreamBase: string): Body | undefined {
   let base: URL
   try {
     base = new URL(appBase)
   } catch {
     return undefined
   }
-  return rewriteLocators(body, createBaseMatch(base), upstreamBase)
+  if (!Buffer.isBuffer(body)) return rewriteLocators(body, createBaseMatch(base), upstreamBase) as Body
+  const scanner = new LocatorScanner(createBaseMatch(base), upstreamBase)
+  const head = scanner.write(body)
+  const rest = scanner.end()
+  return (rest.length === 0 ? head : Buffer.concat([head, rest])) as Body
 }

@@ -131,19 +131,32 @@ export default async function upstreamPlugin (app: FastifyInstance, { runtime }:
 
   function prepare (request: FastifyRequest, _reply: FastifyReply, done: (err?: Error) => void): void {
     const exchange = request.tollgate as Exchange
-    // An encoded body (Content-Encoding: gzip) is not JSON text: it goes as it came.
-    if (rewriteBodies && request.body !== undefined && request.body !== null && request.headers['content-length'] !== '0' && isFhirJson(request.headers['content-type']) && unencoded(request.headers['content-encoding'])) {
-      const mapped = mapRequestBody(request.body as Readable, `${appOrigin(request)}${appPrefix}`, upstreamBase)
-      if (mapped !== undefined) {
-        request.body = mapped
-        exchange.bodyMapped = true
-      }
-    }
+    // No body (prepareNow holds for none other): nothing to map.
     if (exchange.prepareNow(request.headers)) {
       done()
       return
     }
-    exchange.prepare(request).then(() => { done() }, done)
+    // An encoded body (Content-Encoding: gzip) is not JSON text: it goes as it came.
+    const mapsBody = rewriteBodies && request.body !== undefined && request.body !== null && request.headers['content-length'] !== '0' && isFhirJson(request.headers['content-type']) && unencoded(request.headers['content-encoding'])
+    exchange.prepare(request).then(() => {
+      // Mapped once the exchange has limited it (or kept it for replay): bodyLimit is on the app's bytes, not the mapped ones.
+      if (mapsBody) mapBody(request, exchange)
+      done()
+    }, done)
+  }
+
+  function mapBody (request: FastifyRequest, exchange: Exchange): void {
+    const appBase = `${appOrigin(request)}${appPrefix}`
+    if (exchange.replayBody !== undefined) {
+      const mapped = mapRequestBody(exchange.replayBody, appBase, upstreamBase)
+      if (mapped === undefined) return
+      exchange.replayBody = mapped
+    } else {
+      const mapped = mapRequestBody(request.body as Readable, appBase, upstreamBase)
+      if (mapped === undefined) return
+      request.body = mapped
+    }
+    exchange.bodyMapped = true
   }
 
   function send (request: FastifyRequest, reply: FastifyReply): void {

@@ -149,3 +149,23 @@ test('a mapped body goes without the app\'s digests of its own bytes (Content-MD
   await (await fetch(`${url}/fhir/Binary`, { method: 'POST', headers: { 'content-type': 'application/octet-stream', ...digests }, body: 'x' })).arrayBuffer()
   t.assert.strictEqual(origin.requests.at(-1)?.headers.digest, 'sha-256=abc=', 'a body that is not mapped keeps them')
 })
+
+test('bodyLimit is on the bytes the app sent: a chunked body under it is not refused for what mapping adds', async (t: TestContext) => {
+  t.plan(3)
+  const origin = await startOrigin(t, (req, res) => { req.on('end', () => res.writeHead(201).end()).resume() })
+  // The vendor's base is longer than the app's: every reference grows on its way.
+  const base = `${origin.url}/a-rather-long-fhir-base/R4`
+  const { url } = await startSidecar(t, { upstreams: { fhir: { target: base, rewriteLinks: 'fhir', bodyLimit: 1000 } } })
+  const members = Array.from({ length: 8 }, (_, i) => `{"entity":{"reference":"${url}/fhir/Patient/${i}"}}`).join(',')
+  const head = `{"resourceType":"Group","member":[${members}],"text":"`
+  const body = `${head}${'y'.repeat(996 - head.length)}"}`
+  const { port } = new URL(url)
+  const status = await new Promise<number | undefined>((resolve, reject) => {
+    httpRequest({ host: '127.0.0.1', port, method: 'POST', path: '/fhir/Group', headers: { 'content-type': 'application/fhir+json', 'transfer-encoding': 'chunked' } }, (res) => {
+      res.resume().on('end', () => resolve(res.statusCode))
+    }).on('error', reject).end(body)
+  })
+  t.assert.strictEqual(Buffer.byteLength(body), 998)
+  t.assert.strictEqual(status, 201)
+  t.assert.strictEqual(origin.requests.at(-1)?.body.toString(), body.replaceAll(`${url}/fhir`, base))
+})
