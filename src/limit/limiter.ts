@@ -87,8 +87,10 @@ export interface Limiter {
    * duration, so the caller never mixes its clock with the limiter's. Queued
    * waiters whose maxWait ends before the pause does leave at once with
    * TG_UPSTREAM_PAUSED, and so do arrivals whose deadline it outlasts.
+   * Returns the ms left of the upstream's pause, which may be longer than
+   * `ms` (an earlier 429's, another replica's): what a retry would wait.
    */
-  pauseFor (ms: number): void
+  pauseFor (ms: number): number
   /** Learn from the upstream's x-ratelimit-* response headers. */
   observe (headers: Readonly<Record<string, string | string[] | undefined>>): void
   status (): LimiterStatus

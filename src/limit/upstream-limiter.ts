@@ -174,9 +174,10 @@ class UpstreamLimiter implements Limiter {
     return ticket === undefined ? undefined : this.#start(ticket)
   }
 
-  pauseFor (ms: number): void {
+  pauseFor (ms: number): number {
     this.#counters.observed429++
     if (this.#pause(ms, 'upstream paused')) this.#store.pause(ms)
+    return this.#paused() ? this.#pausedUntil - this.#now() : 0
   }
 
   observe (headers: Readonly<Record<string, string | string[] | undefined>>): void {

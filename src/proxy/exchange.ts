@@ -257,8 +257,8 @@ export class Exchange implements DispatchWatcher {
       // Obeyed up to a cap, so one bad header cannot stall an upstream for a day.
       const { ms, capped } = capRetryAfter(asked, MAX_RETRY_AFTER_MS)
       if (capped) this.#reply.log.warn({ upstream: this.upstream, retryAfterMs: asked, capMs: MAX_RETRY_AFTER_MS }, 'upstream retry-after capped')
-      limiter.pauseFor(ms)
-      this.#pauseMs = ms
+      // What a retry would wait: the upstream's whole pause, which an earlier 429 may have made longer than this one's.
+      this.#pauseMs = limiter.pauseFor(ms)
     }
   }
 
