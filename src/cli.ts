@@ -255,12 +255,13 @@ async function serve (loaded: Loaded, context: ServeContext): Promise<number> {
     sidecar?.logger.flush()
     return failure(describeStartFailure(err, ports, context.flags.port === undefined ? 'server.port, or --port N' : '--port N'))
   }
-  sidecar.logger.info({ version: packageVersion(), config: context.file, configFrom: context.from, ...(loaded.applied.length === 0 ? {} : { overrides: loaded.applied }) }, 'started')
-  sidecar.logger.flush()
   // SIGHUP, the config file and its ${file:} secrets: one reload path; the flags keep winning over what is read again.
+  // Watching before "started": a change made once that line is out is heard.
   const running = sidecar
   const reloader = startReloader({ sidecar: running, file: context.file, fileConfig: loaded.fileConfig, files: loaded.files, flags: context.flags, env: process.env })
   sighup.reload = () => { reloader.reload('SIGHUP').catch((err: unknown) => { running.logger.error({ err }, 'config reload failed') }) }
+  sidecar.logger.info({ version: packageVersion(), config: context.file, configFrom: context.from, ...(loaded.applied.length === 0 ? {} : { overrides: loaded.applied }) }, 'started')
+  sidecar.logger.flush()
   if (sighup.received) sighup.reload()
   const signal = await stopped
   reloader.stop()

@@ -10,13 +10,15 @@
  * Files are watched through their folders (dir-watch.ts), debounced. A
  * burst of events that leaves every watched file as it was (an editor's
  * swap file, a `touch`) reloads nothing: the files' contents are compared.
- * SIGHUP always reloads.
+ * SIGHUP always reloads. So does a change made between the file's load and
+ * the start of the watch (the sidecar starting): the file is read once more
+ * then and compared with what was loaded.
  */
 import { createHash } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { applyOverrides, type FlagOverrides } from '../cli/config-source.js'
-import { overriddenChanges } from '../config/changes.js'
+import { overriddenChanges, same } from '../config/changes.js'
 import { loadConfigFile } from '../config/load.js'
 import type { Config } from '../config/types.js'
 import type { ReloadReport, Sidecar } from '../server.js'
@@ -122,7 +124,12 @@ export function startReloader (options: ReloaderOptions): Reloader {
     reload(reason).catch((err: unknown) => { sidecar.logger.error({ err }, 'config reload failed') })
   }
 
+  // Nothing watched the files while the sidecar started (a volume swapped while the store connected): read them again,
+  // then, once watching, compare their bytes with `seen` for what changed between that read and the watch.
+  const now = loadConfigFile(file, env)
   rewatch(options.files)
+  watch?.poke()
+  if (now.issues !== undefined || !same(now.config, fileConfig)) reload('config changed while starting').catch((err: unknown) => { sidecar.logger.error({ err }, 'config reload failed') })
   return {
     reload,
     stop () {

@@ -60,7 +60,9 @@ test('a Kubernetes ..data swap and an editor\'s rename-on-save are picked up; a 
   // A touch changes no content: no reload. Then an editor's save (write aside, rename over): one.
   const plain = join(root, 'plain.yaml')
   writeFileSync(plain, `log: { level: info }\nupstreams:\n  vendor:\n    target: ${origin.url}\n    headers: { X-Version: "3" }\n`)
-  const editor = startReloader({ sidecar, file: plain, fileConfig: loaded.config, files: [], flags: {}, env: {}, debounceMs: 50 })
+  const plainConfig = loadConfigFile(plain)
+  if (plainConfig.issues !== undefined) throw new Error('fixture invalid')
+  const editor = startReloader({ sidecar, file: plain, fileConfig: plainConfig.config, files: [], flags: {}, env: {}, debounceMs: 50 })
   t.after(() => editor.stop())
   utimesSync(plain, new Date(), new Date())
   writeFileSync(join(root, '.plain.yaml.swp'), 'an editor\'s swap file')
