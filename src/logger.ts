@@ -172,6 +172,16 @@ export function redactQuery (query: string): string {
   return out
 }
 
+/**
+ * What a request to the vendor is logged and traced as: `origin` + `path` and
+ * the query of `appUrl` (the app's request target, sent on byte for byte),
+ * every query value REDACTED.
+ */
+export function outgoingUrl (origin: string, path: string, appUrl: string): string {
+  const query = appUrl.indexOf('?')
+  return `${origin}${path}${query === -1 ? '' : `?${redactQuery(appUrl.slice(query + 1))}`}`
+}
+
 /** A URL for a log line: no user or password, no fragment, query values REDACTED. */
 export function loggableUrl (url: string): string {
   let parsed: URL

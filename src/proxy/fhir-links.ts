@@ -29,6 +29,11 @@ export function unencoded (encoding: string | undefined): boolean {
   return encoding === undefined || encoding.trim().toLowerCase() === 'identity'
 }
 
+/** Whether a request body is mapped back: FHIR JSON, not empty, and not encoded (a gzip body is not JSON text). */
+export function mapsRequestBody (headers: IncomingHttpHeaders): boolean {
+  return headers['content-length'] !== '0' && isFhirJson(headers['content-type']) && unencoded(headers['content-encoding'])
+}
+
 /**
  * Whether an answer's body is rewritten: FHIR JSON, not encoded (tollgate asks
  * rewriting upstreams for `identity`; one that encodes anyway is passed
@@ -88,4 +93,24 @@ export function mapRequestBody<Body extends Readable | Buffer> (body: Body, appB
   const head = scanner.write(body)
   const rest = scanner.end()
   return (rest.length === 0 ? head : Buffer.concat([head, rest])) as Body
+}
+
+/** A request body as the exchange prepared it: kept whole for replay, else streamed as the request's body. */
+export interface PreparedBody {
+  replayBody: Buffer | undefined
+  bodyMapped: boolean
+}
+
+/**
+ * Maps the prepared body of `request` in place (the kept copy, else the
+ * stream), once the exchange has limited it: bodyLimit is on the app's
+ * bytes, not the mapped ones.
+ */
+export function mapPreparedBody (request: { body: unknown }, prepared: PreparedBody, appBase: string, upstreamBase: string): void {
+  const kept = prepared.replayBody
+  const mapped = mapRequestBody(kept ?? request.body as Readable, appBase, upstreamBase)
+  if (mapped === undefined) return
+  if (kept !== undefined) prepared.replayBody = mapped as Buffer
+  else request.body = mapped
+  prepared.bodyMapped = true
 }

@@ -17,10 +17,10 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import { kDispatchWatcher } from '../egress/deadline.js'
 import { translateUpstreamError } from '../egress/errors.js'
 import { PathEscapesBase } from '../errors.js'
-import { redactQuery } from '../logger.js'
+import { outgoingUrl } from '../logger.js'
 import { appOrigin } from './base-url.js'
 import { ClientGone, Exchange } from './exchange.js'
-import { isFhirJson, mapRequestBody, MAPPED_BODY_DIGESTS, REWRITTEN_BODY_DROPS, rewriteLocators, rewritesAnswer, unencoded } from './fhir-links.js'
+import { MAPPED_BODY_DIGESTS, mapPreparedBody, mapsRequestBody, REWRITTEN_BODY_DROPS, rewriteLocators, rewritesAnswer } from './fhir-links.js'
 import { createBaseMatch } from './fhir-locator-scanner.js'
 import { createRequestHeaderRewriter, withoutResponseHopByHop } from './headers.js'
 import { createLinkHeaderMapper } from './link-headers.js'
@@ -136,27 +136,11 @@ export default async function upstreamPlugin (app: FastifyInstance, { runtime }:
       done()
       return
     }
-    // An encoded body (Content-Encoding: gzip) is not JSON text: it goes as it came.
-    const mapsBody = rewriteBodies && request.body !== undefined && request.body !== null && request.headers['content-length'] !== '0' && isFhirJson(request.headers['content-type']) && unencoded(request.headers['content-encoding'])
+    const mapsBody = rewriteBodies && request.body !== undefined && request.body !== null && mapsRequestBody(request.headers)
     exchange.prepare(request).then(() => {
-      // Mapped once the exchange has limited it (or kept it for replay): bodyLimit is on the app's bytes, not the mapped ones.
-      if (mapsBody) mapBody(request, exchange)
+      if (mapsBody) mapPreparedBody(request, exchange, `${appOrigin(request)}${appPrefix}`, upstreamBase)
       done()
     }, done)
-  }
-
-  function mapBody (request: FastifyRequest, exchange: Exchange): void {
-    const appBase = `${appOrigin(request)}${appPrefix}`
-    if (exchange.replayBody !== undefined) {
-      const mapped = mapRequestBody(exchange.replayBody, appBase, upstreamBase)
-      if (mapped === undefined) return
-      exchange.replayBody = mapped
-    } else {
-      const mapped = mapRequestBody(request.body as Readable, appBase, upstreamBase)
-      if (mapped === undefined) return
-      request.body = mapped
-    }
-    exchange.bodyMapped = true
   }
 
   function send (request: FastifyRequest, reply: FastifyReply): void {
@@ -164,7 +148,7 @@ export default async function upstreamPlugin (app: FastifyInstance, { runtime }:
     exchange.sending()
     // Traced: one CLIENT span per attempt, url.full with every query value REDACTED (as the debug line below).
     if (exchange.span !== null) exchange.attemptSpan = exchange.span.attempt(request.method, target.origin, exchange.path, request.url, exchange.attempts - 1)
-    if (debug) request.log.debug({ upstream: config.name, attempt: exchange.attempts, method: request.method, url: outgoingUrl(request.url, exchange.path) }, 'upstream request')
+    if (debug) request.log.debug({ upstream: config.name, attempt: exchange.attempts, method: request.method, url: outgoingUrl(target.origin, exchange.path, request.url) }, 'upstream request')
     const body = exchange.replayBody
     const options = body === undefined
       ? fromOptions
@@ -195,8 +179,7 @@ export default async function upstreamPlugin (app: FastifyInstance, { runtime }:
     if (rewriteBodies && rewritesAnswer(request.method, res.statusCode, res.headers)) {
       // The body changes length and bytes: sent chunked, without the upstream's length or digests (ETag and Last-Modified stay: they name the resource's version).
       for (const name of REWRITTEN_BODY_DROPS) reply.removeHeader(name)
-      const origin = appOrigin(request)
-      reply.send(rewriteLocators(res.stream, upstreamBaseMatch, `${origin}${appPrefix}`))
+      reply.send(rewriteLocators(res.stream, upstreamBaseMatch, `${appOrigin(request)}${appPrefix}`))
       return
     }
     reply.send(res.stream)
@@ -209,12 +192,6 @@ export default async function upstreamPlugin (app: FastifyInstance, { runtime }:
     const answer = error.cause instanceof ClientGone ? error.cause : translateUpstreamError(error, config.timeoutMs)
     exchange.failed(answer)
     reply.send(answer)
-  }
-
-  /** What reply-from sends to (the query byte for byte from the app's URL), for the log: every query value REDACTED. */
-  function outgoingUrl (url: string, path: string): string {
-    const query = url.indexOf('?')
-    return `${target.origin}${path}${query === -1 ? '' : `?${redactQuery(url.slice(query + 1))}`}`
   }
 }
 

@@ -23,7 +23,7 @@ import {
   ATTR_URL_FULL, ATTR_URL_QUERY, ATTR_USER_AGENT_ORIGINAL
 } from '@opentelemetry/semantic-conventions'
 import type { TelemetryConfig, TraceSampler } from '../config/types.js'
-import { loggableUrl, redactQuery } from '../logger.js'
+import { loggableUrl, outgoingUrl, redactQuery } from '../logger.js'
 import type { AttemptSpan, InboundRequest, ServerSpan, TokenFetchSpan, TokenFetchTracer, Tracing, TracingDeps } from './tracing.js'
 
 /** The methods the HTTP conventions know; any other is `_OTHER` with the original kept. */
@@ -221,9 +221,7 @@ class Server implements ServerSpan {
     if (span.isRecording()) {
       const { address, port } = originOf(origin, this.#origins)
       // The app's query, every value REDACTED (the debug log's rule).
-      const query = appUrl.indexOf('?')
-      const url = `${origin}${path}${query === -1 ? '' : `?${redactQuery(appUrl.slice(query + 1))}`}`
-      const attributes: Attributes = { 'server.address': address, 'server.port': port, 'url.full': url }
+      const attributes: Attributes = { 'server.address': address, 'server.port': port, 'url.full': outgoingUrl(origin, path, appUrl) }
       methodAttributes(method, attributes)
       // Recommended on every resend: a 401 answered with a fresh token, a 429 after its pause.
       if (resendCount > 0) attributes[ATTR_HTTP_REQUEST_RESEND_COUNT] = resendCount
