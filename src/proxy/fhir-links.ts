@@ -12,11 +12,16 @@ import { createBaseMatch, LocatorScanner, type BaseMatch } from './fhir-locator-
 /** Matched on type/subtype, parameters ignored (RFC 9110 §8.3.1: case-insensitive). */
 const FHIR_JSON_TYPES = new Set(['application/fhir+json', 'application/json+fhir', 'application/json'])
 
-/** Headers that describe the bytes as the upstream sent them, wrong once the body changes. */
-export const REWRITTEN_BODY_DROPS = ['content-length', 'content-md5', 'digest', 'repr-digest', 'content-digest'] as const
+/** Digests of a body's bytes: wrong once the body is rewritten or mapped. */
+export const MAPPED_BODY_DIGESTS = ['content-md5', 'digest', 'repr-digest', 'content-digest'] as const
 
-/** The digests among them: a mapped request body goes without the app's (its length is handled apart). */
-export const MAPPED_BODY_DIGESTS = REWRITTEN_BODY_DROPS.slice(1)
+/**
+ * Headers of an answer that describe its bytes as the upstream sent them,
+ * wrong once the body changes: its length, its digests, and Accept-Ranges
+ * (a range of the rewritten bytes cannot be asked for: a resumed download
+ * would mix rewritten and original bytes; nginx's sub_filter drops it too).
+ */
+export const REWRITTEN_BODY_DROPS = ['content-length', 'accept-ranges', ...MAPPED_BODY_DIGESTS] as const
 
 export function isFhirJson (contentType: string | string[] | undefined): boolean {
   if (typeof contentType !== 'string') return false
