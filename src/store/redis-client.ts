@@ -123,7 +123,10 @@ export class RedisConnection {
   readonly #health: StoreHealth
   #downSince: number | undefined = Date.now()
   #outages = 0
-  #coolUntil = 0
+  /** Monotonic ms until which the store is left alone after an error answer; undefined when it is not. */
+  #coolUntil: number | undefined
+  /** Monotonic ms (deps.now): the health timing and the cool-down, never the wall clock. */
+  readonly #now: () => number
   #closing = false
   #probe: NodeJS.Timeout | undefined
   /** Set once start() has returned: later connections are reported in the log. */
@@ -149,7 +152,8 @@ export class RedisConnection {
     this.#log = log
     this.#config = config
     this.#passwords = redisPasswords(config)
-    this.#health = new StoreHealth({ unavailableAfterMs: config.unavailableAfterMs, recoverAfterMs: RECOVER_AFTER_MS, now: deps.now ?? (() => performance.now()) })
+    this.#now = deps.now ?? (() => performance.now())
+    this.#health = new StoreHealth({ unavailableAfterMs: config.unavailableAfterMs, recoverAfterMs: RECOVER_AFTER_MS, now: this.#now })
     const { client, subscriber, sentinelWatch } = createRedisClients(config, redisOptions(config.redis, config.commandTimeoutMs), this.#moved)
     this.#sentinels = sentinelWatch === undefined
       ? undefined
@@ -174,7 +178,7 @@ export class RedisConnection {
    * handled alone.
    */
   get available (): boolean {
-    return this.#health.up && (this.#coolUntil === 0 || Date.now() >= this.#coolUntil)
+    return this.#health.up && (this.#coolUntil === undefined || this.#now() >= this.#coolUntil)
   }
 
   /**
@@ -230,7 +234,7 @@ export class RedisConnection {
     const message = this.#clean((err as Error | undefined)?.message ?? String(err))
     if ((err as Error | undefined)?.name === 'ReplyError') {
       this.#log?.warn({ what, err: { message } }, 'shared store refused a command')
-      this.#coolUntil = Date.now() + COOL_DOWN_MS
+      this.#coolUntil = this.#now() + COOL_DOWN_MS
       return
     }
     if (this.#health.settled) {
@@ -354,7 +358,7 @@ export class RedisConnection {
 
   /** ioredis connected (and its ready check passed). The first time, the store is up at once; after an outage, once Redis has answered for a second. */
   #ready (): void {
-    this.#coolUntil = 0
+    this.#coolUntil = undefined
     if (this.#outages === 0) this.#apply(this.#health.connected())
     else this.#startProbe()
   }
