@@ -35,13 +35,21 @@ backoff = math.ceil(math.max(backoff, tonumber(${retryAfter})))
  *   {'wait', '', lockPttl}             another replica is fetching, and there is nothing (newer) to use meanwhile
  * A token whose id is listed as rejected (an upstream answered 401 to it, and
  * the invalidation may not have reached Redis) is deleted here, atomically,
- * and the others are told.
+ * and the others are told. A value not of that form is deleted too (it would
+ * otherwise fail this script on every claim until it expires).
  */
 export const CLAIM_TOKEN = `
 local v = redis.call('GET', KEYS[1])
 local id, life, ttl
 if v then
   id, life = string.match(v, '^([^.]+)%.(%d+)%.')
+  -- Not of the sealed form (corrupt, or written by something else): as unreadable as a value that does not decrypt.
+  if not id then
+    redis.call('DEL', KEYS[1])
+    v = nil
+  end
+end
+if v then
   for i = 6, #ARGV do
     if ARGV[i] == id then
       redis.call('DEL', KEYS[1])
