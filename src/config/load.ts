@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
-import { parse as parseYaml } from 'yaml'
+import { parseDocument } from 'yaml'
 import { explainOrigin, interpolate, type ValueOrigin } from './interpolate.js'
 import type { ConfigIssue } from './issues.js'
 import type { Config } from './types.js'
@@ -35,11 +35,21 @@ export function loadConfigFile (file: string, env: NodeJS.ProcessEnv = process.e
   let raw: unknown
   try {
     // YAML 1.2 is a superset of JSON: one parser reads both.
-    raw = parseYaml(text, { prettyErrors: true })
+    const document = parseDocument(text, { prettyErrors: true })
+    // A warning (an unknown !tag or %directive) is a problem too: the value it marks would be used
+    // untagged, and the yaml package's own report (a process warning) quotes the source line, a secret perhaps.
+    const problems = document.errors.length > 0 ? document.errors.slice(0, 1) : document.warnings
+    if (problems.length > 0) return { issues: problems.map((problem) => notYaml(file, problem.message)) }
+    raw = document.toJS()
   } catch (err) {
-    return { issues: [{ path: '', message: `${file} is not valid YAML or JSON: ${(err as Error).message.split('\n')[0] ?? ''}` }] }
+    return { issues: [notYaml(file, (err as Error).message)] }
   }
   return resolveConfig(raw, { env, baseDir: dirname(resolve(file)) })
+}
+
+/** The parser's first line only ("… at line 4, column 41"): the lines below it quote the source. */
+function notYaml (file: string, message: string): ConfigIssue {
+  return { path: '', message: `${file} is not valid YAML or JSON: ${(message.split('\n')[0] ?? '').replace(/:$/, '')}` }
 }
 
 export function resolveConfig (raw: unknown, options: { env?: NodeJS.ProcessEnv, baseDir?: string } = {}): LoadResult {
