@@ -26,6 +26,8 @@
  * - `onUnavailable: fail`: 503 TG_STORE_UNAVAILABLE.
  * Requests in flight are never touched: a stamp that cannot be written
  * leaves its unit pending until its hold ends, and is tallied for the resync.
+ * A 429 met meanwhile pauses this replica; what is left of that pause is
+ * written to Redis at the resync, so the others are paused too.
  */
 import { randomBytes } from 'node:crypto'
 import type { RateLimitConfig } from '../config/types.js'
@@ -113,6 +115,10 @@ class RedisWindow implements WindowStore {
   /** Starts Redis may not know of (made on the local window, or their stamp failed): local bucket end → count. */
   readonly #offline = new Map<number, number>()
   #resyncing = false
+  /** The end of the latest 429 pause this replica met (monotonic ms). */
+  #pausedUntil = 0
+  /** A pause met while Redis was away (or whose write failed): written, for what is left of it, at the next resync. */
+  #pauseUnshared = false
   /** Redis time minus this process' clock, from the last quick ACQUIRE reply: turns a command timeout into a Redis deadline. */
   #redisOffset: number | undefined
   /** The shared remaining as of the last ACQUIRE, for status(). */
@@ -230,9 +236,13 @@ class RedisWindow implements WindowStore {
   }
 
   pause (ms: number): void {
-    if (!this.#conn.available) return
-    const message: StoreMessage = { t: 'pause', k: this.#keys.pause, ms, from: this.#conn.replicaId }
-    this.#pause([this.#keys.pause, this.#keys.clock], [ms, this.#conn.channel, JSON.stringify(message)]).catch(() => {})
+    this.#pausedUntil = Math.max(this.#pausedUntil, this.#now() + ms)
+    if (!this.#conn.available) {
+      // The other replicas learn of it when Redis is back (#flush), for what is left of it.
+      this.#pauseUnshared = true
+      return
+    }
+    this.#sharePause(ms)
   }
 
   remaining (): number {
@@ -335,6 +345,11 @@ class RedisWindow implements WindowStore {
         this.#epoch = epoch
         const pauseLeft = Number(left)
         if (pauseLeft > 0) this.#events?.paused(pauseLeft)
+        if (this.#pauseUnshared) {
+          this.#pauseUnshared = false
+          const ownLeft = this.#pausedUntil - this.#now()
+          if (ownLeft > 0) this.#sharePause(ownLeft)
+        }
         // Waiters queued on the local window go to the shared one now.
         this.#events?.changed()
         if (this.#offline.size > 0 && this.#conn.available) this.#flush()
@@ -361,6 +376,13 @@ class RedisWindow implements WindowStore {
       }
     })
     return pairs
+  }
+
+  /** Write a pause of `ms` from now to Redis and tell the other replicas; one that could not be written is written at the next resync. */
+  #sharePause (ms: number): void {
+    const message: StoreMessage = { t: 'pause', k: this.#keys.pause, ms, from: this.#conn.replicaId }
+    this.#pause([this.#keys.pause, this.#keys.clock], [ms, this.#conn.channel, JSON.stringify(message)])
+      .catch(() => { this.#pauseUnshared = true })
   }
 
   #message (message: StoreMessage): void {

@@ -1,13 +1,17 @@
 /**
  * Edges of the shared store found by review, each on a real redis-server:
  * the connection's cool-down after an error answer on the monotonic clock,
- * and a token value that is not of tollgate's form.
+ * a token value that is not of tollgate's form, and a 429 pause met while
+ * Redis was lost.
  */
 import { test, type TestContext } from 'node:test'
 import type { StoreConfig } from '../../src/config/types.js'
 import { RedisConnection } from '../../src/store/redis-client.js'
 import { CLAIM_TOKEN } from '../../src/store/token-scripts.js'
-import { startRedis } from '../helpers/redis-server.js'
+import { Agent } from 'undici'
+import { startOrigin } from '../helpers/origin.js'
+import { startRedis, waitFor } from '../helpers/redis-server.js'
+import { startSidecar, type RunningSidecar } from '../helpers/sidecar.js'
 
 function storeConfig (url: string, keyPrefix: string): StoreConfig {
   return { type: 'redis', url, keyPrefix, onUnavailable: 'local', commandTimeoutMs: 1000, unavailableAfterMs: 3000 }
@@ -41,4 +45,43 @@ test('a token value not of tollgate\'s form is dropped by the claim, not a scrip
   const reply = await client.eval(CLAIM_TOKEN, 4, base, `${base}:lock`, `${base}:failure`, `${base}:streak`, 'owner-1', 5000, 60_000, '', 'odd:events') as [string]
   t.assert.strictEqual(reply[0], 'fetch', 'the caller fetches a token')
   t.assert.strictEqual(await client.get(base), null, 'the odd value is gone')
+})
+
+test('a 429 met while Redis is lost pauses the other replicas once Redis is back, for what is left of it', async (t: TestContext) => {
+  const redis = await startRedis(t)
+  if (redis === undefined) return
+  const PAUSE_S = 4
+  let refusedAt: number | undefined
+  const origin = await startOrigin(t, (req, res, recorded) => {
+    req.resume()
+    if (req.url === '/limited') {
+      refusedAt = recorded.startedAt
+      res.writeHead(429, { 'retry-after': String(PAUSE_S) }).end()
+      return
+    }
+    res.end('ok')
+  })
+  const [a, b] = await Promise.all([0, 1].map(() => startSidecar(t, {
+    store: { type: 'redis', url: redis.url, keyPrefix: 'lost-pause:' },
+    upstreams: { vendor: { target: origin.url, retry: { on429: 0 } } }
+  }))) as [RunningSidecar, RunningSidecar]
+  const client = new Agent({ connections: 8 })
+  t.after(() => client.close())
+  const get = async (url: string): Promise<number> => {
+    const res = await fetch(url, { dispatcher: client } as RequestInit)
+    await res.arrayBuffer()
+    return res.status
+  }
+
+  await redis.kill()
+  await waitFor('a to notice', () => a.logs.text().includes('shared store unavailable'))
+  t.assert.strictEqual(await get(`${a.url}/vendor/limited`), 429, 'the 429 is passed back (retry.on429: 0)')
+  await redis.restart()
+  await waitFor('both replicas back on the store', () => [a, b].every((s) => s.logs.text().includes('shared store available again')), 6000)
+  // Redis restarted empty; the pause a met must still hold b.
+  const pauseEnd = (refusedAt as number) + PAUSE_S * 1000
+  t.assert.ok(performance.now() < pauseEnd - 500, 'b asks well inside the pause')
+  await get(`${b.url}/vendor/other`)
+  const other = origin.requests.find((request) => request.url === '/other')
+  if (other !== undefined) t.assert.ok(other.startedAt >= pauseEnd - 5, `b reached the upstream ${Math.round(pauseEnd - other.startedAt)} ms before the pause a met ended`)
 })
