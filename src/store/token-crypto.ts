@@ -6,9 +6,9 @@
  * - `store.encryptionKey` when set (every replica must have the same), or
  * - by default, the upstream's credential material (token URL, client id,
  *   client secret or private key, scope, ...): every replica that can fetch
- *   the token can read it, and nobody else. The Redis key names carry a
- *   SHA-256 digest of the same material; HKDF's extract step is an HMAC keyed
- *   with our salt, which that digest does not help compute.
+ *   the token can read it, and nobody else. The Redis key names carry an
+ *   HMAC of the same material under `store.encryptionKey` or the deployment
+ *   salt (redis-token-store.ts), which does not help compute this key.
  * `info` binds the key to the credential key, so one upstream's key never
  * opens another's token.
  *
