@@ -68,6 +68,11 @@ function resolve (raw: Record<string, unknown>, issues: ConfigIssue[]): Config {
   if (Object.keys(rawUpstreams).length === 0) issues.push({ path: 'upstreams', message: 'at least one upstream is required' })
   for (const [name, value] of Object.entries(rawUpstreams)) {
     const path = `upstreams.${name}`
+    // Checked whatever else is wrong with either upstream: `check` reports the clash on its first run.
+    const claimed = claimedPrefix(name, value)
+    const owner = claimed === undefined ? undefined : prefixOwners.get(claimed)
+    if (owner !== undefined) issues.push({ path: `${path}.prefix`, message: `is already the prefix of upstreams.${owner}` })
+    else if (claimed !== undefined) prefixOwners.set(claimed, name)
     const { auth: rawAuth, ...rest } = isPlainObject(value) ? value : { auth: undefined }
     const body = section(upstreamBodySchema, isPlainObject(value) ? rest : value, path, issues)
     const auth = section(authSchema, rawAuth ?? { type: 'none' }, `${path}.auth`, issues)
@@ -77,14 +82,7 @@ function resolve (raw: Record<string, unknown>, issues: ConfigIssue[]): Config {
       continue
     }
     const resolved = resolveUpstream(name, body, auth, server, issues, secrets)
-    if (resolved === undefined) continue
-    const owner = prefixOwners.get(resolved.prefix)
-    if (owner !== undefined) {
-      issues.push({ path: `${path}.prefix`, message: `is already the prefix of upstreams.${owner}` })
-      continue
-    }
-    prefixOwners.set(resolved.prefix, name)
-    upstreams.push(resolved)
+    if (resolved !== undefined) upstreams.push(resolved)
   }
   return deepFreeze({
     server,
@@ -171,6 +169,15 @@ function resolveUpstream (name: string, raw: RawUpstream, rawAuth: RawAuth | und
     ...optional('tls', tls),
     ...optional('probe', raw.probe)
   }
+}
+
+/** The prefix `value` (an upstream as written) claims, or undefined when it has none that is valid (reported apart). */
+function claimedPrefix (name: string, value: unknown): string | undefined {
+  const prefix = isPlainObject(value) && value.prefix !== undefined ? value.prefix : UPSTREAM_NAME.test(name) ? `/${name}` : undefined
+  if (typeof prefix !== 'string') return undefined
+  const problems: ConfigIssue[] = []
+  const trimmed = resolvePrefix(prefix, '', problems)
+  return problems.length === 0 ? trimmed : undefined
 }
 
 function resolvePrefix (prefix: string, path: string, issues: ConfigIssue[]): string {
