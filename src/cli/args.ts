@@ -58,7 +58,8 @@ export function parseCommandLine (
   const flags = tokens.filter((token) => token.kind === 'option')
   if (flags.some((token) => token.name === 'help')) return { kind: 'help' }
   if (flags.some((token) => token.name === 'version')) return { kind: 'version' }
-  if (named === undefined && words[0] !== undefined && shape.positionals === 0) {
+  // `--conifg FILE`: the unknown flag took no value, so FILE reads as a command; the flag is the mistake.
+  if (named === undefined && words[0] !== undefined && shape.positionals === 0 && !flags.some((token) => options[token.name] === undefined)) {
     return { kind: 'usage', message: `unknown command: ${words[0]}; valid: ${Object.keys(commands).filter((name) => name !== defaultCommand).sort().join(', ')}` }
   }
 
