@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
-import { parseDocument } from 'yaml'
+import { isMap, isScalar, parseDocument, visit, type Document } from 'yaml'
 import { explainOrigin, interpolate, type ValueOrigin } from './interpolate.js'
 import type { ConfigIssue } from './issues.js'
 import type { Config } from './types.js'
@@ -40,11 +40,29 @@ export function loadConfigFile (file: string, env: NodeJS.ProcessEnv = process.e
     // untagged, and the yaml package's own report (a process warning) quotes the source line, a secret perhaps.
     const problems = document.errors.length > 0 ? document.errors.slice(0, 1) : document.warnings
     if (problems.length > 0) return { issues: problems.map((problem) => notYaml(file, problem.message)) }
+    headersAsWritten(document)
     raw = document.toJS()
   } catch (err) {
     return { issues: [notYaml(file, (err as Error).message)] }
   }
   return resolveConfig(raw, { env, baseDir: dirname(resolve(file)) })
+}
+
+/**
+ * A header value is text: `X-Api-Key: 0123` is the string 0123, not the number 123 that YAML
+ * reads (nor `1.10` the number 1.1, nor `True` a boolean). Every scalar of a `headers` map is
+ * taken as it was written.
+ */
+function headersAsWritten (document: Document): void {
+  visit(document, {
+    Pair (_, pair) {
+      if (!isScalar(pair.key) || pair.key.value !== 'headers' || !isMap(pair.value)) return
+      for (const item of pair.value.items) {
+        const value = item.value
+        if (isScalar(value) && (typeof value.value === 'number' || typeof value.value === 'boolean') && value.source !== undefined) value.value = value.source
+      }
+    }
+  })
 }
 
 /** The parser's first line only ("… at line 4, column 41"): the lines below it quote the source. */

@@ -25,6 +25,23 @@ test('YAML pitfalls are config problems with a path or a line, never an echo of 
       t.assert.doesNotMatch(stderr, /YAMLWarning|\(node:\d+\)/)
     }),
 
+    // Header values are text, but YAML read `X-Account: 0123` as the number 123 and tollgate sent "123"
+    // (a credential in `X-Api-Key` silently changed the same way), `X-Api-Version: 1.10` as "1.1",
+    // and refused `X-Flag: True` as the wrong type.
+    t.test('a header value YAML would read as a number or boolean is sent as written', async (t: TestContext) => {
+      const file = dir.write('headers.yaml', 'upstreams:\n  a:\n    target: https://a.example\n    headers:\n      X-Account: 0123\n      X-Api-Version: 1.10\n      X-Big: 1e3\n      X-Flag: True\n      X-Plain: 42\n')
+      const { code, stdout, stderr } = await runCli(t, ['check', file, '--format', 'json'])
+      t.assert.strictEqual(code, 0, stderr)
+      const { headers } = (JSON.parse(stdout) as { upstreams: { a: { headers: Record<string, string> } } }).upstreams.a
+      t.assert.deepStrictEqual({ ...headers }, {
+        'x-account': '0123',
+        'x-api-version': '1.10',
+        'x-big': '1e3',
+        'x-flag': 'True',
+        'x-plain': '42'
+      })
+    }),
+
     t.test('an unknown %directive is refused too', async (t: TestContext) => {
       const file = dir.write('directive.yaml', `%FOO ${SECRET}\n---\n${upstream('{ type: none }')}`)
       const { code, stderr } = await runCli(t, ['check', file])
