@@ -336,7 +336,7 @@ function toConfigIssues (zodIssues: readonly z.core.$ZodIssue[], base: string, s
         // A record key (upstream or header name) that fails its pattern: the pattern's message says what is valid.
         return [{ path, message: issue.issues[0]?.message ?? 'is not a valid name' }]
       case 'invalid_type':
-        return [{ path, message: `must be ${article(issue.expected)}` }]
+        return [{ path, message: wrongType(issue.expected, issue.input) }]
       case 'invalid_value':
         return [{ path, message: `must be one of ${issue.values.map(String).join(' | ')}` }]
       case 'too_small':
@@ -390,6 +390,17 @@ function joinPath (path: string, key: string): string {
 
 function article (expected: string): string {
   return expected === 'object' || expected === 'array' || expected === 'integer' ? `an ${expected}` : `a ${expected}`
+}
+
+/**
+ * "must be a string", with what a newcomer needs to fix it: YAML reads `clientSecret: 0123` as a
+ * number and `token: true` as a boolean (quotes keep them text). The value itself is never shown.
+ */
+function wrongType (expected: string, input: unknown): string {
+  if (expected === 'string' && (typeof input === 'number' || typeof input === 'boolean')) return `must be a string: YAML reads this value as a ${typeof input}; put it in quotes`
+  // zod's "record" is the config's map: upstream names, headers, params.
+  const wanted = expected === 'record' ? 'a map (key: value)' : article(expected)
+  return Array.isArray(input) && expected !== 'array' ? `must be ${wanted}, not a list` : `must be ${wanted}`
 }
 
 /**

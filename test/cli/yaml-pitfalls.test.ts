@@ -42,6 +42,24 @@ test('YAML pitfalls are config problems with a path or a line, never an echo of 
       })
     }),
 
+    // "must be a string" alone left a newcomer looking at `clientSecret: 0123` that is plainly written there.
+    t.test('a secret YAML reads as a number or boolean: refused, with the fix (quotes) and not the value', async (t: TestContext) => {
+      const file = dir.write('scalars.yaml', 'upstreams:\n  a:\n    target: https://a.example\n    auth:\n      type: oauth2_client_credentials\n      tokenUrl: https://a.example/token\n      clientId: 0042\n      clientSecret: 9876543210123\n  b:\n    target: https://b.example\n    auth: { type: static_bearer, token: true }\n')
+      const { code, stderr } = await runCli(t, ['check', file])
+      t.assert.strictEqual(code, 1, stderr)
+      t.assert.match(stderr, /\nupstreams\.a\.auth\.clientId: must be a string: YAML reads this value as a number; put it in quotes\n/)
+      t.assert.match(stderr, /\nupstreams\.a\.auth\.clientSecret: must be a string: YAML reads this value as a number; put it in quotes\n/)
+      t.assert.match(stderr, /\nupstreams\.b\.auth\.token: must be a string: YAML reads this value as a boolean; put it in quotes\n/)
+      t.assert.ok(!stderr.includes('9876543210123') && !stderr.includes('42'), stderr)
+    }),
+
+    t.test('a list where a map belongs says "map", not zod\'s "record"', async (t: TestContext) => {
+      const file = dir.write('list.yaml', 'upstreams:\n  - a:\n      target: https://a.example\n')
+      const { code, stderr } = await runCli(t, ['check', file])
+      t.assert.strictEqual(code, 1, stderr)
+      t.assert.match(stderr, /\nupstreams: must be a map \(key: value\), not a list\n/)
+    }),
+
     t.test('an unknown %directive is refused too', async (t: TestContext) => {
       const file = dir.write('directive.yaml', `%FOO ${SECRET}\n---\n${upstream('{ type: none }')}`)
       const { code, stderr } = await runCli(t, ['check', file])
