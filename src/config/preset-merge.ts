@@ -30,6 +30,12 @@ export function applyPreset (upstream: Record<string, unknown>, path: string, is
     const { auth: _presetAuth, ...rest } = defaults
     defaults = rest
   }
+  const presetAuth = defaults.auth
+  if (isPlainObject(presetAuth) && auth.clientAuth !== undefined && auth.clientAuth !== 'private_key_jwt') {
+    // The config's clientAuth wins, and the preset's signingAlg (redox) goes with the method it replaced.
+    const { signingAlg: _presetAlg, ...rest } = presetAuth
+    defaults = { ...defaults, auth: rest }
+  }
   const merged = mergeDeep(defaults, upstream)
   for (const required of result.requiredHeaders) {
     if (!hasHeader(merged.headers, required.name)) {
