@@ -133,6 +133,9 @@ function resolveReference (reference: string, context: InterpolationContext, pat
         : `cannot read file ${file} (${code}; a relative path is read from the config file's folder)`)
     }
   }
+  // `${vault:secret/x}`, `${aws-ssm:…}`: a secret source tollgate does not read (`${x:-default}` is a variable).
+  const kind = /^([a-z][a-z0-9-]*):(?!-)/.exec(reference)?.[1]
+  if (kind !== undefined && kind !== 'env') return issue(context, path, `\${${kind}:…} is not a kind tollgate reads: the only kind is \${file:PATH} (a secret store's value: mount it as a file, or pass it as an environment variable); ${FORMS}`)
   const name = LEADING_NAME.exec(reference)?.[0]
   if (name === undefined) return issue(context, path, `\${…} is not a valid reference (a variable name is letters, digits and _, not starting with a digit); ${FORMS}`)
   const rest = reference.slice(name.length)
