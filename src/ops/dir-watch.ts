@@ -14,11 +14,14 @@
  *
  * A folder's watch ends with the folder (removed and made again, or a
  * symlink to it pointed elsewhere: the watch stays on the old inode and
- * hears nothing more), so each folder is watched through its parent too,
- * and `watchKey` tells a caller when a folder is another one and needs a new
- * watch.
+ * hears nothing more), and `watchKey` tells a caller when a folder is
+ * another one and needs a new watch. A folder's removal is heard on its own
+ * watch; while it is missing, and when it is itself a symlink, its parent is
+ * watched for it. Not every parent, always: a config in a busy folder's
+ * child (/tmp/x, a home directory) would wake the sidecar at every change
+ * beside it, and an idle sidecar sleeps (test/cli/idle-wakeups.test.ts).
  */
-import { realpathSync, statSync, watch, type FSWatcher } from 'node:fs'
+import { existsSync, lstatSync, realpathSync, statSync, watch, type FSWatcher } from 'node:fs'
 import { basename, dirname } from 'node:path'
 
 export interface Timers {
@@ -77,6 +80,14 @@ function folderIdentity (dir: string): string {
   }
 }
 
+function isSymlink (path: string): boolean {
+  try {
+    return lstatSync(path).isSymbolicLink()
+  } catch {
+    return false
+  }
+}
+
 function withTarget (file: string): string[] {
   try {
     const target = realpathSync(file)
@@ -103,10 +114,11 @@ export interface WatchOptions {
 
 /**
  * Watch the folders of `files` (and, for a file reached through a symlink,
- * its target's folder too), and the parents of those folders. An event
- * counts when it names one of the files or folders, or an entry starting
- * with `..` (Kubernetes' `..data`, `..data_tmp`), or no entry at all (the
- * platform did not say).
+ * its target's folder too), and the parent of a folder that is missing or is
+ * a symlink. An event counts when it names one of the files or folders
+ * (a folder's own removal names it), or an entry starting with `..`
+ * (Kubernetes' `..data`, `..data_tmp`), or no entry at all (the platform did
+ * not say).
  */
 export function watchFiles (files: readonly string[], onChange: () => void, options: WatchOptions): DirectoryWatch {
   const changed = debounce(onChange, options.debounceMs, options.timers)
@@ -118,9 +130,17 @@ export function watchFiles (files: readonly string[], onChange: () => void, opti
   }
   for (const file of watchTargets(files)) {
     const dir = dirname(file)
+    const root = dirname(dir) === dir
+    if (!existsSync(dir) && !root) {
+      // Gone for now (being replaced): its parent hears it come back, and the caller watches it anew (watchKey).
+      add(dirname(dir), basename(dir))
+      continue
+    }
     add(dir, basename(file))
-    // The folder replaced: its own watch hears nothing more, its parent's does.
-    if (dirname(dir) !== dir) add(dirname(dir), basename(dir))
+    // Its own removal: the caller watches anew, through the parent while it is missing.
+    add(dir, basename(dir))
+    // A link pointed at another folder is heard only where the link lives.
+    if (!root && isSymlink(dir)) add(dirname(dir), basename(dir))
   }
   const watchers: FSWatcher[] = []
   for (const [dir, watched] of names) {
@@ -136,8 +156,9 @@ export function watchFiles (files: readonly string[], onChange: () => void, opti
       })
       watchers.push(watcher)
     } catch (err) {
-      // Gone for now (being replaced): its parent's watch sees it come back, and the caller watches it anew (watchKey).
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') options.onError?.(dir, err as Error)
+      // Gone since it was looked at: the caller, poked, watches anew (through its parent).
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') changed()
+      else options.onError?.(dir, err as Error)
     }
   }
   return {

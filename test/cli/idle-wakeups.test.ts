@@ -6,8 +6,11 @@
  * destination's periodic flush (5) and Node's connection checker (1)
  * (docs/benchmarks.md, *Footprint*). Counted from the kernel's own account:
  * the time slices each thread began (/proc/PID/task/<tid>/schedstat).
+ * Changes beside the config's folder must not wake it either: only the
+ * config's own folder is watched (src/ops/dir-watch.ts).
  */
-import { readdirSync, readFileSync } from 'node:fs'
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { test, type TestContext } from 'node:test'
 import { startCli } from '../helpers/cli-process.js'
 import { fixtureDir } from '../helpers/fixtures.js'
@@ -31,7 +34,9 @@ test('an idle sidecar sleeps: no thread runs while nothing comes', { skip: proce
   t.plan(2)
   const origin = await startOrigin(t)
   const dir = fixtureDir(t)
-  const config = dir.write('tollgate.yaml', `server:\n  port: 0\nlog:\n  level: info\nupstreams:\n  a:\n    target: ${origin.url}\n    auth:\n      type: static_bearer\n      token: idle-test-token-value\n`)
+  // In a folder of its own: its parent (busy below, as /tmp or a home directory is) is not watched.
+  mkdirSync(join(dir.dir, 'conf'))
+  const config = dir.write('conf/tollgate.yaml', `server:\n  port: 0\nlog:\n  level: info\nupstreams:\n  a:\n    target: ${origin.url}\n    auth:\n      type: static_bearer\n      token: idle-test-token-value\n`)
   const cli = startCli(t, ['--config', config])
   const [, port] = await cli.waitForStdout(/listening at http:\/\/127\.0\.0\.1:(\d+)/)
   await cli.waitForStdout(/"msg":"started"/)
@@ -42,7 +47,14 @@ test('an idle sidecar sleeps: no thread runs while nothing comes', { skip: proce
   await new Promise((resolve) => setTimeout(resolve, 1500))
   const pid = cli.child.pid as number
   const before = slices(pid)
+  // Files come and go beside the config's folder meanwhile: none of it is the sidecar's business.
+  const busy = setInterval(() => {
+    const other = join(dir.dir, `other-${Date.now()}`)
+    writeFileSync(other, 'x')
+    rmSync(other)
+  }, 100)
   await new Promise((resolve) => setTimeout(resolve, QUIET_MS))
+  clearInterval(busy)
   const woken = [...slices(pid)].map(([name, count]) => [name, count - (before.get(name) ?? 0)] as const).filter(([, count]) => count > 0)
   const total = woken.reduce((sum, [, count]) => sum + count, 0)
   t.assert.ok(total <= 6, `its threads ran ${total} times in ${QUIET_MS} ms of silence: ${woken.map(([name, count]) => `${name} ${count}`).join(', ')}`)
