@@ -25,8 +25,9 @@
  * back by `Permit.withdraw()` when nothing of its start was sent.
  *
  * Timers: one, for the earliest of (the store says a unit frees, the pause
- * ends, the earliest waiter's deadline). It exists only while someone waits,
- * so an idle limiter never holds the process open; it is not unref'd, as it
+ * ends, the earliest waiter's deadline). It exists only while someone waits
+ * and no take is on its way (the answer decides, deadlines included), so an
+ * idle limiter never holds the process open; it is not unref'd, as it
  * settles pending acquires (an unref'd one let a script exit with its
  * promise forever pending).
  *
@@ -315,7 +316,10 @@ class UpstreamLimiter implements Limiter {
       this.#granted(grant, asked)
       now = this.#now()
     }
-    this.#counters.rejected += this.#queue.rejectExpired(now, this.#timedOut)
+    // While a take is on its way, its answer decides (and drains again): no waiter is timed out
+    // under it, so one whose budget a token wait used up still gets that round trip to a free
+    // slot. Bounded: a take ends within the store's command timeout.
+    if (!this.#taking) this.#counters.rejected += this.#queue.rejectExpired(now, this.#timedOut)
     this.#arm(now)
   }
 
@@ -369,13 +373,14 @@ class UpstreamLimiter implements Limiter {
 
   /** Keep the one timer set for the earliest moment the head of the queue can change. */
   #arm (now: number): void {
-    if (this.#queue.head === undefined || this.#closed) {
+    // A take on its way: its answer drains, and arms again.
+    if (this.#queue.head === undefined || this.#closed || this.#taking) {
       this.#timer.disarm()
       return
     }
     const deadline = this.#queue.earliestDeadline()
-    // Blocked on maxConcurrent or on a round trip, only a release or the answer (which drain) or a deadline moves the queue.
-    const at = !this.#taking && this.#running < this.#maxConcurrent ? Math.min(deadline, Math.max(this.#retryAt, this.#pausedUntil)) : deadline
+    // Blocked on maxConcurrent, only a release (which drains) or a deadline moves the queue.
+    const at = this.#running < this.#maxConcurrent ? Math.min(deadline, Math.max(this.#retryAt, this.#pausedUntil)) : deadline
     // An earlier timer is kept: when it fires, #drain re-arms.
     this.#timer.armAt(at, now)
   }

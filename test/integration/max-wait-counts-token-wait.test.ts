@@ -7,6 +7,7 @@
 import { test, type TestContext } from 'node:test'
 import { startSidecar } from '../helpers/sidecar.js'
 import { startOrigin } from '../helpers/origin.js'
+import { startRedis } from '../helpers/redis-server.js'
 import { startTokenEndpoint, tokenReply } from '../helpers/token-endpoint.js'
 
 const TOKEN_DELAY_MS = 800
@@ -45,4 +46,30 @@ test('a request that waited for the token gets 503 TG_QUEUE_TIMEOUT when maxWait
   t.assert.strictEqual(problem.code, 'TG_QUEUE_TIMEOUT')
   // Without the token wait counted it answers after ~TOKEN_DELAY_MS + MAX_WAIT_MS.
   t.assert.ok(elapsed < MAX_WAIT_MS + 300, `answered ${Math.round(elapsed)} ms after arrival (maxWait ${MAX_WAIT_MS} ms)`)
+})
+
+test('store.type redis: a token wait that used up maxWait still lets the request take a free slot (one round trip), as the memory store does', async (t: TestContext) => {
+  const redis = await startRedis(t)
+  if (redis === undefined) return
+  const origin = await startOrigin(t, (req, res) => { req.resume(); res.end('ok') })
+  const tokens = await startTokenEndpoint(t, async (_request, index) => {
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    return tokenReply(`max-wait-redis-token-${index}`, 3600)
+  })
+  const config = (type: 'memory' | 'redis'): Record<string, unknown> => ({
+    log: { level: 'warn' },
+    store: type === 'redis' ? { type, url: redis.url, keyPrefix: 'max-wait-free-slot:' } : { type },
+    upstreams: {
+      a: {
+        target: origin.url,
+        rateLimit: { requests: 100, window: '1s', maxConcurrent: 1, maxWait: '50ms' },
+        auth: { type: 'oauth2_client_credentials', tokenUrl: tokens.url, clientId: 'id', clientSecret: 'max-wait-redis-secret' }
+      }
+    }
+  })
+  for (const type of ['memory', 'redis'] as const) {
+    const sidecar = await startSidecar(t, config(type))
+    const res = await fetch(`${sidecar.url}/a/x`, { signal: AbortSignal.timeout(6000) })
+    t.assert.deepStrictEqual([type, res.status, await res.text()], [type, 200, 'ok'], 'nobody holds the slot: the 300 ms token wait is no reason to refuse')
+  }
 })
