@@ -4,10 +4,31 @@
  * the running sidecar; and the /status and /metrics readings that say what
  * a reload did.
  */
+import type { TestContext } from 'node:test'
 import { formatIssues } from '../../src/config/issues.js'
-import { resolveConfig } from '../../src/config/load.js'
-import type { ReloadOptions, ReloadReport, Sidecar } from '../../src/server.js'
+import { loadConfigFile, resolveConfig, type LoadResult } from '../../src/config/load.js'
+import { buildServer, type ReloadOptions, type ReloadReport, type Sidecar } from '../../src/server.js'
+import { logSink, type LogSink } from './log-sink.js'
 import { parsePrometheus, valueOf } from './prometheus.js'
+
+export interface FileSidecar {
+  readonly sidecar: Sidecar
+  readonly url: string
+  /** The file as loaded: its config, its `${...}` values and the `${file:}` files it names (a reloader watches them). */
+  readonly loaded: Extract<LoadResult, { issues?: undefined }>
+  readonly logs: LogSink
+}
+
+/** A sidecar built from a config file as the CLI builds it, on an ephemeral loopback port, closed after the test. */
+export async function listenFromFile (t: TestContext, file: string): Promise<FileSidecar> {
+  const loaded = loadConfigFile(file)
+  if (loaded.issues !== undefined) throw new Error(`fixture invalid:\n${formatIssues(loaded.issues)}`)
+  const logs = logSink()
+  const sidecar = await buildServer(loaded.config, { logStream: logs.stream, interpolated: loaded.interpolated })
+  await sidecar.app.listen({ host: '127.0.0.1', port: 0 })
+  t.after(() => sidecar.app.close())
+  return { sidecar, url: `http://127.0.0.1:${(sidecar.app.server.address() as { port: number }).port}`, loaded, logs }
+}
 
 export async function reloadTo (sidecar: Sidecar, raw: Record<string, unknown>, env: NodeJS.ProcessEnv = {}, options: ReloadOptions = {}): Promise<ReloadReport> {
   const result = resolveConfig({ ...raw, log: { level: 'trace', ...(raw.log as object | undefined) } }, { env })

@@ -15,6 +15,7 @@ import { fixtureDir } from '../helpers/fixtures.js'
 import { eventually } from '../helpers/hostile.js'
 import { logSink } from '../helpers/log-sink.js'
 import { startOrigin } from '../helpers/origin.js'
+import { listenFromFile } from '../helpers/reload.js'
 
 const TOKENS = ['starting-token-first-1111', 'starting-token-second-2222']
 
@@ -25,13 +26,7 @@ for (const what of ['config file', 'secret file'] as const) {
     const yaml = (version: string): string => `log: { level: info }\nupstreams:\n  vendor:\n    target: ${origin.url}\n    headers: { X-Version: "${version}" }\n    auth:\n      type: static_bearer\n      token: \${file:token}\n`
     const file = dir.write('tollgate.yaml', yaml('1'))
     const secret = dir.write('token', `${TOKENS[0] as string}\n`)
-    const loaded = loadConfigFile(file)
-    if (loaded.issues !== undefined) throw new Error('fixture invalid')
-    const logs = logSink()
-    const sidecar = await buildServer(loaded.config, { logStream: logs.stream, interpolated: loaded.interpolated })
-    await sidecar.app.listen({ host: '127.0.0.1', port: 0 })
-    t.after(() => sidecar.app.close())
-    const url = `http://127.0.0.1:${(sidecar.app.server.address() as { port: number }).port}`
+    const { sidecar, url, loaded, logs } = await listenFromFile(t, file)
 
     // While it started: the change, before anything watches.
     if (what === 'config file') writeFileSync(file, yaml('2'))

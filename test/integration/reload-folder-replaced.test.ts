@@ -10,23 +10,16 @@
 import { mkdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { test, type TestContext } from 'node:test'
-import { loadConfigFile } from '../../src/config/load.js'
 import { startReloader } from '../../src/ops/reload.js'
-import { buildServer } from '../../src/server.js'
 import { fixtureDir } from '../helpers/fixtures.js'
 import { eventually } from '../helpers/hostile.js'
-import { logSink } from '../helpers/log-sink.js'
 import { startOrigin } from '../helpers/origin.js'
+import { listenFromFile } from '../helpers/reload.js'
 
 const DEBOUNCE_MS = 50
 
 async function rig (t: TestContext, file: string): Promise<{ answer: () => Promise<string>, generation: (n: number) => Promise<boolean> }> {
-  const loaded = loadConfigFile(file)
-  if (loaded.issues !== undefined) throw new Error('fixture invalid')
-  const sidecar = await buildServer(loaded.config, { logStream: logSink().stream, interpolated: loaded.interpolated })
-  await sidecar.app.listen({ host: '127.0.0.1', port: 0 })
-  t.after(() => sidecar.app.close())
-  const url = `http://127.0.0.1:${(sidecar.app.server.address() as { port: number }).port}`
+  const { sidecar, url, loaded } = await listenFromFile(t, file)
   const reloader = startReloader({ sidecar, file, fileConfig: loaded.config, files: loaded.files, flags: {}, env: {}, debounceMs: DEBOUNCE_MS })
   t.after(() => reloader.stop())
   return {

@@ -7,13 +7,10 @@
  */
 import { writeFileSync } from 'node:fs'
 import { test, type TestContext } from 'node:test'
-import { loadConfigFile } from '../../src/config/load.js'
 import { startReloader } from '../../src/ops/reload.js'
-import { buildServer } from '../../src/server.js'
 import { fixtureDir } from '../helpers/fixtures.js'
-import { logSink } from '../helpers/log-sink.js'
 import { startOrigin } from '../helpers/origin.js'
-import { configReadings } from '../helpers/reload.js'
+import { configReadings, listenFromFile } from '../helpers/reload.js'
 
 const SECRET = 'rejected-reload-static-token'
 
@@ -22,13 +19,7 @@ test('an invalid config is rejected whole: the old one keeps serving, every prob
   const dir = fixtureDir(t)
   const good = (version: string): string => `log: { level: info }\nupstreams:\n  vendor:\n    target: ${origin.url}\n    headers: { X-Version: "${version}" }\n    auth: { type: static_bearer, token: ${SECRET} }\n`
   const file = dir.write('tollgate.yaml', good('1'))
-  const loaded = loadConfigFile(file)
-  if (loaded.issues !== undefined) throw new Error('fixture invalid')
-  const logs = logSink()
-  const sidecar = await buildServer(loaded.config, { logStream: logs.stream, interpolated: loaded.interpolated })
-  await sidecar.app.listen({ host: '127.0.0.1', port: 0 })
-  t.after(() => sidecar.app.close())
-  const url = `http://127.0.0.1:${(sidecar.app.server.address() as { port: number }).port}`
+  const { sidecar, url, loaded, logs } = await listenFromFile(t, file)
   // SIGHUP's path: the folder watch is there too, but this test drives the reload itself.
   const reloader = startReloader({ sidecar, file, fileConfig: loaded.config, files: loaded.files, flags: {}, env: {}, debounceMs: 60_000 })
   t.after(() => reloader.stop())

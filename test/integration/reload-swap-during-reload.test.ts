@@ -10,39 +10,16 @@
 import { mkdirSync, renameSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { test, type TestContext } from 'node:test'
-import { loadConfigFile } from '../../src/config/load.js'
-import type { Timers } from '../../src/ops/dir-watch.js'
 import { startReloader } from '../../src/ops/reload.js'
-import { buildServer, type Sidecar } from '../../src/server.js'
+import type { Sidecar } from '../../src/server.js'
+import { fakeTimers } from '../helpers/fake-timers.js'
 import { fixtureDir } from '../helpers/fixtures.js'
 import { eventually } from '../helpers/hostile.js'
-import { logSink } from '../helpers/log-sink.js'
 import { startOrigin } from '../helpers/origin.js'
+import { listenFromFile } from '../helpers/reload.js'
 
 const DEBOUNCE_MS = 250
 const TOKENS = ['during-token-first-1111', 'during-token-second-2222']
-
-function fakeTimers (): Timers & { advance (ms: number): void, pending (): number } {
-  let now = 0
-  let next = 0
-  const due = new Map<number, { at: number, fn: () => void }>()
-  return {
-    setTimeout: (fn, ms) => {
-      due.set(++next, { at: now + ms, fn })
-      return next
-    },
-    clearTimeout: (handle) => { due.delete(handle as number) },
-    advance (ms) {
-      now += ms
-      for (const [id, timer] of [...due].sort(([, a], [, b]) => a.at - b.at)) {
-        if (timer.at > now) continue
-        due.delete(id)
-        timer.fn()
-      }
-    },
-    pending: () => due.size
-  }
-}
 
 test('a Secret swapped while the ConfigMap\'s swap reloads is taken up too: its event survives the new watch', { timeout: 30_000 }, async (t: TestContext) => {
   const origin = await startOrigin(t, (req, res) => { req.resume(); res.end(`${req.headers.authorization ?? ''} ${req.headers['x-version'] ?? '-'}`) })
@@ -64,12 +41,7 @@ test('a Secret swapped while the ConfigMap\'s swap reloads is taken up too: its 
   volume('config', { 'tollgate.yaml': yaml('1') }, '..2026_12_01_00_00_00.1', true)
   volume('secret', { token: `${TOKENS[0] as string}\n` }, '..2026_12_01_00_00_00.1', true)
   const file = join(root, 'config', 'tollgate.yaml')
-  const loaded = loadConfigFile(file)
-  if (loaded.issues !== undefined) throw new Error('fixture invalid')
-  const sidecar = await buildServer(loaded.config, { logStream: logSink().stream, interpolated: loaded.interpolated })
-  await sidecar.app.listen({ host: '127.0.0.1', port: 0 })
-  t.after(() => sidecar.app.close())
-  const url = `http://127.0.0.1:${(sidecar.app.server.address() as { port: number }).port}`
+  const { sidecar, url, loaded } = await listenFromFile(t, file)
   const answer = async (): Promise<string> => await (await fetch(`${url}/vendor/x`)).text()
 
   const timers = fakeTimers()

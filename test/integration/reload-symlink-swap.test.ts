@@ -12,11 +12,10 @@ import { join } from 'node:path'
 import { test, type TestContext } from 'node:test'
 import { loadConfigFile } from '../../src/config/load.js'
 import { startReloader } from '../../src/ops/reload.js'
-import { buildServer } from '../../src/server.js'
 import { fixtureDir } from '../helpers/fixtures.js'
 import { eventually } from '../helpers/hostile.js'
-import { logSink } from '../helpers/log-sink.js'
 import { startOrigin } from '../helpers/origin.js'
+import { listenFromFile } from '../helpers/reload.js'
 
 const TOKENS = ['swap-token-first-1111', 'swap-token-second-2222']
 
@@ -35,13 +34,7 @@ test('a Kubernetes ..data swap and an editor\'s rename-on-save are picked up; a 
   for (const name of ['tollgate.yaml', 'token']) symlinkSync(join('..data', name), join(root, name))
   const file = join(root, 'tollgate.yaml')
 
-  const loaded = loadConfigFile(file)
-  if (loaded.issues !== undefined) throw new Error('fixture invalid')
-  const logs = logSink()
-  const sidecar = await buildServer(loaded.config, { logStream: logs.stream, interpolated: loaded.interpolated })
-  await sidecar.app.listen({ host: '127.0.0.1', port: 0 })
-  t.after(() => sidecar.app.close())
-  const url = `http://127.0.0.1:${(sidecar.app.server.address() as { port: number }).port}`
+  const { sidecar, url, loaded, logs } = await listenFromFile(t, file)
   const reloader = startReloader({ sidecar, file, fileConfig: loaded.config, files: loaded.files, flags: {}, env: {}, debounceMs: 50 })
   t.after(() => reloader.stop())
   const answer = async (): Promise<string> => await (await fetch(`${url}/vendor/x`)).text()

@@ -4,29 +4,8 @@
  * is over. Timers injected: the test moves time by hand.
  */
 import { test, type TestContext } from 'node:test'
-import { debounce, type Timers } from '../../src/ops/dir-watch.js'
-
-function fakeTimers (): Timers & { advance (ms: number): void, pending (): number } {
-  let now = 0
-  let next = 0
-  const due = new Map<number, { at: number, fn: () => void }>()
-  return {
-    setTimeout: (fn, ms) => {
-      due.set(++next, { at: now + ms, fn })
-      return next
-    },
-    clearTimeout: (handle) => { due.delete(handle as number) },
-    advance (ms) {
-      now += ms
-      for (const [id, timer] of [...due].sort(([, a], [, b]) => a.at - b.at)) {
-        if (timer.at > now) continue
-        due.delete(id)
-        timer.fn()
-      }
-    },
-    pending: () => due.size
-  }
-}
+import { debounce } from '../../src/ops/dir-watch.js'
+import { fakeTimers } from '../helpers/fake-timers.js'
 
 test('a burst of events runs the reload once, debounceMs after the last event', (t: TestContext) => {
   const timers = fakeTimers()
