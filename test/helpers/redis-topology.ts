@@ -292,9 +292,12 @@ export async function startRedisCluster (t: TestContext): Promise<RedisClusterSe
   if (cli === undefined) throw new Error('redis-cli not found (Debian\'s redis-tools): it makes the cluster')
   const dir = scratchDir(t)
   const ports = await Promise.all([0, 1, 2].map(() => freePort()))
-  await Promise.all(ports.map((port) => spawnRedis(t, binary, port, [
+  // Each node's cluster bus on a free port of its own: by default it is the port + 10000, which
+  // another process may hold (or which is past 65535 for a high ephemeral port).
+  const busPorts = await Promise.all(ports.map(() => freePort()))
+  await Promise.all(ports.map((port, i) => spawnRedis(t, binary, port, [
     '--port', String(port), ...NO_PERSISTENCE, '--dir', dir,
-    '--cluster-enabled', 'yes', '--cluster-config-file', `nodes-${port}.conf`, '--cluster-node-timeout', '2000'
+    '--cluster-enabled', 'yes', '--cluster-port', String(busPorts[i]), '--cluster-config-file', `nodes-${port}.conf`, '--cluster-node-timeout', '2000'
   ])))
   const created = spawnSync(cli, ['--cluster', 'create', ...ports.map((port) => `127.0.0.1:${port}`), '--cluster-yes'], { encoding: 'utf8', timeout: 20_000 })
   if (created.status !== 0) throw new Error(`redis-cli --cluster create failed (${created.status ?? created.signal}): ${created.stdout}${created.stderr}`)
