@@ -25,9 +25,9 @@
  * back by `Permit.withdraw()` when nothing of its start was sent.
  *
  * Timers: one, for the earliest of (the store says a unit frees, the pause
- * ends, the earliest waiter's deadline). It exists only while someone waits
- * and no take is on its way (the answer decides, deadlines included), so an
- * idle limiter never holds the process open; it is not unref'd, as it
+ * ends, the earliest waiter's deadline; not the deadlines of the waiters a
+ * take on its way was asked for: its answer decides for them). It exists
+ * only while someone waits, so an idle limiter never holds the process open; it is not unref'd, as it
  * settles pending acquires (an unref'd one let a script exit with its
  * promise forever pending).
  *
@@ -136,6 +136,8 @@ class UpstreamLimiter implements Limiter {
   #pausedUntil = 0
   /** A `take` is under way (a round trip): nothing else may start meanwhile (FIFO). */
   #taking = false
+  /** How many waiters, from the head, the take on its way was asked for: its answer decides for them. */
+  #inTake = 0
   /** The store said no unit frees before this: no `take` sooner. */
   #retryAt = 0
   #closed = false
@@ -279,7 +281,9 @@ class UpstreamLimiter implements Limiter {
     // burst that came before it knew is trimmed when the store says no.
     if (this.#queue.length >= this.#maxQueue && this.#blocked(now)) return Promise.reject(this.#full(now))
     const waiting = this.#queue.wait(now, deadline, signal)
-    if (!this.#taking) this.#drain()
+    // A take on its way drains when it is answered; meanwhile this waiter's deadline is watched.
+    if (this.#taking) this.#arm(now)
+    else this.#drain()
     return waiting
   }
 
@@ -302,12 +306,15 @@ class UpstreamLimiter implements Limiter {
       }
       if (grant instanceof Promise) {
         this.#taking = true
+        this.#inTake = asked
         grant.then((answer) => {
           this.#taking = false
+          this.#inTake = 0
           this.#granted(answer, asked)
           this.#drain()
         }, (err: unknown) => {
           this.#taking = false
+          this.#inTake = 0
           this.#refused(err, asked)
           this.#drain()
         })
@@ -316,10 +323,10 @@ class UpstreamLimiter implements Limiter {
       this.#granted(grant, asked)
       now = this.#now()
     }
-    // While a take is on its way, its answer decides (and drains again): no waiter is timed out
-    // under it, so one whose budget a token wait used up still gets that round trip to a free
-    // slot. Bounded: a take ends within the store's command timeout.
-    if (!this.#taking) this.#counters.rejected += this.#queue.rejectExpired(now, this.#timedOut)
+    // While a take is on its way, its answer decides for the waiters it was asked for (and drains
+    // again): they are not timed out under it, so one whose budget a token wait used up still gets
+    // that round trip to a free slot. Bounded: a take ends within the store's command timeout.
+    this.#counters.rejected += this.#queue.rejectExpired(now, this.#timedOut, this.#inTake)
     this.#arm(now)
   }
 
@@ -373,14 +380,14 @@ class UpstreamLimiter implements Limiter {
 
   /** Keep the one timer set for the earliest moment the head of the queue can change. */
   #arm (now: number): void {
-    // A take on its way: its answer drains, and arms again.
-    if (this.#queue.head === undefined || this.#closed || this.#taking) {
+    // The waiters a take on its way was asked for: its answer drains, and arms again.
+    const deadline = this.#queue.earliestDeadline(this.#inTake)
+    if (this.#closed || deadline === Infinity) {
       this.#timer.disarm()
       return
     }
-    const deadline = this.#queue.earliestDeadline()
-    // Blocked on maxConcurrent, only a release (which drains) or a deadline moves the queue.
-    const at = this.#running < this.#maxConcurrent ? Math.min(deadline, Math.max(this.#retryAt, this.#pausedUntil)) : deadline
+    // Blocked on maxConcurrent or on a round trip, only a release or the answer (which drain) or a deadline moves the queue.
+    const at = !this.#taking && this.#running < this.#maxConcurrent ? Math.min(deadline, Math.max(this.#retryAt, this.#pausedUntil)) : deadline
     // An earlier timer is kept: when it fires, #drain re-arms.
     this.#timer.armAt(at, now)
   }

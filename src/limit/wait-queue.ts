@@ -110,14 +110,22 @@ export class WaitQueue {
     }
   }
 
-  /** The earliest deadline of any waiter, or Infinity when none waits. */
-  earliestDeadline (): number {
-    if (!this.#unordered) return this.#head?.deadline ?? Infinity
+  /** The earliest deadline of any waiter but the `spared` oldest, or Infinity when none such waits. */
+  earliestDeadline (spared = 0): number {
+    let waiter = this.#nth(spared)
+    if (!this.#unordered) return waiter?.deadline ?? Infinity
     let earliest = Infinity
-    for (let waiter = this.#head; waiter !== undefined; waiter = waiter.next) {
+    for (; waiter !== undefined; waiter = waiter.next) {
       if (waiter.deadline < earliest) earliest = waiter.deadline
     }
     return earliest
+  }
+
+  /** The waiter with `n` older ones before it. */
+  #nth (n: number): Waiter | undefined {
+    let waiter = this.#head
+    for (let i = 0; i < n && waiter !== undefined; i++) waiter = waiter.next
+    return waiter
   }
 
   /** Remove and return the oldest waiter. */
@@ -135,25 +143,20 @@ export class WaitQueue {
   }
 
   /**
-   * Reject, oldest first, the waiters whose deadline is at or before `now`;
-   * returns how many. In an ordered queue they are at the head.
+   * Reject, oldest first, the waiters whose deadline is at or before `now`,
+   * but the `spared` oldest; returns how many. In an ordered queue they are
+   * the first after the spared ones.
    */
-  rejectExpired (now: number, reason: (waiter: Waiter, now: number) => unknown): number {
+  rejectExpired (now: number, reason: (waiter: Waiter, now: number) => unknown, spared = 0): number {
     let n = 0
-    if (!this.#unordered) {
-      for (let waiter = this.#head; waiter !== undefined && waiter.deadline <= now; waiter = this.#head) {
-        this.remove(waiter)
-        n++
-        waiter.reject(reason(waiter, now))
-      }
-      return n
-    }
-    for (let waiter = this.#head; waiter !== undefined;) {
+    for (let waiter = this.#nth(spared); waiter !== undefined;) {
       const next = waiter.next
       if (waiter.deadline <= now) {
         this.remove(waiter)
         n++
         waiter.reject(reason(waiter, now))
+      } else if (!this.#unordered) {
+        break
       }
       waiter = next
     }
