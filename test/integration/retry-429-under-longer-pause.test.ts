@@ -6,11 +6,12 @@
  * passed back at once, with its retry-after"), not replaced by a 503.
  */
 import { test, type TestContext } from 'node:test'
-import { startSidecar } from '../helpers/sidecar.js'
+import { eventually } from '../helpers/hostile.js'
 import { startOrigin } from '../helpers/origin.js'
+import { startSidecar } from '../helpers/sidecar.js'
 
 test('a retryable 429 answered during a longer pause than maxWait allows is passed back at once, with its own retry-after', async (t: TestContext) => {
-  t.plan(5)
+  t.plan(6)
   let releaseShort: () => void = () => {}
   const longAnswered = new Promise<void>((resolve) => { releaseShort = resolve })
   const origin = await startOrigin(t, (req, res) => {
@@ -31,7 +32,7 @@ test('a retryable 429 answered during a longer pause than maxWait allows is pass
   })
   const short = fetch(`${sidecar.url}/a/short`, { signal: AbortSignal.timeout(6000) })
   // /short is on the wire before /long is sent.
-  await new Promise((resolve) => setTimeout(resolve, 50))
+  t.assert.ok(await eventually(() => origin.requests.some((r) => r.url === '/short'), 5000), '/short did not reach the vendor')
   const long = await fetch(`${sidecar.url}/a/long`, { signal: AbortSignal.timeout(6000) })
   await long.arrayBuffer()
   const started = performance.now()
