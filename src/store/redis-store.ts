@@ -57,7 +57,8 @@ export async function openRedisStore (config: StoreConfig, deps: StoreDeps): Pro
         registry,
         now
       })
-      return createLimiter(upstream.rateLimit, { ...limiterDeps, now }, window)
+      // The wall clock only for status()'s epoch fields: without it, createLimiter would take `now` (monotonic) for it too.
+      return createLimiter(upstream.rateLimit, { wallNow: Date.now, ...limiterDeps, now }, window)
     },
     createCredentialSource (upstream: UpstreamConfig, credentialDeps: CredentialDeps = {}) {
       if (upstream.auth.type !== 'oauth2_client_credentials') return createCredentialSource(upstream.name, upstream.auth, credentialDeps)

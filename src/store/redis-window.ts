@@ -52,6 +52,10 @@ const OFFSET_RTT_MS = 50
 const STORE_RETRY_AFTER_MS = 1000
 
 /** A unit counted only in this replica's local window (Redis was not asked, or did not answer). */
+/** An unshared pause is tried again this often (the connection's cool-down after an error answer). */
+const PAUSE_RETRY_MS = 1000
+/** ... and, while the store is still set aside then, looked at again this often (only while the pause lasts). */
+const PAUSE_RECHECK_MS = 250
 const LOCAL: Ticket = Symbol('local unit')
 
 export interface RedisWindowOptions {
@@ -119,6 +123,9 @@ class RedisWindow implements WindowStore {
   #pausedUntil = 0
   /** A pause met while Redis was away (or whose write failed): written, for what is left of it, at the next resync. */
   #pauseUnshared = false
+  /** The next try of an unshared pause. */
+  #pauseRetry: NodeJS.Timeout | undefined
+  #closed = false
   /** Redis time minus this process' clock, from the last quick ACQUIRE reply: turns a command timeout into a Redis deadline. */
   #redisOffset: number | undefined
   /** The shared remaining as of the last ACQUIRE, for status(). */
@@ -238,8 +245,8 @@ class RedisWindow implements WindowStore {
   pause (ms: number): void {
     this.#pausedUntil = Math.max(this.#pausedUntil, this.#now() + ms)
     if (!this.#conn.available) {
-      // The other replicas learn of it when Redis is back (#flush), for what is left of it.
-      this.#pauseUnshared = true
+      // The other replicas learn of it when Redis is back (#flush, or the retry), for what is left of it.
+      this.#unshared()
       return
     }
     this.#sharePause(ms)
@@ -278,6 +285,8 @@ class RedisWindow implements WindowStore {
   close (): void {
     for (const unsubscribe of this.#unsubscribe) unsubscribe()
     this.#unsubscribe = []
+    this.#closed = true
+    clearTimeout(this.#pauseRetry)
   }
 
   /** Units from the local window alone, or, with onUnavailable: fail, the 503 for the waiters asked for. */
@@ -378,11 +387,34 @@ class RedisWindow implements WindowStore {
     return pairs
   }
 
-  /** Write a pause of `ms` from now to Redis and tell the other replicas; one that could not be written is written at the next resync. */
+  /** Write a pause of `ms` from now to Redis and tell the other replicas; one that could not be written is #unshared. */
   #sharePause (ms: number): void {
     const message: StoreMessage = { t: 'pause', k: this.#keys.pause, ms, from: this.#conn.replicaId }
     this.#pause([this.#keys.pause, this.#keys.clock], [ms, this.#conn.channel, JSON.stringify(message)])
-      .catch(() => { this.#pauseUnshared = true })
+      .catch(() => { this.#unshared() })
+  }
+
+  /**
+   * A pause the other replicas do not know of: written at the next resync
+   * (Redis back after an outage), and tried again every PAUSE_RETRY_MS while
+   * it lasts, for what is left of it: a store set aside for an error answer or
+   * a timeout comes back without a resync.
+   */
+  #unshared (afterMs = PAUSE_RETRY_MS): void {
+    this.#pauseUnshared = true
+    if (this.#pauseRetry !== undefined || this.#closed) return
+    this.#pauseRetry = setTimeout(() => {
+      this.#pauseRetry = undefined
+      const left = this.#pausedUntil - this.#now()
+      if (!this.#pauseUnshared || left <= 0) return
+      // Still set aside (a timer may fire a hair before the cool-down it waited for ends): soon again.
+      if (!this.#conn.available) {
+        this.#unshared(PAUSE_RECHECK_MS)
+        return
+      }
+      this.#pauseUnshared = false
+      this.#sharePause(left)
+    }, afterMs).unref()
   }
 
   #message (message: StoreMessage): void {

@@ -85,3 +85,47 @@ test('a 429 met while Redis is lost pauses the other replicas once Redis is back
   const other = origin.requests.find((request) => request.url === '/other')
   if (other !== undefined) t.assert.ok(other.startedAt >= pauseEnd - 5, `b reached the upstream ${Math.round(pauseEnd - other.startedAt)} ms before the pause a met ended`)
 })
+
+test('a 429 whose pause could not be written (an error answer, the connection up) still pauses the other replicas: it is tried again', async (t: TestContext) => {
+  const redis = await startRedis(t)
+  if (redis === undefined) return
+  const PAUSE_S = 4
+  let refusedAt: number | undefined
+  const origin = await startOrigin(t, (req, res, recorded) => {
+    req.resume()
+    if (req.url === '/limited') {
+      refusedAt = recorded.startedAt
+      res.writeHead(429, { 'retry-after': String(PAUSE_S) }).end()
+      return
+    }
+    res.end('ok')
+  })
+  const [a, b] = await Promise.all([0, 1].map(() => startSidecar(t, {
+    store: { type: 'redis', url: redis.url, keyPrefix: 'oom-pause:' },
+    upstreams: { vendor: { target: origin.url, retry: { on429: 0 } } }
+  }))) as [RunningSidecar, RunningSidecar]
+  const client = new Agent({ connections: 8 })
+  t.after(() => client.close())
+  const get = async (url: string): Promise<number> => {
+    const res = await fetch(url, { dispatcher: client } as RequestInit)
+    await res.arrayBuffer()
+    return res.status
+  }
+  t.assert.deepStrictEqual([await get(`${a.url}/vendor/warm`), await get(`${b.url}/vendor/warm`)], [200, 200])
+
+  // Every write is refused with OOM (noeviction) while the connections stay up: a's PAUSE fails.
+  await redis.client.config('SET', 'maxmemory-policy', 'noeviction')
+  await redis.client.config('SET', 'maxmemory', '1')
+  t.assert.strictEqual(await get(`${a.url}/vendor/limited`), 429)
+  await redis.client.config('SET', 'maxmemory', '0')
+  const pauseEnd = (refusedAt as number) + PAUSE_S * 1000
+  // Past the retry (1 s) and the connection's cool-down, well inside the pause.
+  await new Promise((resolve) => setTimeout(resolve, 1600))
+  t.assert.ok(performance.now() < pauseEnd - 1000, 'b asks well inside the pause')
+  // /status (and the paused-until metric) say when, in epoch ms: not on the monotonic clock the limiter runs on.
+  const { pausedUntil } = (await (await fetch(`${b.url}/status`)).json() as { upstreams: { vendor: { limiter: { pausedUntil?: number } } } }).upstreams.vendor.limiter
+  t.assert.ok(pausedUntil !== undefined && pausedUntil > Date.now() && pausedUntil <= Date.now() + PAUSE_S * 1000, `b's /status says paused until ${String(pausedUntil)} (now ${Date.now()})`)
+  await get(`${b.url}/vendor/other`)
+  const other = origin.requests.find((request) => request.url === '/other')
+  t.assert.ok(other !== undefined && other.startedAt >= pauseEnd - 5, `b reached the upstream ${other === undefined ? '(never)' : Math.round(pauseEnd - other.startedAt)} ms before the pause a met ended`)
+})
