@@ -36,11 +36,15 @@ export interface CredentialSource {
    * An upstream answered 401 to a request that carried `value`: drop that
    * credential, unless a newer one has replaced it meanwhile. A fetched
    * token that was never `confirmed` is refused on its first use: that
-   * counts as a failed fetch, with its backoff. Returns whether another
-   * credential may be had: false (a static one) means a retry could only
-   * send the same credential again, so the 401 goes back to the app.
+   * counts as a failed fetch, with its backoff.
    */
-  invalidate (value: string): boolean
+  invalidate (value: string): void
+  /**
+   * Whether a 401 can be answered with another credential (a fetched token):
+   * false for a static one, where a retry could only send the same value
+   * again, so the 401 goes back to the app.
+   */
+  readonly renewable: boolean
   /**
    * An upstream answered a request that carried `value` with anything but
    * 401: the credential works. A credential whose first use is answered 401

@@ -6,15 +6,16 @@ const STATIC_STATUS: CredentialStatus = Object.freeze({ type: 'static_bearer', s
 /** `auth: none`: the upstream gets no Authorization header. */
 export const noCredentials: CredentialSource = Object.freeze({
   authorization: () => undefined,
-  invalidate: () => false,
+  invalidate () {},
+  renewable: false,
   status: () => NONE_STATUS,
   close () {}
 })
 
 /**
  * `auth: static_bearer`: the same `Bearer <token>` for every request.
- * `invalidate` does nothing and says so: there is no other token to get, so
- * a 401 goes back to the app, unretried.
+ * `invalidate` does nothing: there is no other token to get (not
+ * `renewable`), so a 401 goes back to the app, unretried.
  *
  * @see https://www.rfc-editor.org/rfc/rfc6750#section-2.1
  */
@@ -22,7 +23,8 @@ export function createStaticBearer (token: string): CredentialSource {
   const value = `Bearer ${token}`
   return {
     authorization: () => value,
-    invalidate: () => false,
+    invalidate () {},
+    renewable: false,
     status: () => STATIC_STATUS,
     close () {}
   }

@@ -95,6 +95,8 @@ interface Remembered {
 }
 
 class TokenCache implements CredentialSource {
+  /** A newer token replaced a refused one, or one is fetched (or, during a rejection's backoff, TG_TOKEN_REJECTED answers). */
+  readonly renewable = true
   readonly #store: TokenStore
   readonly #fetchToken: (span?: TokenFetchSpan) => Promise<TokenAnswer>
   readonly #refreshBeforeMs: number
@@ -157,16 +159,15 @@ class TokenCache implements CredentialSource {
     return this.#pending
   }
 
-  /** Always true: a newer token replaced it, or one is fetched (or, during a rejection's backoff, TG_TOKEN_REJECTED answers). */
-  invalidate (value: string): boolean {
+  invalidate (value: string): void {
     const held = this.#held
     // A 401 to an older token must not evict the newer one that replaced it.
-    if (held === undefined || held.authorization !== value) return true
+    if (held === undefined || held.authorization !== value) return
     const firstUse = this.#unconfirmed === value
     this.#drop()
     if (!firstUse) {
       this.#store.invalidate(held.id).catch(() => {})
-      return true
+      return
     }
     // Never good: counted as a failed fetch, so neither the endpoint nor the upstream is asked again at once.
     const rejection: Failure = { detail: REJECTED_DETAIL, reason: 'rejected' }
@@ -180,7 +181,6 @@ class TokenCache implements CredentialSource {
       // The store counts the failures in a row of every sharer: its backoff decides.
       if (this.#failure === remembered && sharedMs > 0) this.#failure = { ...remembered, until: startedAt + sharedMs }
     }, () => {})
-    return true
   }
 
   confirmed (value: string): void {

@@ -98,8 +98,6 @@ export class Exchange implements DispatchWatcher {
   #attemptStartedAt = 0
   #retried401 = 0
   #retried429 = 0
-  /** The last 401 was to a credential that another can replace (not a static one): a retry may succeed. */
-  #renewable = false
   /** The attempt on the wire with no answer yet: what the app leaving aborts. */
   #inFlight: Attempt | undefined = undefined
   /** Aborts a token or queue wait the app gave up on; made only when a wait happens. */
@@ -190,7 +188,7 @@ export class Exchange implements DispatchWatcher {
     this.#learn(statusCode, headers)
     const { retry } = this.#runtime.config
     if (statusCode === 401 && this.authorization !== undefined) {
-      if (this.#renewable && this.replayable && this.#retried401 < retry.on401) {
+      if (this.#runtime.credentials.renewable && this.replayable && this.#retried401 < retry.on401) {
         this.#retried401++
         this.meter.retry('401')
         return true
@@ -248,7 +246,7 @@ export class Exchange implements DispatchWatcher {
     limiter.observe(headers)
     const authorization = this.authorization
     if (authorization !== undefined) {
-      if (statusCode === 401) this.#renewable = credentials.invalidate(authorization)
+      if (statusCode === 401) credentials.invalidate(authorization)
       else credentials.confirmed?.(authorization)
     }
     if (asksToWait(statusCode, headers)) {
