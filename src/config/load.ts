@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
-import { isMap, isScalar, parseDocument, visit, type Document } from 'yaml'
+import { isMap, isScalar, parseDocument, type Document } from 'yaml'
 import { explainOrigin, interpolate, type ValueOrigin } from './interpolate.js'
 import type { ConfigIssue } from './issues.js'
 import type { Config } from './types.js'
@@ -50,19 +50,20 @@ export function loadConfigFile (file: string, env: NodeJS.ProcessEnv = process.e
 
 /**
  * A header value is text: `X-Api-Key: 0123` is the string 0123, not the number 123 that YAML
- * reads (nor `1.10` the number 1.1, nor `True` a boolean). Every scalar of a `headers` map is
- * taken as it was written.
+ * reads (nor `1.10` the number 1.1, nor `True` a boolean). Every scalar of the header maps
+ * (`upstreams.<name>.headers`, `telemetry.headers`) is taken as it was written; nothing else
+ * (an upstream named `headers`, a key of that name elsewhere) is touched.
  */
 function headersAsWritten (document: Document): void {
-  visit(document, {
-    Pair (_, pair) {
-      if (!isScalar(pair.key) || pair.key.value !== 'headers' || !isMap(pair.value)) return
-      for (const item of pair.value.items) {
-        const value = item.value
-        if (isScalar(value) && (typeof value.value === 'number' || typeof value.value === 'boolean') && value.source !== undefined) value.value = value.source
-      }
+  const upstreams = document.get('upstreams')
+  const maps = [document.getIn(['telemetry', 'headers'])]
+  if (isMap(upstreams)) for (const upstream of upstreams.items) if (isMap(upstream.value)) maps.push(upstream.value.get('headers'))
+  for (const headers of maps) {
+    if (!isMap(headers)) continue
+    for (const { value } of headers.items) {
+      if (isScalar(value) && (typeof value.value === 'number' || typeof value.value === 'boolean') && value.source !== undefined) value.value = value.source
     }
-  })
+  }
 }
 
 /** The parser's first line only ("… at line 4, column 41"): the lines below it quote the source. */
