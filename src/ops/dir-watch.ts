@@ -128,12 +128,15 @@ export function watchFiles (files: readonly string[], onChange: () => void, opti
     set.add(name)
     names.set(dir, set)
   }
+  // Parents watched for a missing folder: when they are missing too, nothing can be watched (said, as onError).
+  const standIns = new Set<string>()
   for (const file of watchTargets(files)) {
     const dir = dirname(file)
     const root = dirname(dir) === dir
     if (!existsSync(dir) && !root) {
       // Gone for now (being replaced): its parent hears it come back, and the caller watches it anew (watchKey).
       add(dirname(dir), basename(dir))
+      standIns.add(dirname(dir))
       continue
     }
     add(dir, basename(file))
@@ -157,7 +160,7 @@ export function watchFiles (files: readonly string[], onChange: () => void, opti
       watchers.push(watcher)
     } catch (err) {
       // Gone since it was looked at: the caller, poked, watches anew (through its parent).
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') changed()
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT' && !standIns.has(dir)) changed()
       else options.onError?.(dir, err as Error)
     }
   }
