@@ -10,7 +10,8 @@ import { writeFileSync } from 'node:fs'
 import { test, type TestContext } from 'node:test'
 import { loadConfigFile } from '../../src/config/load.js'
 import { startReloader } from '../../src/ops/reload.js'
-import { buildServer } from '../../src/server.js'
+import { buildServer, type Sidecar } from '../../src/server.js'
+import { fakeTimers } from '../helpers/fake-timers.js'
 import { fixtureDir } from '../helpers/fixtures.js'
 import { eventually } from '../helpers/hostile.js'
 import { logSink } from '../helpers/log-sink.js'
@@ -46,12 +47,22 @@ test('nothing changed while starting: no reload', { timeout: 30_000 }, async (t:
   const file = fixtureDir(t).write('tollgate.yaml', `log: { level: info }\nupstreams:\n  vendor:\n    target: ${origin.url}\n`)
   const loaded = loadConfigFile(file)
   if (loaded.issues !== undefined) throw new Error('fixture invalid')
-  const logs = logSink()
-  const sidecar = await buildServer(loaded.config, { logStream: logs.stream, interpolated: loaded.interpolated })
+  const sidecar = await buildServer(loaded.config, { logStream: logSink().stream, interpolated: loaded.interpolated })
   t.after(() => sidecar.app.close())
-  const reloader = startReloader({ sidecar, file, fileConfig: loaded.config, files: loaded.files, flags: {}, env: {}, debounceMs: 50 })
+  // Every reload or rejection the reloader starts is counted when it starts (not when it ends): none may.
+  const started: string[] = []
+  const counted: Pick<Sidecar, 'reload' | 'reject' | 'logger'> = {
+    logger: sidecar.logger,
+    reject: (problems, options) => { started.push(`reject ${options?.reason ?? ''}`); return sidecar.reject(problems, options) },
+    reload: async (next, options) => { started.push(`reload ${options?.reason ?? ''}`); return await sidecar.reload(next, options) }
+  }
+  const timers = fakeTimers()
+  const reloader = startReloader({ sidecar: counted, file, fileConfig: loaded.config, files: loaded.files, flags: {}, env: {}, debounceMs: 50, timers })
   t.after(() => reloader.stop())
-  await new Promise((resolve) => setTimeout(resolve, 200))
-  t.assert.strictEqual(sidecar.configState.generation, 1)
+  // Past the look the reloader takes once it watches; a reload it started would be under way by the next turn.
+  timers.advance(50)
+  await new Promise((resolve) => setImmediate(resolve))
+  t.assert.deepStrictEqual(started, [])
+  t.assert.strictEqual(timers.pending(), 0)
   t.assert.strictEqual(sidecar.configState.status().lastReload, null, 'no reload ran')
 })
