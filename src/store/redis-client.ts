@@ -119,6 +119,7 @@ export class RedisConnection {
   readonly #log: StoreLog | undefined
   readonly #readyListeners = new Set<() => void>()
   readonly #lostListeners = new Set<() => void>()
+  readonly #subscribedListeners = new Set<() => void>()
   readonly #messageListeners = new Set<(message: StoreMessage) => void>()
   readonly #health: StoreHealth
   #downSince: number | undefined = Date.now()
@@ -169,6 +170,11 @@ export class RedisConnection {
     this.#subscriber.on('error', () => {})
     this.#subscriber.on('message', (_channel: string, raw: string) => this.#message(raw))
     this.#subscriber.subscribe(this.channel).catch(() => {})
+    // Each (re)connection of the subscriber: once its subscription is confirmed, what was published while it was
+    // away (a pause another replica wrote back as Redis returned) can be read and later messages come in.
+    this.#subscriber.on('ready', () => {
+      this.#subscriber.subscribe(this.channel).then(() => { for (const listener of this.#subscribedListeners) listener() }, () => {})
+    })
   }
 
   /**
@@ -214,6 +220,12 @@ export class RedisConnection {
   onLost (listener: () => void): () => void {
     this.#lostListeners.add(listener)
     return () => this.#lostListeners.delete(listener)
+  }
+
+  /** Called each time the subscriber is (again) subscribed: messages from now on arrive; those before may have been missed. */
+  onSubscribed (listener: () => void): () => void {
+    this.#subscribedListeners.add(listener)
+    return () => this.#subscribedListeners.delete(listener)
   }
 
   onMessage (listener: (message: StoreMessage) => void): () => void {

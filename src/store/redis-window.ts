@@ -276,7 +276,9 @@ class RedisWindow implements WindowStore {
       this.#conn.onReady(() => this.#flush()),
       // Waiters timed for Redis' answer move to the local window (or get their 503) now.
       this.#conn.onLost(() => events.changed()),
-      this.#conn.onMessage((message) => this.#message(message))
+      this.#conn.onMessage((message) => this.#message(message)),
+      // A pause published while the subscriber was away (another replica's, written back as Redis returned): read it.
+      this.#conn.onSubscribed(() => { if (this.#conn.available) this.#flush() })
     ]
     // Joining while another replica's pause runs: learn it now, not at the first 429.
     if (this.#conn.available) this.#flush()

@@ -78,6 +78,9 @@ test('a 429 met while Redis is lost pauses the other replicas once Redis is back
   t.assert.strictEqual(await get(`${a.url}/vendor/limited`), 429, 'the 429 is passed back (retry.on429: 0)')
   await redis.restart()
   await waitFor('both replicas back on the store', () => [a, b].every((s) => s.logs.text().includes('shared store available again')), 6000)
+  // a writes its pause back once it is back (before that, nobody else can know of it): then b, whenever it came back, learns it.
+  await waitFor('a to write its pause back', async () => await redis.client.exists('lost-pause:limit:{vendor}:pause') === 1, 3000)
+  await waitFor('b to learn of it', async () => (await (await fetch(`${b.url}/status`)).json() as { upstreams: { vendor: { limiter: { pausedUntil?: number } } } }).upstreams.vendor.limiter.pausedUntil !== undefined, 3000)
   // Redis restarted empty; the pause a met must still hold b.
   const pauseEnd = (refusedAt as number) + PAUSE_S * 1000
   t.assert.ok(performance.now() < pauseEnd - 500, 'b asks well inside the pause')
@@ -125,6 +128,44 @@ test('a 429 whose pause could not be written (an error answer, the connection up
   // /status (and the paused-until metric) say when, in epoch ms: not on the monotonic clock the limiter runs on.
   const { pausedUntil } = (await (await fetch(`${b.url}/status`)).json() as { upstreams: { vendor: { limiter: { pausedUntil?: number } } } }).upstreams.vendor.limiter
   t.assert.ok(pausedUntil !== undefined && pausedUntil > Date.now() && pausedUntil <= Date.now() + PAUSE_S * 1000, `b's /status says paused until ${String(pausedUntil)} (now ${Date.now()})`)
+  await get(`${b.url}/vendor/other`)
+  const other = origin.requests.find((request) => request.url === '/other')
+  t.assert.ok(other !== undefined && other.startedAt >= pauseEnd - 5, `b reached the upstream ${other === undefined ? '(never)' : Math.round(pauseEnd - other.startedAt)} ms before the pause a met ended`)
+})
+
+test('a pause published while a replica\'s subscriber was reconnecting reaches it once it is subscribed again', async (t: TestContext) => {
+  const redis = await startRedis(t)
+  if (redis === undefined) return
+  const PAUSE_S = 4
+  let refusedAt: number | undefined
+  const origin = await startOrigin(t, (req, res, recorded) => {
+    req.resume()
+    if (req.url === '/limited') {
+      refusedAt = recorded.startedAt
+      res.writeHead(429, { 'retry-after': String(PAUSE_S) }).end()
+      return
+    }
+    res.end('ok')
+  })
+  const [a, b] = await Promise.all([0, 1].map(() => startSidecar(t, {
+    store: { type: 'redis', url: redis.url, keyPrefix: 'resubscribe-pause:' },
+    upstreams: { vendor: { target: origin.url, retry: { on429: 0 } } }
+  }))) as [RunningSidecar, RunningSidecar]
+  const client = new Agent({ connections: 8 })
+  t.after(() => client.close())
+  const get = async (url: string): Promise<number> => {
+    const res = await fetch(url, { dispatcher: client } as RequestInit)
+    await res.arrayBuffer()
+    return res.status
+  }
+  t.assert.deepStrictEqual([await get(`${a.url}/vendor/warm`), await get(`${b.url}/vendor/warm`)], [200, 200])
+  // Every subscriber connection dropped (the command connections stay): a's PAUSE message goes out to nobody.
+  await redis.client.call('CLIENT', 'KILL', 'TYPE', 'pubsub')
+  t.assert.strictEqual(await get(`${a.url}/vendor/limited`), 429)
+  const pauseEnd = (refusedAt as number) + PAUSE_S * 1000
+  // An upstream without rateLimit asks Redis nothing per request: b knows of a pause only by message, or by reading it.
+  await new Promise((resolve) => setTimeout(resolve, 1000))
+  t.assert.ok(performance.now() < pauseEnd - 1000, 'b asks well inside the pause')
   await get(`${b.url}/vendor/other`)
   const other = origin.requests.find((request) => request.url === '/other')
   t.assert.ok(other !== undefined && other.startedAt >= pauseEnd - 5, `b reached the upstream ${other === undefined ? '(never)' : Math.round(pauseEnd - other.startedAt)} ms before the pause a met ended`)
