@@ -29,6 +29,7 @@
  * Other ioredis options can still be set through `store.redis`;
  * docs/scaling.md says which of the above must not be undone.
  */
+import type { EventEmitter } from 'node:events'
 import { randomBytes } from 'node:crypto'
 import { Cluster, type RedisOptions } from 'ioredis'
 import type { StoreConfig } from '../config/types.js'
@@ -168,6 +169,7 @@ export class RedisConnection {
     // A Cluster reports each node's connection errors apart.
     this.client.on('node error', (err: Error) => this.#connectError(err))
     this.#subscriber.on('error', () => {})
+    for (const each of [this.client, this.#subscriber]) guardSocket(each)
     this.#subscriber.on('message', (_channel: string, raw: string) => this.#message(raw))
     this.#subscriber.subscribe(this.channel).catch(() => {})
     // Each (re)connection of the subscriber: once its subscription is confirmed, what was published while it was
@@ -442,6 +444,21 @@ export class RedisConnection {
 }
 
 /** Sockets dropConnection has asked ioredis to close (weakly held: a closed socket is not kept). */
+/**
+ * ioredis listens for its socket's first 'error' only (once): a TLS socket
+ * that is refused after its handshake (Redis asks for a client certificate
+ * and none is set) reports the alert, then the reset, and that second error
+ * had no listener: an uncaught exception in the process. Each socket, once
+ * connected, gets a listener that only swallows: ioredis' own handling of
+ * the first error and of the 'close' that follows is unchanged.
+ */
+function guardSocket (client: RedisClient): void {
+  if (client instanceof Cluster) return
+  client.on('connect', () => { (client.stream as EventEmitter | undefined)?.on('error', noop) })
+}
+
+function noop (): void {}
+
 const dropping = new WeakSet<object>()
 
 /**
