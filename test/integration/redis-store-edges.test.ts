@@ -9,7 +9,7 @@ import type { StoreConfig } from '../../src/config/types.js'
 import { RedisConnection } from '../../src/store/redis-client.js'
 import { CLAIM_TOKEN } from '../../src/store/token-scripts.js'
 import { Agent } from 'undici'
-import { startOrigin } from '../helpers/origin.js'
+import { startOrigin, type Origin } from '../helpers/origin.js'
 import { startRedis, waitFor } from '../helpers/redis-server.js'
 import { startSidecar, type RunningSidecar } from '../helpers/sidecar.js'
 
@@ -47,10 +47,21 @@ test('a token value not of tollgate\'s form is dropped by the claim, not a scrip
   t.assert.strictEqual(await client.get(base), null, 'the odd value is gone')
 })
 
-test('a 429 met while Redis is lost pauses the other replicas once Redis is back, for what is left of it', async (t: TestContext) => {
-  const redis = await startRedis(t)
-  if (redis === undefined) return
-  const PAUSE_S = 4
+/** The 429's retry-after in the pause tests. */
+const PAUSE_S = 4
+
+interface TwoReplicas {
+  readonly a: RunningSidecar
+  readonly b: RunningSidecar
+  readonly origin: Origin
+  /** GET through one replica: its status. */
+  readonly get: (url: string) => Promise<number>
+  /** When the pause of the vendor's 429 (to `/limited`) ends, on the test's clock. */
+  readonly pauseEnd: () => number
+}
+
+/** Two replicas on one Redis in front of a vendor that answers `/limited` with 429 and `retry-after: PAUSE_S`, every other path 200. */
+async function twoReplicas (t: TestContext, url: string, keyPrefix: string): Promise<TwoReplicas> {
   let refusedAt: number | undefined
   const origin = await startOrigin(t, (req, res, recorded) => {
     req.resume()
@@ -62,16 +73,32 @@ test('a 429 met while Redis is lost pauses the other replicas once Redis is back
     res.end('ok')
   })
   const [a, b] = await Promise.all([0, 1].map(() => startSidecar(t, {
-    store: { type: 'redis', url: redis.url, keyPrefix: 'lost-pause:' },
+    store: { type: 'redis', url, keyPrefix },
     upstreams: { vendor: { target: origin.url, retry: { on429: 0 } } }
   }))) as [RunningSidecar, RunningSidecar]
   const client = new Agent({ connections: 8 })
   t.after(() => client.close())
-  const get = async (url: string): Promise<number> => {
-    const res = await fetch(url, { dispatcher: client } as RequestInit)
+  const get = async (target: string): Promise<number> => {
+    const res = await fetch(target, { dispatcher: client } as RequestInit)
     await res.arrayBuffer()
     return res.status
   }
+  return {
+    a,
+    b,
+    origin,
+    get,
+    pauseEnd: () => {
+      if (refusedAt === undefined) throw new Error('the vendor has not answered /limited yet')
+      return refusedAt + PAUSE_S * 1000
+    }
+  }
+}
+
+test('a 429 met while Redis is lost pauses the other replicas once Redis is back, for what is left of it', async (t: TestContext) => {
+  const redis = await startRedis(t)
+  if (redis === undefined) return
+  const { a, b, get, origin, pauseEnd } = await twoReplicas(t, redis.url, 'lost-pause:')
 
   await redis.kill()
   await waitFor('a to notice', () => a.logs.text().includes('shared store unavailable'))
@@ -82,38 +109,16 @@ test('a 429 met while Redis is lost pauses the other replicas once Redis is back
   await waitFor('a to write its pause back', async () => await redis.client.exists('lost-pause:limit:{vendor}:pause') === 1, 3000)
   await waitFor('b to learn of it', async () => (await (await fetch(`${b.url}/status`)).json() as { upstreams: { vendor: { limiter: { pausedUntil?: number } } } }).upstreams.vendor.limiter.pausedUntil !== undefined, 3000)
   // Redis restarted empty; the pause a met must still hold b.
-  const pauseEnd = (refusedAt as number) + PAUSE_S * 1000
-  t.assert.ok(performance.now() < pauseEnd - 500, 'b asks well inside the pause')
+  t.assert.ok(performance.now() < pauseEnd() - 500, 'b asks well inside the pause')
   await get(`${b.url}/vendor/other`)
   const other = origin.requests.find((request) => request.url === '/other')
-  if (other !== undefined) t.assert.ok(other.startedAt >= pauseEnd - 5, `b reached the upstream ${Math.round(pauseEnd - other.startedAt)} ms before the pause a met ended`)
+  if (other !== undefined) t.assert.ok(other.startedAt >= pauseEnd() - 5, `b reached the upstream ${Math.round(pauseEnd() - other.startedAt)} ms before the pause a met ended`)
 })
 
 test('a 429 whose pause could not be written (an error answer, the connection up) still pauses the other replicas: it is tried again', async (t: TestContext) => {
   const redis = await startRedis(t)
   if (redis === undefined) return
-  const PAUSE_S = 4
-  let refusedAt: number | undefined
-  const origin = await startOrigin(t, (req, res, recorded) => {
-    req.resume()
-    if (req.url === '/limited') {
-      refusedAt = recorded.startedAt
-      res.writeHead(429, { 'retry-after': String(PAUSE_S) }).end()
-      return
-    }
-    res.end('ok')
-  })
-  const [a, b] = await Promise.all([0, 1].map(() => startSidecar(t, {
-    store: { type: 'redis', url: redis.url, keyPrefix: 'oom-pause:' },
-    upstreams: { vendor: { target: origin.url, retry: { on429: 0 } } }
-  }))) as [RunningSidecar, RunningSidecar]
-  const client = new Agent({ connections: 8 })
-  t.after(() => client.close())
-  const get = async (url: string): Promise<number> => {
-    const res = await fetch(url, { dispatcher: client } as RequestInit)
-    await res.arrayBuffer()
-    return res.status
-  }
+  const { a, b, get, origin, pauseEnd } = await twoReplicas(t, redis.url, 'oom-pause:')
   t.assert.deepStrictEqual([await get(`${a.url}/vendor/warm`), await get(`${b.url}/vendor/warm`)], [200, 200])
 
   // Every write is refused with OOM (noeviction) while the connections stay up: a's PAUSE fails.
@@ -121,52 +126,29 @@ test('a 429 whose pause could not be written (an error answer, the connection up
   await redis.client.config('SET', 'maxmemory', '1')
   t.assert.strictEqual(await get(`${a.url}/vendor/limited`), 429)
   await redis.client.config('SET', 'maxmemory', '0')
-  const pauseEnd = (refusedAt as number) + PAUSE_S * 1000
   // Past the retry (1 s) and the connection's cool-down, well inside the pause.
   await new Promise((resolve) => setTimeout(resolve, 1600))
-  t.assert.ok(performance.now() < pauseEnd - 1000, 'b asks well inside the pause')
+  t.assert.ok(performance.now() < pauseEnd() - 1000, 'b asks well inside the pause')
   // /status (and the paused-until metric) say when, in epoch ms: not on the monotonic clock the limiter runs on.
   const { pausedUntil } = (await (await fetch(`${b.url}/status`)).json() as { upstreams: { vendor: { limiter: { pausedUntil?: number } } } }).upstreams.vendor.limiter
   t.assert.ok(pausedUntil !== undefined && pausedUntil > Date.now() && pausedUntil <= Date.now() + PAUSE_S * 1000, `b's /status says paused until ${String(pausedUntil)} (now ${Date.now()})`)
   await get(`${b.url}/vendor/other`)
   const other = origin.requests.find((request) => request.url === '/other')
-  t.assert.ok(other !== undefined && other.startedAt >= pauseEnd - 5, `b reached the upstream ${other === undefined ? '(never)' : Math.round(pauseEnd - other.startedAt)} ms before the pause a met ended`)
+  t.assert.ok(other !== undefined && other.startedAt >= pauseEnd() - 5, `b reached the upstream ${other === undefined ? '(never)' : Math.round(pauseEnd() - other.startedAt)} ms before the pause a met ended`)
 })
 
 test('a pause published while a replica\'s subscriber was reconnecting reaches it once it is subscribed again', async (t: TestContext) => {
   const redis = await startRedis(t)
   if (redis === undefined) return
-  const PAUSE_S = 4
-  let refusedAt: number | undefined
-  const origin = await startOrigin(t, (req, res, recorded) => {
-    req.resume()
-    if (req.url === '/limited') {
-      refusedAt = recorded.startedAt
-      res.writeHead(429, { 'retry-after': String(PAUSE_S) }).end()
-      return
-    }
-    res.end('ok')
-  })
-  const [a, b] = await Promise.all([0, 1].map(() => startSidecar(t, {
-    store: { type: 'redis', url: redis.url, keyPrefix: 'resubscribe-pause:' },
-    upstreams: { vendor: { target: origin.url, retry: { on429: 0 } } }
-  }))) as [RunningSidecar, RunningSidecar]
-  const client = new Agent({ connections: 8 })
-  t.after(() => client.close())
-  const get = async (url: string): Promise<number> => {
-    const res = await fetch(url, { dispatcher: client } as RequestInit)
-    await res.arrayBuffer()
-    return res.status
-  }
+  const { a, b, get, origin, pauseEnd } = await twoReplicas(t, redis.url, 'resubscribe-pause:')
   t.assert.deepStrictEqual([await get(`${a.url}/vendor/warm`), await get(`${b.url}/vendor/warm`)], [200, 200])
   // Every subscriber connection dropped (the command connections stay): a's PAUSE message goes out to nobody.
   await redis.client.call('CLIENT', 'KILL', 'TYPE', 'pubsub')
   t.assert.strictEqual(await get(`${a.url}/vendor/limited`), 429)
-  const pauseEnd = (refusedAt as number) + PAUSE_S * 1000
   // An upstream without rateLimit asks Redis nothing per request: b knows of a pause only by message, or by reading it.
   await new Promise((resolve) => setTimeout(resolve, 1000))
-  t.assert.ok(performance.now() < pauseEnd - 1000, 'b asks well inside the pause')
+  t.assert.ok(performance.now() < pauseEnd() - 1000, 'b asks well inside the pause')
   await get(`${b.url}/vendor/other`)
   const other = origin.requests.find((request) => request.url === '/other')
-  t.assert.ok(other !== undefined && other.startedAt >= pauseEnd - 5, `b reached the upstream ${other === undefined ? '(never)' : Math.round(pauseEnd - other.startedAt)} ms before the pause a met ended`)
+  t.assert.ok(other !== undefined && other.startedAt >= pauseEnd() - 5, `b reached the upstream ${other === undefined ? '(never)' : Math.round(pauseEnd() - other.startedAt)} ms before the pause a met ended`)
 })

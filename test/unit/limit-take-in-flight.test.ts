@@ -9,8 +9,7 @@
 import { test, type TestContext } from 'node:test'
 import { createLimiter, type Grant, type WindowStore } from '../../src/limit/index.js'
 import { createMemoryWindow } from '../../src/limit/memory-window.js'
-import type { Permit } from '../../src/limit/limiter.js'
-import type { LimiterRejection } from '../../src/limit/rejection.js'
+import { track } from '../helpers/acquire-outcome.js'
 
 const T0 = 1_000_000
 const ROUND_TRIP_MS = 300
@@ -34,17 +33,6 @@ function roundTripStore (requests: number, windowMs: number, now: () => number):
     listen: (events) => { local.listen(events) },
     close: () => { local.close() }
   }
-}
-
-interface Outcome { settled: boolean, permit?: Permit, error?: LimiterRejection }
-
-function track (acquired: Permit | Promise<Permit>): Outcome {
-  const outcome: Outcome = { settled: false }
-  Promise.resolve(acquired).then(
-    (permit) => { Object.assign(outcome, { settled: true, permit }) },
-    (error: LimiterRejection) => { Object.assign(outcome, { settled: true, error }) }
-  )
-  return outcome
 }
 
 async function advance (t: TestContext, ms: number): Promise<void> {

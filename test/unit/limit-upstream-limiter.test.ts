@@ -1,22 +1,11 @@
 import { test, type TestContext } from 'node:test'
 import { createLimiter } from '../../src/limit/index.js'
 import type { Limiter, Permit } from '../../src/limit/limiter.js'
-import type { LimiterRejection } from '../../src/limit/rejection.js'
+import { track } from '../helpers/acquire-outcome.js'
 
 // Exact edges, on a fake clock: t.mock.timers drives both Date.now and setTimeout.
 const T0 = 1_000_000
 const base = { requests: 2, windowMs: 1000, maxConcurrent: Infinity, maxQueue: 10, maxWaitMs: 5000 }
-
-interface Outcome { settled: boolean, permit?: Permit, error?: LimiterRejection }
-
-function track (acquired: Permit | Promise<Permit>): Outcome {
-  const outcome: Outcome = { settled: false }
-  Promise.resolve(acquired).then(
-    (permit) => { Object.assign(outcome, { settled: true, permit }) },
-    (error: LimiterRejection) => { Object.assign(outcome, { settled: true, error }) }
-  )
-  return outcome
-}
 
 /** Advance fake time, then let the settled promises' callbacks run (setImmediate is not mocked). */
 async function advance (t: TestContext, ms: number): Promise<void> {
