@@ -27,9 +27,9 @@
  * Timers: one, for the earliest of (the store says a unit frees, the pause
  * ends, the earliest waiter's deadline; not the deadlines of the waiters a
  * take on its way was asked for: its answer decides for them). It exists
- * only while someone waits, so an idle limiter never holds the process open; it is not unref'd, as it
- * settles pending acquires (an unref'd one let a script exit with its
- * promise forever pending).
+ * only while someone waits, so an idle limiter never holds the process
+ * open; it is not unref'd, as it settles pending acquires (an unref'd one
+ * let a script exit with its promise forever pending).
  *
  * One clock, monotonic (`now`): a wall-clock step moves no pause, deadline
  * or window. The wall clock (`wallNow`) only turns `pausedUntil` into epoch

@@ -23,14 +23,14 @@ export const MAPPED_BODY_DIGESTS = ['content-md5', 'digest', 'repr-digest', 'con
  */
 export const REWRITTEN_BODY_DROPS = ['content-length', 'accept-ranges', ...MAPPED_BODY_DIGESTS] as const
 
-export function isFhirJson (contentType: string | string[] | undefined): boolean {
+function isFhirJson (contentType: string | string[] | undefined): boolean {
   if (typeof contentType !== 'string') return false
   const semicolon = contentType.indexOf(';')
   return FHIR_JSON_TYPES.has((semicolon === -1 ? contentType : contentType.slice(0, semicolon)).trim().toLowerCase())
 }
 
 /** Whether a body is sent as its bytes are (no `Content-Encoding`, or `identity`): an encoded one is not JSON text to scan. */
-export function unencoded (encoding: string | undefined): boolean {
+function unencoded (encoding: string | undefined): boolean {
   return encoding === undefined || encoding.trim().toLowerCase() === 'identity'
 }
 
@@ -86,7 +86,7 @@ export function rewriteLocators (source: Readable, base: BaseMatch, replacement:
  * upstream's; undefined when the app's base is not a URL (a Host header
  * that makes none), and the body goes as it came.
  */
-export function mapRequestBody<Body extends Readable | Buffer> (body: Body, appBase: string, upstreamBase: string): Body | undefined {
+function mapRequestBody<Body extends Readable | Buffer> (body: Body, appBase: string, upstreamBase: string): Body | undefined {
   let base: URL
   try {
     base = new URL(appBase)

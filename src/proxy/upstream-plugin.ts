@@ -177,7 +177,7 @@ export default async function upstreamPlugin (app: FastifyInstance, { runtime }:
     // for this very slot (maxConcurrent). The slot goes once the vendor's answer is read whole.
     else res.stream.once('end', () => { exchange.upstreamRead() })
     if (rewriteBodies && rewritesAnswer(request.method, res.statusCode, res.headers)) {
-      // The body changes length and bytes: sent chunked, without the upstream's length or digests (ETag and Last-Modified stay: they name the resource's version).
+      // The body changes length and bytes: sent chunked, without the upstream's length, digests or Accept-Ranges (ETag and Last-Modified stay: they name the resource's version).
       for (const name of REWRITTEN_BODY_DROPS) reply.removeHeader(name)
       reply.send(rewriteLocators(res.stream, upstreamBaseMatch, `${appOrigin(request)}${appPrefix}`))
       return

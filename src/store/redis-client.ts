@@ -171,9 +171,9 @@ export class RedisConnection {
     this.#subscriber.on('error', () => {})
     for (const each of [this.client, this.#subscriber]) guardSocket(each)
     this.#subscriber.on('message', (_channel: string, raw: string) => this.#message(raw))
-    this.#subscriber.subscribe(this.channel).catch(() => {})
-    // Each (re)connection of the subscriber: once its subscription is confirmed, what was published while it was
-    // away (a pause another replica wrote back as Redis returned) can be read and later messages come in.
+    // Subscribed on each (re)connection of the subscriber, the first included: once that is confirmed, later
+    // messages come in, and what was published while it was away (a pause another replica wrote back as Redis
+    // returned) is read by the listeners.
     this.#subscriber.on('ready', () => {
       this.#subscriber.subscribe(this.channel).then(() => { for (const listener of this.#subscribedListeners) listener() }, () => {})
     })
@@ -443,7 +443,6 @@ export class RedisConnection {
   }
 }
 
-/** Sockets dropConnection has asked ioredis to close (weakly held: a closed socket is not kept). */
 /**
  * ioredis listens for its socket's first 'error' only (once): a TLS socket
  * that is refused after its handshake (Redis asks for a client certificate
@@ -459,6 +458,7 @@ function guardSocket (client: RedisClient): void {
 
 function noop (): void {}
 
+/** Sockets dropConnection has asked ioredis to close (weakly held: a closed socket is not kept). */
 const dropping = new WeakSet<object>()
 
 /**

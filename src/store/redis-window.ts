@@ -51,11 +51,12 @@ const OFFSET_RTT_MS = 50
 /** Retry-After of a 503 TG_STORE_UNAVAILABLE. */
 const STORE_RETRY_AFTER_MS = 1000
 
-/** A unit counted only in this replica's local window (Redis was not asked, or did not answer). */
 /** An unshared pause is tried again this often (the connection's cool-down after an error answer). */
 const PAUSE_RETRY_MS = 1000
 /** ... and, while the store is still set aside then, looked at again this often (only while the pause lasts). */
 const PAUSE_RECHECK_MS = 250
+
+/** A unit counted only in this replica's local window (Redis was not asked, or did not answer). */
 const LOCAL: Ticket = Symbol('local unit')
 
 export interface RedisWindowOptions {
@@ -356,11 +357,7 @@ class RedisWindow implements WindowStore {
         this.#epoch = epoch
         const pauseLeft = Number(left)
         if (pauseLeft > 0) this.#events?.paused(pauseLeft)
-        if (this.#pauseUnshared) {
-          this.#pauseUnshared = false
-          const ownLeft = this.#pausedUntil - this.#now()
-          if (ownLeft > 0) this.#sharePause(ownLeft)
-        }
+        this.#shareUnshared()
         // Waiters queued on the local window go to the shared one now.
         this.#events?.changed()
         if (this.#offline.size > 0 && this.#conn.available) this.#flush()
@@ -407,16 +404,19 @@ class RedisWindow implements WindowStore {
     if (this.#pauseRetry !== undefined || this.#closed) return
     this.#pauseRetry = setTimeout(() => {
       this.#pauseRetry = undefined
-      const left = this.#pausedUntil - this.#now()
-      if (!this.#pauseUnshared || left <= 0) return
+      if (!this.#pauseUnshared || this.#pausedUntil <= this.#now()) return
       // Still set aside (a timer may fire a hair before the cool-down it waited for ends): soon again.
-      if (!this.#conn.available) {
-        this.#unshared(PAUSE_RECHECK_MS)
-        return
-      }
-      this.#pauseUnshared = false
-      this.#sharePause(left)
+      if (this.#conn.available) this.#shareUnshared()
+      else this.#unshared(PAUSE_RECHECK_MS)
     }, afterMs).unref()
+  }
+
+  /** What is left of an unshared pause, written now. */
+  #shareUnshared (): void {
+    if (!this.#pauseUnshared) return
+    this.#pauseUnshared = false
+    const left = this.#pausedUntil - this.#now()
+    if (left > 0) this.#sharePause(left)
   }
 
   #message (message: StoreMessage): void {
