@@ -218,8 +218,9 @@ export async function startSentinelSet (t: TestContext, options: SentinelSetOpti
   const dataClient = (port: number): Redis => testClient(t, { port, ...(options.password === undefined ? {} : { password: options.password }) })
   const nodes = new Map<number, RedisProcess>()
   const authed = (port: number) => () => answers({ port, ...(options.password === undefined ? {} : { password: options.password }) })
-  nodes.set(primary, await spawnRedis(t, binary, primary, ['--port', String(primary), ...NO_PERSISTENCE, ...auth], authed(primary)))
-  nodes.set(replica, await spawnRedis(t, binary, replica, ['--port', String(replica), ...NO_PERSISTENCE, ...auth, '--replicaof', '127.0.0.1', String(primary)], authed(replica)))
+  // Their own folder: a replica's full sync writes the primary's snapshot to dump.rdb in its working folder (here the checkout's).
+  nodes.set(primary, await spawnRedis(t, binary, primary, ['--port', String(primary), ...NO_PERSISTENCE, '--dir', dir, '--dbfilename', `dump-${primary}.rdb`, ...auth], authed(primary)))
+  nodes.set(replica, await spawnRedis(t, binary, replica, ['--port', String(replica), ...NO_PERSISTENCE, '--dir', dir, '--dbfilename', `dump-${replica}.rdb`, ...auth, '--replicaof', '127.0.0.1', String(primary)], authed(replica)))
   await Promise.all(sentinelPorts.map(async (port) => {
     const conf = join(dir, `sentinel-${port}.conf`)
     // Sentinel rewrites its config file: it must be its own, and writable.
