@@ -22,6 +22,8 @@ export interface StartOptions {
   /** Passed to the child as one JSON argument. */
   readonly arg?: unknown
   readonly execArgv?: readonly string[]
+  /** Added to the environment it inherits. */
+  readonly env?: Readonly<Record<string, string>>
   readonly readyTimeoutMs?: number
   /** Where the child's stdout goes; stderr always goes to ours. */
   readonly stdout?: 'inherit' | 'ignore' | 'pipe'
@@ -51,6 +53,7 @@ export async function startChild<Ready = Record<string, unknown>> (builtDir: str
   const child = fork(file, options.arg === undefined ? [] : [JSON.stringify(options.arg)], {
     execPath,
     execArgv: [...prefix, ...(options.execArgv ?? [])],
+    ...(options.env === undefined ? {} : { env: { ...process.env, ...options.env } }),
     stdio: ['ignore', options.stdout ?? 'ignore', 'inherit', 'ipc'],
     serialization: 'advanced'
   })

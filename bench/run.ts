@@ -129,6 +129,7 @@ function report (command: Command, results: Results, profiles: readonly ProfileR
     `command: npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`,
     `settings: ${command.rounds} round(s) × ${command.durationS} s per run, connections ${command.connections.join(',')}, loads ${command.loads.join(',')}; tollgate logs at info to ${command.logTo}` +
       (command.candidateFlags.length > 0 ? `; candidate node flags: ${command.candidateFlags.join(' ')}` : '') +
+      (Object.keys(command.candidateEnv).length > 0 ? `; candidate environment: ${Object.entries(command.candidateEnv).map(([k, v]) => `${k}=${v}`).join(' ')}` : '') +
       (command.quick ? '\nquick mode: too short and too few rounds for the verdicts to mean anything; it proves the harness runs' : ''),
     ''
   ]
@@ -176,11 +177,12 @@ async function main (): Promise<void> {
   const cacheRoot = join(repoRoot, 'node_modules', '.cache', 'tollgate-bench', String(process.pid))
   process.once('exit', () => rmSync(cacheRoot, { recursive: true, force: true }))
   const main = await buildTree(repoRoot, here, cacheRoot, 'main')
-  const candidate: Candidate | undefined = command.candidateDir === undefined && command.candidateFlags.length === 0
+  const candidate: Candidate | undefined = command.candidateDir === undefined && command.candidateFlags.length === 0 && Object.keys(command.candidateEnv).length === 0
     ? undefined
     : {
         tree: command.candidateDir === undefined ? main : await buildTree(resolve(command.candidateDir), here, cacheRoot, 'candidate'),
-        execArgv: command.candidateFlags
+        execArgv: command.candidateFlags,
+        env: command.candidateEnv
       }
   progress('built')
 

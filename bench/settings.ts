@@ -18,6 +18,8 @@ export const HELP = `npm run bench -- [options]
   --profile-rounds=N      profile each target N times, alternating; medians per area (default 1)
   --candidate=DIR         also benchmark DIR/src (a patched copy of the repository) beside tollgate
   --candidate-flags=FLAGS node flags for the candidate only (with no --candidate: this tree's src/)
+  --candidate-env=K=V,... environment for the candidate only, e.g. MALLOC_TRIM_THRESHOLD_=131072 (read by
+                          the C library before node starts, so --env-file cannot set it)
   --no-pin                leave CPU placement to the scheduler (default: the measured process gets a CPU of its own)
   --log-file=FILE         tollgate logs there instead of /dev/null
   --json=FILE             also write every measurement as JSON
@@ -26,6 +28,7 @@ export const HELP = `npm run bench -- [options]
 export interface Command extends Settings {
   readonly candidateDir: string | undefined
   readonly candidateFlags: readonly string[]
+  readonly candidateEnv: Readonly<Record<string, string>>
   readonly json: string | undefined
   /** Give the measured process a CPU of its own (cpu-placement.ts). */
   readonly pin: boolean
@@ -56,6 +59,7 @@ export function parseCommand (argv: readonly string[]): Command {
       'profile-rounds': { type: 'string' },
       candidate: { type: 'string' },
       'candidate-flags': { type: 'string' },
+      'candidate-env': { type: 'string' },
       'no-pin': { type: 'boolean', default: false },
       'log-file': { type: 'string' },
       json: { type: 'string' },
@@ -83,7 +87,19 @@ export function parseCommand (argv: readonly string[]): Command {
     pin: values['no-pin'] !== true,
     candidateDir: values.candidate,
     candidateFlags: values['candidate-flags']?.split(/\s+/).filter((f) => f !== '') ?? [],
+    candidateEnv: environment(values['candidate-env']),
     json: values.json,
     help: values.help === true
   }
+}
+
+/** `K=V,K2=V2` → { K: 'V', K2: 'V2' }. */
+function environment (spec: string | undefined): Record<string, string> {
+  const env: Record<string, string> = {}
+  for (const pair of (spec ?? '').split(',').filter((p) => p !== '')) {
+    const at = pair.indexOf('=')
+    if (at < 1) throw new Error(`--candidate-env: NAME=VALUE, not ${pair}`)
+    env[pair.slice(0, at)] = pair.slice(at + 1)
+  }
+  return env
 }

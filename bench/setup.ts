@@ -41,6 +41,8 @@ export interface Bench {
 export interface Candidate {
   readonly tree: BuiltTree
   readonly execArgv: readonly string[]
+  /** Added to its environment (--candidate-env). */
+  readonly env: Readonly<Record<string, string>>
 }
 
 export const PREFIX = '/bench'
@@ -75,10 +77,11 @@ export function tollgateConfig (upstream: UpstreamInfo, change: { auth?: Record<
 
 export interface TollgateChild extends Child<{ url: string }> {}
 
-export async function startTollgate (bench: Bench, config: Record<string, unknown>, options: { tree?: BuiltTree, execArgv?: readonly string[], logTo?: string } = {}): Promise<TollgateChild> {
+export async function startTollgate (bench: Bench, config: Record<string, unknown>, options: { tree?: BuiltTree, execArgv?: readonly string[], env?: Readonly<Record<string, string>>, logTo?: string } = {}): Promise<TollgateChild> {
   return await startChild<{ url: string }>((options.tree ?? bench.main).outDir, 'tollgate', {
     arg: { config, logTo: options.logTo ?? bench.settings.logTo },
     execArgv: ['--expose-gc', ...(options.execArgv ?? [])],
+    ...(options.env === undefined ? {} : { env: options.env }),
     role: 'measured'
   })
 }
@@ -89,5 +92,5 @@ export interface TargetStatus {
 }
 
 export async function startCandidate (bench: Bench, candidate: Candidate, config: Record<string, unknown>, execArgv: readonly string[] = []): Promise<TollgateChild> {
-  return await startTollgate(bench, config, { tree: candidate.tree, execArgv: [...candidate.execArgv, ...execArgv] })
+  return await startTollgate(bench, config, { tree: candidate.tree, execArgv: [...candidate.execArgv, ...execArgv], env: candidate.env })
 }
