@@ -64,7 +64,7 @@ test('the image\'s bundled dist/ runs the sidecar: version, check, a proxied req
 
 // V8 keeps each module's source in the heap, one byte a character only while every character is
 // ASCII: one character beyond it (a comment's "’", a licence's "ä") and the whole file is held at
-// two bytes a character. The three largest chunks were, some 3 MB of an idle sidecar's heap.
+// two bytes a character. The three largest chunks each had one: some 3 MB of an idle sidecar's heap.
 test('every JavaScript file of the image\'s bundle is ASCII, so V8 holds its source at one byte a character', { timeout: 60_000 }, async (t: TestContext) => {
   const dist = join(imageApp(t), 'dist')
   const files = readdirSync(dist, { recursive: true, encoding: 'utf8' }).filter((name) => name.endsWith('.js'))
