@@ -88,7 +88,6 @@ export class Exchange implements DispatchWatcher {
 
   readonly #runtime: UpstreamRuntime
   readonly #reply: FastifyReply
-  readonly #maxWaitMs: number
   #permit: Permit | undefined = undefined
   /** The current attempt went out: its unit is stamped, never given back. */
   #sent = false
@@ -112,13 +111,16 @@ export class Exchange implements DispatchWatcher {
     this.meter = runtime.meter
     this.path = path
     this.replayable = replayable
-    // The limiter's own maxWait (PAUSE_ONLY's without rateLimit): a budget handed to it is never Infinity.
-    this.#maxWaitMs = (runtime.config.rateLimit ?? PAUSE_ONLY).maxWaitMs
     this.span = reply.request.serverSpan
     if (this.span !== null) this.span.routed(this.upstream, runtime.config.prefix)
     // Counted until the response closes: a retired config generation is closed once its exchanges are over.
     runtime.activity.enter()
     reply.raw.once('close', () => { this.#closed() })
+  }
+
+  /** The limiter's own maxWait (PAUSE_ONLY's without rateLimit): a budget handed to it is never Infinity. Read on the slow paths only. */
+  get #maxWaitMs (): number {
+    return (this.#runtime.config.rateLimit ?? PAUSE_ONLY).maxWaitMs
   }
 
   /**
