@@ -72,14 +72,14 @@ export function footprintSection (result: FootprintResult): string {
     return [target, ...measures.map((m) => f(median(runs.map(m.of)), m.label.startsWith('ready') || m.label.startsWith('CPU to') || m.label.startsWith('wake') || m.label === 'threads' ? 0 : 2))]
   })
   const ratioRows = targets.filter((t) => t !== 'bare').flatMap((target) => measures.filter((m) => m.label !== 'of it /metrics' && m.label !== 'threads').map((m) => [`${target}: ${m.label}`, spread(footprintRatios(result, target, m.of))]))
-  // Within each paced pair: tollgate's percentile minus the bare proxy's, loaded at the same moments.
+  // Within each paced run: tollgate's percentile minus the bare proxy's, their turns interleaved.
   const added = targets.filter((t) => t !== 'bare').map((target) => {
     const p = (key: 'p90' | 'p99'): number[] => result.runs.filter((r) => r.target === target).flatMap((r) => r.paced?.bare === undefined ? [] : [r.paced.result[key] - r.paced.bare[key]])
     return [target, spread(p('p90')), spread(p('p99'))]
   })
   const failures = result.runs.filter((r) => r.pacedError !== undefined).map((r) => `- round ${r.round}, ${r.target}: ${r.pacedError ?? ''}`)
   return [
-    `Node ${result.node.version}${result.node.note === undefined ? '' : ` (${result.node.note})`}; ${new Set(result.runs.map((r) => r.round)).size} round(s), fresh processes each, started one after the other (order alternating), then idle side by side; RSS at ${timing.idleAtS[0]} s and ${timing.idleAtS[1]} s after each one's first 200, idle CPU between, a /metrics scrape every ${timing.scrapeEveryS} s to each (404 from the bare proxy); RSS ${timing.settleS} s after ${timing.loadRequests.toLocaleString('en')} GETs; then ${timing.pacedRate.toLocaleString('en')} req/s each for ${timing.pacedS} s, paced, each tollgate at once with the bare proxy.${result.redisSkipped === undefined ? '' : ` No redis row: ${result.redisSkipped}.`}`,
+    `Node ${result.node.version}${result.node.note === undefined ? '' : ` (${result.node.note})`}; ${new Set(result.runs.map((r) => r.round)).size} round(s), fresh processes each, started one after the other (order alternating), then idle side by side; RSS at ${timing.idleAtS[0]} s and ${timing.idleAtS[1]} s after each one's first 200, idle CPU between, a /metrics scrape every ${timing.scrapeEveryS} s to each (404 from the bare proxy); RSS ${timing.settleS} s after ${timing.loadRequests.toLocaleString('en')} GETs; then ${timing.pacedRate.toLocaleString('en')} req/s, paced, ${timing.pacedS} s each, the proxies taking turns of ${f(timing.pacedSliceMs / 1000, 2)} s (each loaded alone).${result.redisSkipped === undefined ? '' : ` No redis row: ${result.redisSkipped}.`}`,
     '',
     table(['target (medians over rounds)', ...measures.map((m) => m.label)], rows),
     '',
@@ -87,7 +87,7 @@ export function footprintSection (result: FootprintResult): string {
     '',
     table(['measure', '× bare'], ratioRows),
     '',
-    `Added over the bare proxy at ${timing.pacedRate.toLocaleString('en')} req/s each, the two loaded at once (median, range of rounds):`,
+    `Added over the bare proxy at ${timing.pacedRate.toLocaleString('en')} req/s, in the same paced run (median, range of rounds):`,
     '',
     table(['target', 'p90 added ms', 'p99 added ms'], added),
     '',

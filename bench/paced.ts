@@ -7,13 +7,20 @@
  * back to back at the start of every second (lib/httpClient.js), a burst
  * that measures queueing.
  *
- * Several targets are loaded at once, paired: at each due time one request
- * goes to every target (each over its own pool), in an order that rotates
- * from one due time to the next. A stall of the machine (its neighbours,
- * this process's own GC) then lands on all targets alike, so the difference
- * of their percentiles is the proxies' own; run one after the other on a
- * shared machine, identical p99s differed by tens of ms. One JSON line on
- * stdout: an array of load.ts-shaped results, in the order of `urls`.
+ * Several targets are loaded paired, so that a stall of the machine (its
+ * neighbours, this process's own GC) lands on all of them alike and the
+ * difference of their percentiles is the proxies' own; run one after the
+ * other on a shared machine, identical p99s differed by tens of ms. Two ways:
+ * - at once (default): at each due time one request goes to every target
+ *   (each over its own connections), in an order that rotates from one due
+ *   time to the next. Targets that share a CPU then also queue behind each
+ *   other's work.
+ * - in turns (`sliceMs`): the targets take turns of `sliceMs`, each loaded
+ *   alone at `rate` during its turn, for `durationS` in all; each sees the
+ *   machine's slow seconds as often as the others, and none waits for
+ *   another's CPU (the footprint scenario: each proxy as one pod would run it).
+ * One JSON line on stdout: an array of load.ts-shaped results, in the order
+ * of `urls`; with turns, each one's `elapsedMs` is its own loaded time.
  */
 import { createHistogram, type RecordableHistogram } from 'node:perf_hooks'
 import { Client } from 'undici'
@@ -25,10 +32,13 @@ export interface PacedOptions {
   readonly connections: number
   /** Requests per second. */
   readonly rate: number
+  /** Per target: with `sliceMs`, each one's loaded time. */
   readonly durationS: number
+  /** Targets take turns of this long instead of being loaded at once. */
+  readonly sliceMs?: number
 }
 
-const { urls, connections, rate, durationS } = childArgument<PacedOptions>()
+const { urls, connections, rate, durationS, sliceMs } = childArgument<PacedOptions>()
 process.on('disconnect', () => process.exit(1))
 
 interface PacedTarget {
@@ -48,6 +58,9 @@ const targets: PacedTarget[] = urls.map((url) => {
 })
 const intervalMs = 1000 / rate
 const total = Math.max(1, Math.floor(rate * durationS))
+/** Due times: one per request in turns, one per request to each target at once. */
+const dueTimes = sliceMs === undefined ? total : total * urls.length
+const requests = total * urls.length
 let sent = 0
 let settled = 0
 let started = 0
@@ -72,33 +85,38 @@ function send (target: PacedTarget, dueAt: number): void {
       target.failed++
     }
   }, () => { target.failed++ }).finally(() => {
-    if (++settled === total * targets.length) finish()
+    if (++settled === requests) finish()
   })
 }
 
 function tick (): void {
   const now = performance.now()
-  while (sent < total && started + sent * intervalMs <= now) {
+  while (sent < dueTimes && started + sent * intervalMs <= now) {
     const dueAt = started + sent * intervalMs
-    // Who goes first rotates, so no target always has the head start.
-    for (let i = 0; i < targets.length; i++) send(targets[(sent + i) % targets.length] as PacedTarget, dueAt)
+    if (sliceMs === undefined) {
+      // Who goes first rotates, so no target always has the head start.
+      for (let i = 0; i < targets.length; i++) send(targets[(sent + i) % targets.length] as PacedTarget, dueAt)
+    } else {
+      send(targets[Math.floor((sent * intervalMs) / sliceMs) % targets.length] as PacedTarget, dueAt)
+    }
     sent++
   }
-  if (sent < total) setTimeout(tick, Math.max(0, started + sent * intervalMs - performance.now()))
+  if (sent < dueTimes) setTimeout(tick, Math.max(0, started + sent * intervalMs - performance.now()))
 }
 
 function finish (): void {
-  const elapsedMs = performance.now() - started
+  const elapsedMs = sliceMs === undefined ? performance.now() - started : durationS * 1000
   const out: LoadResult[] = targets.map(({ ok, failed, histogram }) => summariseLoad(histogram, { ok, non2xx: failed, errors: 0, timeouts: 0, elapsedMs }))
   Promise.all(targets.flatMap((target) => target.clients.map(async (client) => { await client.destroy() })))
     .finally(() => process.stdout.write(`${JSON.stringify(out)}\n`, () => process.exit(0)))
 }
 
+const runS = sliceMs === undefined ? durationS : durationS * urls.length
 // Bounded: whatever happens to the answers, the process ends.
 setTimeout(() => {
-  process.stderr.write(`paced: ${total * targets.length - settled} of ${total * targets.length} requests unanswered after ${durationS + 20} s\n`)
+  process.stderr.write(`paced: ${requests - settled} of ${requests} requests unanswered after ${runS + 20} s\n`)
   process.exit(1)
-}, (durationS + 20) * 1000).unref()
+}, (runS + 20) * 1000).unref()
 
 // Every connection opened first, so connecting is not what any request measures.
 await Promise.all(targets.flatMap((target) => target.clients.map(async (client) => {

@@ -25,7 +25,7 @@ function run (round: number, target: FootprintTarget, m: { ready: number, rss60:
 function result (runs: FootprintRun[]): FootprintResult {
   return {
     node: { path: '/node', version: '24.22.3' },
-    timing: { idleAtS: [30, 60], scrapeEveryS: 15, loadRequests: 3000, settleS: 10, pacedRate: 1000, pacedS: 10 },
+    timing: { idleAtS: [30, 60], scrapeEveryS: 15, loadRequests: 3000, settleS: 10, pacedRate: 1000, pacedS: 10, pacedSliceMs: 1000 },
     commands: {},
     runs
   }
