@@ -18,8 +18,11 @@
  * a 200 ms call in a 60 s window).
  *
  * The stamps are a ring of at most `requests` entries (oldest at `#head`),
- * pending units are a counter: O(1) per take and commit, no allocation after
- * construction. Stamps are pushed in commit order at the clock's time (clamped
+ * pending units are a counter: O(1) per take and commit. The ring starts
+ * small and doubles when the window holds more stamps than it ever has, up
+ * to `requests`: its memory follows the traffic, not the limit (a limit of
+ * 1,000,000 a minute took 8 MB per upstream up front, whatever came, and
+ * V8 counts that memory when it decides to collect garbage). Stamps are pushed in commit order at the clock's time (clamped
  * if the clock steps back), so the ring is sorted and only the oldest stamp
  * can free the next unit, which is what makes `nextFreeAt` O(1) (lru-cache
  * keeps its clock injected the same way, src/perf.ts).
@@ -75,6 +78,7 @@ export class SlidingWindow implements StartWindow {
   requests: number
   windowMs: number
   readonly #now: Clock
+  /** The ring: its length is the capacity, grown by #push up to `requests`. */
   #starts: Float64Array
   #head = 0
   /** Stamped starts still in the window (in the ring). */
@@ -87,7 +91,7 @@ export class SlidingWindow implements StartWindow {
     this.requests = requests
     this.windowMs = windowMs
     this.#now = now
-    this.#starts = new Float64Array(requests)
+    this.#starts = new Float64Array(Math.min(requests, INITIAL_CAPACITY))
   }
 
   /**
@@ -160,7 +164,8 @@ export class SlidingWindow implements StartWindow {
   forEachStampAge (visit: (ageMs: number) => void): void {
     const now = this.#now()
     this.#expire(now)
-    for (let i = 0, at = this.#head; i < this.#count; i++, at = at + 1 === this.requests ? 0 : at + 1) visit(now - (this.#starts[at] as number))
+    const capacity = this.#starts.length
+    for (let i = 0, at = this.#head; i < this.#count; i++, at = at + 1 === capacity ? 0 : at + 1) visit(now - (this.#starts[at] as number))
   }
 
   /**
@@ -175,8 +180,8 @@ export class SlidingWindow implements StartWindow {
   resize (requests: number, windowMs: number): void {
     checkSize(requests, windowMs)
     const keep = Math.min(this.#count, requests)
-    const starts = new Float64Array(requests)
-    for (let i = 0, at = this.#head + this.#count - keep; i < keep; i++, at++) starts[i] = this.#starts[at % this.requests] as number
+    const starts = new Float64Array(Math.min(requests, Math.max(keep, INITIAL_CAPACITY)))
+    this.#copyNewest(starts, keep)
     this.requests = requests
     this.windowMs = windowMs
     this.#starts = starts
@@ -197,10 +202,17 @@ export class SlidingWindow implements StartWindow {
   /** Drop the starts whose unit has come back: `t + windowMs <= now`. */
   #expire (now: number): void {
     const cutoff = now - this.windowMs
+    const capacity = this.#starts.length
     while (this.#count > 0 && this.#oldest() <= cutoff) {
-      this.#head = this.#head + 1 === this.requests ? 0 : this.#head + 1
+      this.#head = this.#head + 1 === capacity ? 0 : this.#head + 1
       this.#count--
     }
+  }
+
+  /** Copy the newest `keep` stamps, oldest first, to the start of `into`. */
+  #copyNewest (into: Float64Array, keep: number): void {
+    const capacity = this.#starts.length
+    for (let i = 0, at = this.#head + this.#count - keep; i < keep; i++, at++) into[i] = this.#starts[at % capacity] as number
   }
 
   /**
@@ -210,21 +222,37 @@ export class SlidingWindow implements StartWindow {
    * is a later start, never an extra one.
    */
   #push (now: number): void {
-    // Full only after a resize to fewer requests left more units pending than free slots: the oldest stamp goes (see resize).
-    if (this.#count === this.requests) {
-      this.#head = this.#head + 1 === this.requests ? 0 : this.#head + 1
-      this.#count--
+    if (this.#count === this.#starts.length) {
+      if (this.#count < this.requests) {
+        this.#grow()
+      } else {
+        // Full only after a resize to fewer requests left more units pending than free slots: the oldest stamp goes (see resize).
+        this.#head = this.#head + 1 === this.#starts.length ? 0 : this.#head + 1
+        this.#count--
+      }
     }
+    const capacity = this.#starts.length
     let tail = this.#head + this.#count
-    if (tail >= this.requests) tail -= this.requests
+    if (tail >= capacity) tail -= capacity
     if (this.#count > 0) {
-      const newest = this.#starts[tail === 0 ? this.requests - 1 : tail - 1] as number
+      const newest = this.#starts[tail === 0 ? capacity - 1 : tail - 1] as number
       if (now < newest) now = newest
     }
     this.#starts[tail] = now
     this.#count++
   }
+
+  /** Twice the room, up to `requests`, the stamps unwrapped to its start. */
+  #grow (): void {
+    const starts = new Float64Array(Math.min(this.requests, this.#starts.length * 2))
+    this.#copyNewest(starts, this.#count)
+    this.#starts = starts
+    this.#head = 0
+  }
 }
+
+/** Stamps the ring has room for before it first grows: 512 bytes. */
+const INITIAL_CAPACITY = 64
 
 function checkSize (requests: number, windowMs: number): void {
   if (!Number.isSafeInteger(requests) || requests < 1) {

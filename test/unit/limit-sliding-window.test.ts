@@ -220,3 +220,68 @@ test('rejects a nonsensical size', (t: TestContext) => {
   t.assert.throws(() => new SlidingWindow(5, 0), TypeError)
   t.assert.throws(() => new SlidingWindow(5, Number.NaN), TypeError)
 })
+
+/**
+ * The ring starts small and grows with the traffic, up to `requests`. Checked
+ * against a model that keeps every stamp in a plain array, over random takes,
+ * commits, give-backs, phantom starts, clock steps and resizes, so that the
+ * ring grows while it wraps, and shrinks and grows again after a resize.
+ */
+test('a ring that grows with the traffic answers as a plain list of stamps would', (t: TestContext) => {
+  const clock = fakeClock()
+  const random = prng(7)
+  let requests = 300
+  let windowMs = 1000
+  const w = new SlidingWindow(requests, windowMs, clock.now)
+  const model = { stamps: [] as number[], pending: 0 }
+  const expire = (): void => { model.stamps = model.stamps.filter((s) => s > clock.now() - windowMs) }
+  const push = (): void => {
+    const newest = model.stamps.at(-1) ?? -Infinity
+    model.stamps.push(Math.max(clock.now(), newest))
+    if (model.stamps.length > requests) model.stamps.shift()
+  }
+  for (let step = 0; step < 20_000; step++) {
+    const r = random()
+    expire()
+    if (r < 0.5) {
+      const free = model.stamps.length + model.pending < requests
+      const wait = w.tryTake()
+      t.assert.strictEqual(wait === 0, free, `step ${step}: take`)
+      if (free) model.pending++
+      else t.assert.strictEqual(wait, (model.stamps.length > 0 ? model.stamps[0] as number : clock.now()) + windowMs - clock.now(), `step ${step}: wait`)
+    } else if (r < 0.8) {
+      w.commit()
+      if (model.pending > 0) { model.pending--; push() }
+    } else if (r < 0.83) {
+      w.giveBack()
+      if (model.pending > 0) model.pending--
+    } else if (r < 0.85) {
+      const n = Math.floor(random() * 40)
+      w.addPhantomStarts(n)
+      for (let i = Math.min(n, requests - model.stamps.length - model.pending); i > 0; i--) push()
+    } else if (r < 0.8505) {
+      requests = 1 + Math.floor(random() * 400)
+      windowMs = 200 + Math.floor(random() * 1500)
+      w.resize(requests, windowMs)
+      model.stamps = model.stamps.slice(Math.max(0, model.stamps.length - requests))
+    } else {
+      clock.advance(Math.floor(random() * 12))
+    }
+    expire()
+    t.assert.strictEqual(w.remaining(), Math.max(0, requests - model.stamps.length - model.pending), `step ${step}: remaining`)
+  }
+  const ages: number[] = []
+  w.forEachStampAge((age) => ages.push(age))
+  t.assert.deepStrictEqual(ages, model.stamps.map((s) => clock.now() - s))
+  t.assert.ok(model.stamps.length > 64, `the ring grew past its first size (${model.stamps.length} stamps)`)
+})
+
+test('a large limit costs no memory up front: the ring grows with the stamps, not with `requests`', (t: TestContext) => {
+  const before = process.memoryUsage().arrayBuffers
+  // A limit of a million a minute held 8 MB per window before the first request.
+  const windows = Array.from({ length: 10 }, () => new SlidingWindow(1_000_000, 60_000))
+  const grown = process.memoryUsage().arrayBuffers - before
+  t.assert.ok(grown < 1024 * 1024, `10 windows of 1,000,000 took ${grown} bytes of ArrayBuffers`)
+  for (const w of windows) for (let i = 0; i < 1000; i++) take(w)
+  t.assert.strictEqual(windows[0]?.remaining(), 999_000)
+})
