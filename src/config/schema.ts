@@ -7,6 +7,11 @@
 import { z } from 'zod'
 import { parseDuration, parseSize } from './duration.js'
 
+// zod compiles a parser for each object schema at its first parse (new Function): worth it for a schema parsed
+// often, not for a config parsed once at startup and once per reload. Interpreted, startup took about 2 % fewer
+// instructions (docs/benchmarks.md, *Footprint*). Global to zod, which only the config uses.
+z.config({ jitless: true })
+
 const DURATION = 'must be a duration: seconds, or a number with ms, s, m or h (250ms, 30s, 15m, 1h)'
 const duration = z.union([z.number(), z.string()], { error: DURATION }).transform((value, ctx) => {
   const ms = parseDuration(value)

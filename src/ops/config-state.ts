@@ -8,7 +8,7 @@
  * would let whoever reads /status test guesses against it.
  */
 import { createHash } from 'node:crypto'
-import { Counter, Gauge, type Registry } from 'prom-client'
+import { Counter, Gauge, type Registry } from './prom-client.js'
 import { printableConfig, REDACTED } from '../cli/effective-config.js'
 import { canonical } from '../config/changes.js'
 import type { ConfigIssue } from '../config/issues.js'

@@ -7,7 +7,7 @@
  * unscraped sidecar pays nothing for it. Labels are bounded: upstream names
  * from the config, a fixed method set, status classes, never a path.
  */
-import { Counter, Gauge, Histogram, Registry } from 'prom-client'
+import { Counter, Gauge, Histogram, Registry } from './prom-client.js'
 import type { CredentialSource } from '../auth/source.js'
 import type { Limiter } from '../limit/limiter.js'
 import { registerProcessMetrics } from './process-metrics.js'

@@ -14,7 +14,7 @@
  */
 import { createRequire } from 'node:module'
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks'
-import { Gauge, type Registry } from 'prom-client'
+import { Counter, Gauge, type Registry } from './prom-client.js'
 
 /** The event-loop delay monitor stops this long after the last proxied request. */
 export const LAG_QUIET_MS = 10_000
@@ -23,12 +23,12 @@ const LAG_RESOLUTION_MS = 10
 
 /**
  * prom-client 15's default metrics (lib/defaultMetrics.js), by module, all
- * but eventLoopLag: process CPU, start time, resident and virtual memory,
- * open and max file descriptors, active resources, handles and requests,
- * heap sizes and spaces, the Node.js version, and GC durations (from GC
- * events, not a timer).
+ * but eventLoopLag and processCpuTotal: start time, resident and virtual
+ * memory, open and max file descriptors, active resources, handles and
+ * requests, heap sizes and spaces, the Node.js version, and GC durations
+ * (from GC events, not a timer). Process CPU is registered below.
  */
-const DEFAULT_METRICS = ['processCpuTotal', 'processStartTime', 'osMemoryHeap', 'processOpenFileDescriptors', 'processMaxFileDescriptors',
+const DEFAULT_METRICS = ['processStartTime', 'osMemoryHeap', 'processOpenFileDescriptors', 'processMaxFileDescriptors',
   'processResources', 'processHandles', 'processRequests', 'heapSizeAndUsed', 'heapSpacesSizeAndUsed', 'version', 'gc'] as const
 
 type RegisterDefault = (registry: Registry, config: { prefix: string }) => void
@@ -39,6 +39,7 @@ export interface LagMonitor {
 }
 
 export function registerProcessMetrics (registry: Registry, prefix: string, quietMs = LAG_QUIET_MS): LagMonitor {
+  registerCpuCounters(registry, prefix)
   const load = createRequire(import.meta.url)
   for (const name of DEFAULT_METRICS) (load(`prom-client/lib/metrics/${name}.js`) as RegisterDefault)(registry, { prefix })
 
@@ -93,4 +94,31 @@ export function registerProcessMetrics (registry: Registry, prefix: string, quie
       watch()
     }
   }
+}
+
+/**
+ * process_cpu_{user,system}_seconds_total and process_cpu_seconds_total, as
+ * prom-client's processCpuTotal registers them (names, help, order, one
+ * collect for all three), without that module: it requires
+ * @opentelemetry/api at load, for exemplars tollgate does not enable
+ * (src/ops/prom-client.ts).
+ */
+function registerCpuCounters (registry: Registry, prefix: string): void {
+  let last = process.cpuUsage()
+  const user = new Counter({
+    name: `${prefix}process_cpu_user_seconds_total`,
+    help: 'Total user CPU time spent in seconds.',
+    registers: [registry],
+    collect () {
+      const now = process.cpuUsage()
+      const userS = (now.user - last.user) / 1e6
+      const systemS = (now.system - last.system) / 1e6
+      last = now
+      user.inc(userS)
+      system.inc(systemS)
+      total.inc(userS + systemS)
+    }
+  })
+  const system = new Counter({ name: `${prefix}process_cpu_system_seconds_total`, help: 'Total system CPU time spent in seconds.', registers: [registry] })
+  const total = new Counter({ name: `${prefix}process_cpu_seconds_total`, help: 'Total user and system CPU time spent in seconds.', registers: [registry] })
 }

@@ -33,6 +33,24 @@ test('the same metric names as prom-client\'s defaults', async (t: TestContext) 
   }
 })
 
+test('process CPU: prom-client\'s three counters, same help, counting this process\'s CPU time', async (t: TestContext) => {
+  const ours = new Registry()
+  registerProcessMetrics(ours, 'x_', QUIET_MS)
+  const theirs = new Registry()
+  collectDefaultMetrics({ register: theirs, prefix: 'x_' })
+  const cpu = (registry: Registry): Array<[string, string]> => registry.getMetricsAsArray().filter((m) => m.name.startsWith('x_process_cpu_')).map((m) => [m.name, m.help])
+  t.assert.deepStrictEqual(cpu(ours), cpu(theirs))
+  const read = async (): Promise<Record<string, number>> => Object.fromEntries([...(await ours.metrics()).matchAll(/^(x_process_cpu_\w+) (\S+)$/gm)].map((m) => [m[1] as string, Number(m[2])]))
+  const before = await read()
+  const started = process.cpuUsage()
+  while (process.cpuUsage(started).user < 50_000) Math.sqrt(Math.random())
+  const after = await read()
+  const spent = (name: string): number => (after[name] ?? NaN) - (before[name] ?? NaN)
+  t.assert.ok(spent('x_process_cpu_user_seconds_total') >= 0.05, `user CPU grew by ${spent('x_process_cpu_user_seconds_total')} s`)
+  t.assert.ok(spent('x_process_cpu_system_seconds_total') >= 0)
+  t.assert.ok(Math.abs(spent('x_process_cpu_seconds_total') - spent('x_process_cpu_user_seconds_total') - spent('x_process_cpu_system_seconds_total')) < 1e-9, 'the total is user + system')
+})
+
 test('event-loop lag is sampled from a proxied request until a quiet spell, not before, not after', async (t: TestContext) => {
   t.plan(5)
   const registry = new Registry()
