@@ -69,8 +69,21 @@ class FlushWhenHeld extends EventEmitter implements DestinationStream {
     this.#timer.unref()
   }
 
+  /**
+   * What is held, written now, then the callback. Not sonic-boom's flush(callback): that one waits for the
+   * write and then fsyncs the descriptor through libuv's thread pool, which started four threads in a
+   * sidecar that had no other use for them (pino passes a callback to every flush), to fsync stdout: a pipe,
+   * where fsync fails (EINVAL). Before a file destination is open, sonic-boom's flush it is.
+   */
   flush (callback?: (err?: Error) => void): void {
-    this.#out.flush(callback)
+    try {
+      this.flushSync()
+    } catch {
+      // Not open yet (a file path opens asynchronously): sonic-boom's own flush writes once it is.
+      this.#out.flush(callback)
+      return
+    }
+    callback?.()
   }
 
   flushSync (): void {
