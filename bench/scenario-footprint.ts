@@ -33,7 +33,7 @@ import { PATH, sched, sleep, start, status, stop, type FootprintTarget, type Pro
 import type { LoadResult } from './load-result.js'
 import { procMemory, runJsonChild } from './proc.js'
 import { redisServerBinary, startBenchRedis, type BenchRedis } from './redis-server.js'
-import type { Bench } from './setup.js'
+import type { Bench, UpstreamInfo } from './setup.js'
 
 export type { FootprintTarget }
 
@@ -121,7 +121,7 @@ async function load (proxy: Proxy, requests: number): Promise<void> {
 }
 
 /** config/halaxy.yaml as the image has it, pointed at the bench upstream; its client secret a `${file:}`. */
-function footprintConfig (layout: Layout, bench: Bench, port: number, redis: BenchRedis | undefined): string {
+export function footprintConfig (layout: Layout, upstream: UpstreamInfo, port: number, redis: BenchRedis | undefined): string {
   const raw = parseYaml(readFileSync(join(layout.app, 'config', 'halaxy.yaml'), 'utf8')) as { upstreams: { halaxy: Record<string, unknown> & { auth: Record<string, unknown> } } }
   const halaxy = raw.upstreams.halaxy
   const dir = join(layout.app, 'footprint')
@@ -134,9 +134,9 @@ function footprintConfig (layout: Layout, bench: Bench, port: number, redis: Ben
     upstreams: {
       halaxy: {
         ...halaxy,
-        target: bench.upstream.ready.origin,
+        target: upstream.origin,
         // eslint-disable-next-line no-template-curly-in-string -- tollgate's own ${file:} reference, read by the sidecar
-        auth: { ...halaxy.auth, tokenUrl: bench.upstream.ready.tokenUrl, clientSecret: '${file:halaxy-client-secret}' },
+        auth: { ...halaxy.auth, tokenUrl: upstream.tokenUrl, clientSecret: '${file:halaxy-client-secret}' },
         rateLimit: { requests: 1_000_000, window: '1m' }
       }
     }
@@ -172,7 +172,7 @@ export async function runFootprint (bench: Bench, repoRoot: string, progress: (l
       const arg = JSON.stringify({ upstream: bench.upstream.ready.origin, prefix: '/halaxy', port })
       return { target, port, cwd: layout.bare, env: layout.env('bare'), argv: [layout.entrypoint[0] as string, join(layout.bare, 'footprint-bare.js'), arg] }
     }
-    const config = footprintConfig(layout, bench, port, target === 'tollgate-redis' ? redis : undefined)
+    const config = footprintConfig(layout, bench.upstream.ready, port, target === 'tollgate-redis' ? redis : undefined)
     const env = { ...layout.env('app'), HALAXY_CLIENT_ID: 'bench-client', HALAXY_USER_AGENT: 'tollgate footprint (bench@example.invalid)' }
     return { target, port, cwd: layout.app, env, argv: [...layout.entrypoint, '--config', config] }
   }
