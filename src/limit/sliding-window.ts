@@ -21,11 +21,12 @@
  * pending units are a counter: O(1) per take and commit. The ring starts
  * small and doubles when the window holds more stamps than it ever has, up
  * to `requests`: its memory follows the traffic, not the limit (a limit of
- * 1,000,000 a minute took 8 MB per upstream up front, whatever came, and
- * V8 counts that memory when it decides to collect garbage). Stamps are pushed in commit order at the clock's time (clamped
- * if the clock steps back), so the ring is sorted and only the oldest stamp
- * can free the next unit, which is what makes `nextFreeAt` O(1) (lru-cache
- * keeps its clock injected the same way, src/perf.ts).
+ * 1,000,000 a minute took 8 MB per upstream up front, whatever came, and V8
+ * counts that memory when it decides to collect garbage). Stamps are pushed
+ * in commit order at the clock's time (clamped if the clock steps back), so
+ * the ring is sorted and only the oldest stamp can free the next unit, which
+ * is what makes `nextFreeAt` O(1) (lru-cache keeps its clock injected the
+ * same way, src/perf.ts).
  */
 
 export type Clock = () => number
