@@ -36,9 +36,11 @@ export interface PacedOptions {
   readonly durationS: number
   /** Targets take turns of this long instead of being loaded at once. */
   readonly sliceMs?: number
+  /** Send each request's due time, in ms from the start, as `x-paced-due` (for a test to see who was sent what when). */
+  readonly markDue?: boolean
 }
 
-const { urls, connections, rate, durationS, sliceMs } = childArgument<PacedOptions>()
+const { urls, connections, rate, durationS, sliceMs, markDue } = childArgument<PacedOptions>()
 process.on('disconnect', () => process.exit(1))
 
 interface PacedTarget {
@@ -74,9 +76,10 @@ let started = 0
  * 110-150 ms at 100 connections for every target, the direct path included).
  */
 function send (target: PacedTarget, dueAt: number): void {
+  const headers = markDue === true ? { 'x-paced-due': (dueAt - started).toFixed(3) } : {}
   const client = target.clients[target.next] as Client
   target.next = (target.next + 1) % target.clients.length
-  client.request({ path: target.path, method: 'GET' }).then(async (res) => {
+  client.request({ path: target.path, method: 'GET', headers }).then(async (res) => {
     await res.body.dump()
     if (res.statusCode >= 200 && res.statusCode < 300) {
       target.ok++

@@ -1,9 +1,12 @@
 /**
  * bench/paced.ts in turns (`sliceMs`): the footprint scenario loads each proxy
  * alone, the targets taking turns, so that none queues behind another's work
- * on a shared CPU. Two loopback origins record when each request arrived: in
- * turns the arrivals come in blocks, one origin's at a time; at once they
- * alternate request by request. Each target gets its full share either way.
+ * on a shared CPU. Each request carries its due time (`markDue`), and two
+ * loopback origins record them: in turns, every request an origin gets was
+ * due in one of its target's turns; at once, both get one for every due time.
+ * Due times, not arrival times: on a busy machine the generator falls behind
+ * and sends what is overdue in a burst, whose requests then arrive
+ * interleaved whatever the schedule was.
  */
 import { execFile } from 'node:child_process'
 import { dirname, join } from 'node:path'
@@ -16,41 +19,39 @@ const paced = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bench',
 
 async function runPaced (options: Record<string, unknown>): Promise<LoadResult[]> {
   return await new Promise((resolve, reject) => {
-    execFile(process.execPath, ['--import', 'tsx', paced, JSON.stringify(options)], { timeout: 30_000 }, (err, stdout) => {
+    execFile(process.execPath, ['--import', 'tsx', paced, JSON.stringify({ ...options, markDue: true })], { timeout: 60_000 }, (err, stdout) => {
       if (err !== null) reject(err)
       else resolve(JSON.parse(stdout.trim().split('\n').at(-1) ?? '') as LoadResult[])
     })
   })
 }
 
-/** How often the origin of consecutive arrivals (both origins' requests, in time order) changes. */
-function switches (a: Origin, b: Origin): number {
-  const arrivals = [...a.requests.map((r) => ({ at: r.startedAt, of: 'a' })), ...b.requests.map((r) => ({ at: r.startedAt, of: 'b' }))]
-    .sort((x, y) => x.at - y.at)
-  return arrivals.filter((r, i) => i > 0 && r.of !== arrivals[i - 1]?.of).length
+/** The due times (ms from the start) of the paced requests an origin got; the warm-up requests carry none. */
+function dueTimes (origin: Origin): number[] {
+  return origin.requests.flatMap((r) => typeof r.headers['x-paced-due'] === 'string' ? [Number(r.headers['x-paced-due'])] : [])
 }
 
-test('in turns, each target is loaded alone for its turn, and for its full share', async (t: TestContext) => {
+test('in turns, each target is sent requests only in its own turns, and its full share', async (t: TestContext) => {
   const a = await startOrigin(t)
   const b = await startOrigin(t)
   // 200 req/s, 0.6 s each in turns of 150 ms: 8 turns, 120 requests to each.
   const results = await runPaced({ urls: [a.url, b.url], connections: 2, rate: 200, durationS: 0.6, sliceMs: 150 })
-  // One warm-up request per connection comes first, at once; the turns follow.
-  const warm = 2
   t.assert.deepStrictEqual(results.map((r) => r.ok), [120, 120])
-  t.assert.deepStrictEqual([a.requests.length, b.requests.length], [120 + warm, 120 + warm])
   for (const r of results) t.assert.strictEqual(r.elapsedMs, 600)
-  // 7 changes of turn, and some arrivals crossing at a turn's edge (the warm-up's, a busy machine's):
-  // far from the 239 of the same load at once.
-  const changes = switches(a, b)
-  t.assert.ok(changes >= 7 && changes <= 40, `origins changed ${changes} times`)
+  const turnOf = (due: number): number => Math.floor(due / 150) % 2
+  t.assert.deepStrictEqual(dueTimes(a).filter((due) => turnOf(due) !== 0), [], 'a was sent requests in b\'s turns')
+  t.assert.deepStrictEqual(dueTimes(b).filter((due) => turnOf(due) !== 1), [], 'b was sent requests in a\'s turns')
+  t.assert.deepStrictEqual([dueTimes(a).length, dueTimes(b).length], [120, 120])
+  // Four turns each, all of them used.
+  t.assert.deepStrictEqual([...new Set(dueTimes(a).map((due) => Math.floor(due / 150)))].sort((x, y) => x - y), [0, 2, 4, 6])
 })
 
-test('at once (no turns), the targets alternate request by request', async (t: TestContext) => {
+test('at once (no turns), both targets are sent a request for every due time', async (t: TestContext) => {
   const a = await startOrigin(t)
   const b = await startOrigin(t)
   const results = await runPaced({ urls: [a.url, b.url], connections: 2, rate: 200, durationS: 0.3 })
   t.assert.deepStrictEqual(results.map((r) => r.ok), [60, 60])
-  const changes = switches(a, b)
-  t.assert.ok(changes > 50, `origins changed only ${changes} times`)
+  const sorted = (origin: Origin): number[] => dueTimes(origin).sort((x, y) => x - y)
+  t.assert.strictEqual(sorted(a).length, 60)
+  t.assert.deepStrictEqual(sorted(a), sorted(b))
 })
