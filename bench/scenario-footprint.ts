@@ -121,7 +121,7 @@ async function load (proxy: Proxy, requests: number): Promise<void> {
 }
 
 /** config/halaxy.yaml as the image has it, pointed at the bench upstream; its client secret a `${file:}`. */
-export function footprintConfig (layout: Layout, upstream: UpstreamInfo, port: number, redis: BenchRedis | undefined): string {
+function footprintConfig (layout: Layout, upstream: UpstreamInfo, port: number, redis: BenchRedis | undefined): string {
   const raw = parseYaml(readFileSync(join(layout.app, 'config', 'halaxy.yaml'), 'utf8')) as { upstreams: { halaxy: Record<string, unknown> & { auth: Record<string, unknown> } } }
   const halaxy = raw.upstreams.halaxy
   const dir = join(layout.app, 'footprint')
@@ -146,6 +146,17 @@ export function footprintConfig (layout: Layout, upstream: UpstreamInfo, port: n
   return file
 }
 
+/** How each target runs: the bare proxy from its folder; tollgate as the image runs it, with the footprint config. */
+export function footprintSpec (layout: Layout, upstream: UpstreamInfo, target: FootprintTarget, port: number, redis: BenchRedis | undefined): Spec {
+  if (target === 'bare') {
+    const arg = JSON.stringify({ upstream: upstream.origin, prefix: '/halaxy', port })
+    return { target, port, cwd: layout.bare, env: layout.env('bare'), argv: [layout.entrypoint[0] as string, join(layout.bare, 'footprint-bare.js'), arg] }
+  }
+  const config = footprintConfig(layout, upstream, port, redis)
+  const env = { ...layout.env('app'), HALAXY_CLIENT_ID: 'bench-client', HALAXY_USER_AGENT: 'tollgate footprint (bench@example.invalid)' }
+  return { target, port, cwd: layout.app, env, argv: [...layout.entrypoint, '--config', config] }
+}
+
 function commandLine (spec: Spec): string {
   const env = Object.entries(spec.env).filter(([name]) => name !== 'PATH').map(([name, value]) => `${name}=${/\s/.test(value) ? `'${value}'` : value}`)
   return [...env, ...spec.argv].join(' ')
@@ -166,16 +177,7 @@ export async function runFootprint (bench: Bench, repoRoot: string, progress: (l
   const commands: Partial<Record<FootprintTarget, string>> = {}
   const runs: FootprintRun[] = []
 
-  const specFor = async (target: FootprintTarget): Promise<Spec> => {
-    const port = await freePort()
-    if (target === 'bare') {
-      const arg = JSON.stringify({ upstream: bench.upstream.ready.origin, prefix: '/halaxy', port })
-      return { target, port, cwd: layout.bare, env: layout.env('bare'), argv: [layout.entrypoint[0] as string, join(layout.bare, 'footprint-bare.js'), arg] }
-    }
-    const config = footprintConfig(layout, bench.upstream.ready, port, target === 'tollgate-redis' ? redis : undefined)
-    const env = { ...layout.env('app'), HALAXY_CLIENT_ID: 'bench-client', HALAXY_USER_AGENT: 'tollgate footprint (bench@example.invalid)' }
-    return { target, port, cwd: layout.app, env, argv: [...layout.entrypoint, '--config', config] }
-  }
+  const specFor = async (target: FootprintTarget): Promise<Spec> => footprintSpec(layout, bench.upstream.ready, target, await freePort(), target === 'tollgate-redis' ? redis : undefined)
 
   try {
     // The bare proxy's compile cache, as tollgate's was baked: one run, stopped with SIGTERM.

@@ -5,8 +5,8 @@
  * shared machine does not move. Each tree is laid out as the image
  * (footprint-image.ts: the image's Node, its ENV and the Deployment's
  * NODE_OPTIONS, the bundle, the baked compile cache) and runs the footprint
- * config (footprintConfig); the bare proxy gets its compile cache from one
- * unmeasured run, as in the footprint scenario. Each process is stopped
+ * config, as the footprint scenario runs it (footprintSpec); the bare proxy
+ * gets its compile cache from one unmeasured run, as there. Each process is stopped
  * (SIGTERM) at its first 200, so its shutdown is counted too: a few million
  * instructions, alike for all. Under valgrind a start takes 15-25 s.
  *
@@ -24,7 +24,7 @@ import { buildTree } from './build.js'
 import { imageNode, prepareLayout, type Layout } from './footprint-image.js'
 import { PATH, sleep, start, status, stop } from './footprint-process.js'
 import { startChild } from './proc.js'
-import { footprintConfig } from './scenario-footprint.js'
+import { footprintSpec } from './scenario-footprint.js'
 import type { UpstreamInfo } from './setup.js'
 
 const repoRoot = resolve(import.meta.dirname, '..')
@@ -63,17 +63,6 @@ async function count (name: string, argv: readonly string[], cwd: string, env: R
   return Number(total)
 }
 
-function tollgateRun (layout: Layout, upstream: UpstreamInfo, port: number): { argv: string[], cwd: string, env: Record<string, string> } {
-  const config = footprintConfig(layout, upstream, port, undefined)
-  const env = { ...layout.env('app'), HALAXY_CLIENT_ID: 'bench-client', HALAXY_USER_AGENT: 'tollgate footprint (bench@example.invalid)' }
-  return { argv: [...layout.entrypoint, '--config', config], cwd: layout.app, env }
-}
-
-function bareRun (layout: Layout, upstream: UpstreamInfo, port: number): { argv: string[], cwd: string, env: Record<string, string> } {
-  const arg = JSON.stringify({ upstream: upstream.origin, prefix: '/halaxy', port })
-  return { argv: [layout.entrypoint[0] as string, join(layout.bare, 'footprint-bare.js'), arg], cwd: layout.bare, env: layout.env('bare') }
-}
-
 const main = await buildTree(repoRoot, import.meta.dirname, join(work, 'build'), 'main')
 const upstream = await startChild<UpstreamInfo>(main.outDir, 'upstream')
 try {
@@ -81,17 +70,14 @@ try {
   const layouts = trees.map((tree) => ({ ...tree, layout: prepareLayout(tree.dir, main.outDir, join(work, tree.name), node) }))
   const bareLayout = layouts[0]?.layout as Layout
   process.stderr.write(`startup: Node ${node.version}; first the bare proxy's compile cache, by one run not counted\n`)
-  const warmPort = await freePort()
-  const warm = bareRun(bareLayout, upstream.ready, warmPort)
   const devNull = openSync('/dev/null', 'a')
-  await stop(await start({ target: 'bare', port: warmPort, ...warm }, devNull))
+  await stop(await start(footprintSpec(bareLayout, upstream.ready, 'bare', await freePort(), undefined), devNull))
   closeSync(devNull)
   const rows: string[] = []
   for (let round = 1; round <= rounds; round++) {
     for (const target of [{ name: 'bare', layout: bareLayout, bare: true }, ...layouts.map((l) => ({ ...l, bare: false }))]) {
-      const port = await freePort()
-      const run = target.bare ? bareRun(target.layout, upstream.ready, port) : tollgateRun(target.layout, upstream.ready, port)
-      const instructions = await count(`${target.name}-${round}`, run.argv, run.cwd, run.env, port)
+      const run = footprintSpec(target.layout, upstream.ready, target.bare ? 'bare' : 'tollgate', await freePort(), undefined)
+      const instructions = await count(`${target.name}-${round}`, run.argv, run.cwd, run.env, run.port)
       rows.push(`| ${round} | ${target.name} | ${(instructions / 1e6).toFixed(1)} |`)
       process.stderr.write(`startup: round ${round}, ${target.name}: ${(instructions / 1e6).toFixed(1)} M instructions\n`)
     }
