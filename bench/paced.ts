@@ -75,8 +75,10 @@ let started = 0
  * proxy, landed on the very requests a stall had already delayed (p99s of
  * 110-150 ms at 100 connections for every target, the direct path included).
  */
+const NO_HEADERS = Object.freeze({})
+
 function send (target: PacedTarget, dueAt: number): void {
-  const headers = markDue === true ? { 'x-paced-due': (dueAt - started).toFixed(3) } : {}
+  const headers = markDue === true ? { 'x-paced-due': (dueAt - started).toFixed(3) } : NO_HEADERS
   const client = target.clients[target.next] as Client
   target.next = (target.next + 1) % target.clients.length
   client.request({ path: target.path, method: 'GET', headers }).then(async (res) => {
